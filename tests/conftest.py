@@ -1,0 +1,113 @@
+"""Shared fixtures: a real embedded PostgreSQL, a fresh migrated database per test.
+
+One server per pytest worker (under its temp dir); the schema is migrated once into a template
+database and every test gets `CREATE DATABASE ... TEMPLATE`, which takes a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.engine import dispose_all, embedded_url, ensure_schema
+
+# Tests must never reach a live service: fail fast if a code path forgets its base URL.
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+for _var in ("ANTHROPIC_API_KEY", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DATABASE_URL"):
+    os.environ.pop(_var, None)
+
+TEMPLATE_DB = "paperboy_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of the embedded server's maintenance database, with the migrated template in place."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        url = embedded_url(tmp_path_factory.mktemp("pgserver"))
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}"))
+        conn.execute(text(f"CREATE DATABASE {TEMPLATE_DB}"))
+    template = create_engine(make_url(url).set(database=TEMPLATE_DB))
+    ensure_schema(template)
+    template.dispose()
+    admin.dispose()
+    return url
+
+
+@pytest.fixture
+def db_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, fully migrated database for this test alone."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    dispose_all()
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str):  # type: ignore[no-untyped-def]
+    eng = create_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def settings(db_url: str, data_dir: Path) -> Settings:
+    """Settings pointed at this test's database; outside services at unroutable ports until a
+    fake is attached (tests replace the URLs with their fake's)."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=db_url,
+        paperboy_data_dir=data_dir,
+        arxiv_api_url="http://127.0.0.1:9/api/query",
+        hf_api_url="http://127.0.0.1:9/api",
+        anthropic_base_url="http://127.0.0.1:9",
+        slack_api_url="http://127.0.0.1:9/api/",
+        arxiv_delay_seconds=0.0,
+        http_timeout_seconds=5.0,
+        paperboy_offline=False,
+    )
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the `paperboy` CLI as a subprocess against these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK"))}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            env.pop(name.upper(), None)
+            continue
+        if isinstance(value, list):
+            value = ",".join(value)
+        elif hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    return env
