@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         return url
 
     def price_per_mtok(self, model: str) -> tuple[Decimal, Decimal]:
-        """(input, output) USD per million tokens; unknown models are priced as Sonnet, to err high."""
+        """(input, output) USD per million tokens; unknown models priced as Sonnet, to err high."""
         return DEFAULT_PRICES.get(model, DEFAULT_PRICES["claude-sonnet-5-5"])
 
 

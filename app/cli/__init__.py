@@ -7,10 +7,9 @@ import sys
 
 import typer
 
-from app.cli._common import app, console
-
 # Importing the modules registers their commands on `app`.
 from app.cli import db_cmds  # noqa: E402,F401,I001  (commands register on import)
+from app.cli._common import app, console
 
 __all__ = ["app", "console", "main"]
 

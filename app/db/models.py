@@ -107,7 +107,9 @@ class PaperSource(Base):
     source_key: Mapped[str] = mapped_column(String(255), default="")  # category, day, query
     first_seen_at: Mapped[datetime] = _now()
     last_seen_at: Mapped[datetime] = _now()
-    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"))
+    last_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ingest_runs.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         UniqueConstraint("arxiv_id", "source", "source_key", name="uq_paper_sources_key"),
@@ -318,7 +320,9 @@ class DigestRun(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.channel_id", ondelete="CASCADE"))
     scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(16), default="planned")  # planned|posting|done|failed
+    status: Mapped[str] = mapped_column(
+        String(16), default="planned"
+    )  # planned|posting|done|failed
     # The papers chosen, in order, fixed when the run is recorded so a restart posts the same.
     paper_ids: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
     header_ts: Mapped[str | None] = mapped_column(String(32))
