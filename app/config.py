@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     arxiv_overlap_hours: int = 36
     arxiv_num_retries: int = 4
     hf_api_url: str = "https://huggingface.co/api"
+    # Retries of one Hugging Face request on 429 (honouring Retry-After), 5xx and timeouts.
+    hf_num_retries: int = 4
+    # Backoff between source retries: base * 2^attempt seconds (tests set it near zero).
+    source_retry_base_seconds: float = 2.0
+    # Longest single wait between two tries of a source request, Retry-After included.
+    source_retry_max_wait_seconds: float = 60.0
     # How many recent days of Hugging Face daily papers each ingest reads.
     hf_days: int = 3
     http_timeout_seconds: float = 30.0
@@ -65,6 +71,18 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = 60.0
     # Token budget of the full text handed to the model for deep summaries and questions.
     fulltext_max_tokens: int = 30000
+    # Base of arXiv PDF URLs ("<base>/<id>v<version>"): an operator setting, never paper data.
+    arxiv_pdf_url: str = "https://arxiv.org/pdf"
+    # The SDK's own retries of one request (429, 529, 5xx, timeouts), honouring retry-after.
+    llm_max_retries: int = 2
+    # A failed job waits base * 2^(attempts-1) seconds (capped at an hour) before its next try.
+    llm_retry_base_seconds: float = 30.0
+    # How long a claimed job stays leased to a worker; a crashed worker's jobs return after it.
+    llm_lease_seconds: float = 300.0
+    # Seconds between two polls of a submitted Message Batch.
+    llm_batch_poll_seconds: float = 30.0
+    # Seconds `paperboy worker` sleeps when the queue is empty.
+    llm_worker_idle_seconds: float = 5.0
 
     # --- Slack -------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = None

@@ -111,3 +111,71 @@ def cli_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         env[name.upper()] = str(value)
     return env
+
+
+# --- fake Slack Web API (tests/fakes/slack_api.py) -----------------------------------------------
+
+
+@pytest.fixture
+def slack_fake() -> Iterator[object]:
+    """A running fake Slack Web API: WebClient(base_url=slack_fake.url), or SLACK_API_URL."""
+    from fakes.slack_api import FakeSlack
+
+    with FakeSlack() as fake:
+        yield fake
+
+
+# --- the Slack app over HTTP (tests/slack_helpers.py) ---------------------------------------------
+
+
+@pytest.fixture
+def slack_app_server(settings: Settings, engine, slack_fake):  # type: ignore[no-untyped-def]
+    """The Slack app serving signed requests on a free port, against `slack_fake` and this test's
+    database. Yields tests/slack_helpers.SlackAppServer (.url, .secret, .settings, .command(),
+    .event(), .action(), .wait_idle())."""
+    from slack_helpers import running_slack_app
+
+    with running_slack_app(settings, slack_fake, engine=engine) as server:
+        yield server
+
+
+# --- fake Anthropic API and arXiv PDF host (tests/fakes/anthropic_api.py, arxiv_pdf.py) -------
+
+
+@pytest.fixture
+def anthropic_fake() -> Iterator[object]:
+    """A running fake Anthropic API: point ANTHROPIC_BASE_URL (settings) at anthropic_fake.url."""
+    from fakes.anthropic_api import AnthropicFake
+
+    with AnthropicFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def pdf_server() -> Iterator[object]:
+    """A fake arXiv PDF host: ARXIV_PDF_URL = pdf_server.url + "/pdf"."""
+    from fakes.arxiv_pdf import PdfServer
+
+    with PdfServer() as server:
+        yield server
+
+
+# --- fake arXiv and Hugging Face APIs (tests/fakes/arxiv_api.py, hf_api.py) ----------------------
+
+
+@pytest.fixture
+def arxiv_fake() -> Iterator[object]:
+    """A running fake arXiv API: point ARXIV_API_URL at `arxiv_fake.url`."""
+    from fakes.arxiv_api import FakeArxiv
+
+    with FakeArxiv() as fake:
+        yield fake
+
+
+@pytest.fixture
+def hf_fake() -> Iterator[object]:
+    """A running fake Hugging Face papers API: point HF_API_URL at `hf_fake.url`."""
+    from fakes.hf_api import FakeHF
+
+    with FakeHF() as fake:
+        yield fake

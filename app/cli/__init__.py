@@ -8,7 +8,15 @@ import sys
 import typer
 
 # Importing the modules registers their commands on `app`.
-from app.cli import db_cmds  # noqa: E402,F401,I001  (commands register on import)
+from app.cli import (
+    db_cmds,  # noqa: E402,F401,I001  (commands register on import)
+    demo_cmd,  # noqa: E402,F401,I001
+    digest_cmds,  # noqa: E402,F401,I001
+    ingest_cmds,  # noqa: E402,F401,I001
+    llm_cmds,  # noqa: E402,F401,I001
+    search_cmds,  # noqa: E402,F401,I001
+    serve_cmds,  # noqa: E402,F401,I001
+)
 from app.cli._common import app, console
 
 __all__ = ["app", "console", "main"]

@@ -93,6 +93,10 @@ class Paper(Base):
         Index("ix_papers_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_papers_published", "published"),
         Index("ix_papers_first_seen_at", "first_seen_at"),
+        # Keep rows of up to a page uncompressed and inline, search_vector included: search
+        # filters check it on thousands of rows per query, and fetching it from TOAST cost more
+        # than the match itself (app/search.py; bench/ingest_search.py measures it).
+        {"postgresql_with": {"toast_tuple_target": 8160}},
     )
 
 

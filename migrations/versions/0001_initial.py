@@ -113,7 +113,8 @@ def upgrade() -> None:
     sa.Column('search_vector', postgresql.TSVECTOR(), sa.Computed("setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || setweight(to_tsvector('english'::regconfig, coalesce(abstract, '')), 'B')", persisted=True), nullable=True),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('last_changed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.PrimaryKeyConstraint('arxiv_id', name=op.f('pk_papers'))
+    sa.PrimaryKeyConstraint('arxiv_id', name=op.f('pk_papers')),
+    postgresql_with={'toast_tuple_target': 8160}
     )
     op.create_index('ix_papers_first_seen_at', 'papers', ['first_seen_at'], unique=False)
     op.create_index('ix_papers_published', 'papers', ['published'], unique=False)

@@ -1,0 +1,316 @@
+"""The LLM job queue in PostgreSQL (`llm_jobs`).
+
+Claiming is one short transaction: `SELECT ... FOR UPDATE SKIP LOCKED` picks claimable jobs
+(pending and due, or running with an expired lease: a crashed worker's), marks them running with
+a lease and one more attempt, and commits before any LLM call. Finishing a job checks that the
+lease is still ours, so a worker that was presumed dead cannot overwrite its successor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db.models import LlmCall, LlmJob
+
+LIVE = text("state IN ('pending', 'running')")
+MAX_BACKOFF_SECONDS = 3600.0
+STATES = ("pending", "running", "done", "dead")
+
+
+def dedupe_key(kind: str, arxiv_id: str | None = None, topic_id: int | None = None) -> str:
+    return f"{kind}:{arxiv_id or '-'}:{topic_id if topic_id is not None else '-'}"
+
+
+def _row(
+    kind: str,
+    arxiv_id: str | None,
+    topic_id: int | None,
+    urgent: bool,
+    priority: float,
+    payload: dict[str, Any] | None,
+    max_attempts: int,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "arxiv_id": arxiv_id,
+        "topic_id": topic_id,
+        "payload": payload or {},
+        # Urgent (Slack) jobs sort before everything else at equal urgency too.
+        "priority": min(priority, -1.0) if urgent else priority,
+        "urgent": urgent,
+        "state": "pending",
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "dedupe_key": dedupe_key(kind, arxiv_id, topic_id),
+    }
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    arxiv_id: str | None = None,
+    topic_id: int | None = None,
+    urgent: bool = False,
+    priority: float = 0.0,
+    payload: dict[str, Any] | None = None,
+    max_attempts: int = 5,
+) -> bool:
+    """Queue a job unless the same one is already live; True if a new job was created.
+
+    An urgent request for a job already queued makes that job urgent and due now, so a Slack
+    request jumps the queue even when ingest queued the same paper first.
+    """
+    stmt = insert(LlmJob).values(
+        _row(kind, arxiv_id, topic_id, urgent, priority, payload, max_attempts)
+    )
+    if not urgent:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=LIVE)
+        return session.execute(stmt.returning(LlmJob.id)).scalar() is not None
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["dedupe_key"],
+        index_where=LIVE,
+        set_={
+            "urgent": True,
+            "priority": func.least(LlmJob.priority, stmt.excluded.priority),
+            "run_after": func.least(LlmJob.run_after, func.now()),
+        },
+    ).returning(text("(xmax = 0) AS inserted"))
+    return bool(session.execute(stmt).scalar())
+
+
+def enqueue_many(
+    session: Session,
+    *,
+    kind: str,
+    items: Sequence[tuple[str | None, int | None, float]],
+    max_attempts: int = 5,
+) -> int:
+    """Queue many non-urgent jobs at once: (arxiv_id, topic_id, priority) each. Returns new."""
+    if not items:
+        return 0
+    rows = [_row(kind, a, t, False, p, None, max_attempts) for a, t, p in items]
+    stmt = (
+        insert(LlmJob)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=LIVE)
+    )
+    return len(session.execute(stmt.returning(LlmJob.id)).all())
+
+
+def _claimable() -> Any:
+    return or_(
+        and_(LlmJob.state == "pending", LlmJob.run_after <= func.now()),
+        and_(LlmJob.state == "running", LlmJob.lease_until < func.now()),
+    )
+
+
+def claim(
+    session: Session,
+    *,
+    worker_id: str,
+    limit: int,
+    lease_seconds: float,
+    urgent: bool | None = None,
+    kind: str | None = None,
+    topic_id: int | None = None,
+    arxiv_id: str | None = None,
+) -> list[LlmJob]:
+    """Lease up to `limit` due jobs, most urgent and most relevant first. The caller commits."""
+    query = select(LlmJob).where(_claimable())
+    if urgent is not None:
+        query = query.where(LlmJob.urgent.is_(urgent))
+    if kind is not None:
+        query = query.where(LlmJob.kind == kind)
+    if topic_id is not None:
+        query = query.where(LlmJob.topic_id == topic_id)
+    if arxiv_id is not None:
+        query = query.where(LlmJob.arxiv_id == arxiv_id)
+    query = (
+        query.order_by(LlmJob.urgent.desc(), LlmJob.priority, LlmJob.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed: list[LlmJob] = []
+    for job in session.scalars(query):
+        if job.state == "running" and job.attempts >= job.max_attempts:
+            # Its worker died on the last allowed attempt: give up, keeping what we knew.
+            job.state = "dead"
+            job.last_error = (job.last_error or "") + " (lease expired on the last attempt)"
+            job.finished_at = func.now()
+            continue
+        job.state = "running"
+        job.attempts += 1
+        job.leased_by = worker_id
+        job.lease_until = func.now() + timedelta(seconds=lease_seconds)
+        claimed.append(job)
+    session.flush()
+    for job in claimed:
+        session.refresh(job)
+    return claimed
+
+
+def _mine(job_ids: Iterable[int], worker_id: str) -> Any:
+    return and_(
+        LlmJob.id.in_(list(job_ids)), LlmJob.state == "running", LlmJob.leased_by == worker_id
+    )
+
+
+def complete(session: Session, *, job_id: int, worker_id: str, note: str | None = None) -> bool:
+    """Mark done (with an optional note, e.g. "fallback: refused"). False if no longer ours."""
+    result = session.execute(
+        update(LlmJob)
+        .where(_mine([job_id], worker_id))
+        .values(state="done", finished_at=func.now(), lease_until=None, last_error=note)
+    )
+    return bool(result.rowcount)
+
+
+def fail(
+    session: Session,
+    *,
+    job_id: int,
+    worker_id: str,
+    error: str,
+    retry_base_seconds: float,
+    max_attempts: int,
+    retryable: bool = True,
+) -> str | None:
+    """Back off (base * 2^(attempts-1), capped) or, after the last attempt, mark dead keeping
+    the error. Returns the new state, or None if the job is no longer ours."""
+    job = session.scalar(select(LlmJob).where(_mine([job_id], worker_id)).with_for_update())
+    if job is None:
+        return None
+    job.last_error = error[:2000]
+    job.lease_until = None
+    job.batch_id = None
+    if not retryable or job.attempts >= min(job.max_attempts, max_attempts):
+        job.state = "dead"
+        job.finished_at = func.now()
+    else:
+        delay = min(retry_base_seconds * 2 ** max(job.attempts - 1, 0), MAX_BACKOFF_SECONDS)
+        job.state = "pending"
+        job.leased_by = None
+        job.run_after = func.now() + timedelta(seconds=delay)
+    session.flush()
+    return job.state
+
+
+def defer(
+    session: Session, *, job_ids: Iterable[int], worker_id: str, until: Any, reason: str
+) -> None:
+    """Put jobs back until `until` without counting the attempt (e.g. budget spent today)."""
+    session.execute(
+        update(LlmJob)
+        .where(_mine(job_ids, worker_id))
+        .values(
+            state="pending",
+            attempts=case((LlmJob.attempts > 0, LlmJob.attempts - 1), else_=0),
+            run_after=until,
+            lease_until=None,
+            leased_by=None,
+            batch_id=None,
+            last_error=reason,
+        )
+    )
+
+
+def set_batch(
+    session: Session,
+    *,
+    groups: dict[int, list[int]],
+    batch_id: str,
+    worker_id: str,
+    lease_seconds: float,
+) -> None:
+    """Remember which batch (and which request in it: the lead job's id) each job went into."""
+    for lead, members in groups.items():
+        session.execute(
+            update(LlmJob)
+            .where(_mine(members, worker_id))
+            .values(
+                batch_id=batch_id,
+                payload=LlmJob.payload.op("||")(func.jsonb_build_object("group", lead)),
+                lease_until=func.now() + timedelta(seconds=lease_seconds),
+            )
+        )
+
+
+def extend_lease(
+    session: Session, *, job_ids: Iterable[int], worker_id: str, lease_seconds: float
+) -> None:
+    session.execute(
+        update(LlmJob)
+        .where(_mine(job_ids, worker_id))
+        .values(lease_until=func.now() + timedelta(seconds=lease_seconds))
+    )
+
+
+def held_in_batch(session: Session, *, batch_id: str, worker_id: str) -> list[LlmJob]:
+    return list(
+        session.scalars(
+            select(LlmJob).where(
+                LlmJob.batch_id == batch_id,
+                LlmJob.state == "running",
+                LlmJob.leased_by == worker_id,
+            )
+        )
+    )
+
+
+def count_due(session: Session, *, urgent: bool) -> int:
+    return int(
+        session.scalar(
+            select(func.count(LlmJob.id)).where(
+                LlmJob.state == "pending",
+                LlmJob.run_after <= func.now(),
+                LlmJob.urgent.is_(urgent),
+            )
+        )
+        or 0
+    )
+
+
+def queue_depth(session: Session) -> dict[str, int]:
+    rows = session.execute(select(LlmJob.state, func.count(LlmJob.id)).group_by(LlmJob.state))
+    depth = dict.fromkeys(STATES, 0)
+    depth.update({state: int(n) for state, n in rows})
+    return depth
+
+
+def recent_failures(session: Session, *, limit: int = 5) -> list[dict[str, Any]]:
+    """Latest dead jobs and failed calls, newest first."""
+    jobs = session.execute(
+        select(LlmJob.kind, LlmJob.arxiv_id, LlmJob.attempts, LlmJob.last_error, LlmJob.finished_at)
+        .where(LlmJob.state == "dead")
+        .order_by(LlmJob.finished_at.desc().nulls_last())
+        .limit(limit)
+    )
+    calls = session.execute(
+        select(LlmCall.at, LlmCall.purpose, LlmCall.error)
+        .where(LlmCall.ok.is_(False))
+        .order_by(LlmCall.at.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "what": "dead job",
+            "kind": k,
+            "arxiv_id": a,
+            "attempts": n,
+            "error": e,
+            "at": t.isoformat() if t else None,
+        }
+        for k, a, n, e, t in jobs
+    ] + [{"what": "failed call", "kind": p, "error": e, "at": t.isoformat()} for t, p, e in calls]
+
+
+def queue_status(session: Session) -> dict[str, Any]:
+    """Queue depth by state and recent failures, for `paperboy status`."""
+    return {"queue": queue_depth(session), "recent_failures": recent_failures(session)}

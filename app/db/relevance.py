@@ -1,0 +1,88 @@
+"""Relevance of papers to topics: the lexical score always, the LLM grade when there is one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from app.db.models import Relevance, Topic
+
+
+def store_lexical(session: Session, *, topic_id: int, scores: Sequence[tuple[str, float]]) -> None:
+    """Upsert lexical scores; an existing LLM grade is left as it is."""
+    if not scores:
+        return
+    rows = [{"topic_id": topic_id, "arxiv_id": a, "lexical_score": float(s)} for a, s in scores]
+    stmt = insert(Relevance).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["topic_id", "arxiv_id"],
+        set_={"lexical_score": stmt.excluded.lexical_score},
+    )
+    session.execute(stmt)
+
+
+def ungraded(
+    session: Session, *, topic_id: int, arxiv_ids: Iterable[str], model: str, prompt_version: str
+) -> list[str]:
+    """Of these papers (order kept), those not yet graded by this model and prompt."""
+    ids = list(dict.fromkeys(arxiv_ids))
+    if not ids:
+        return []
+    graded = set(
+        session.scalars(
+            select(Relevance.arxiv_id).where(
+                Relevance.topic_id == topic_id,
+                Relevance.arxiv_id.in_(ids),
+                Relevance.llm_score.is_not(None),
+                Relevance.model == model,
+                Relevance.prompt_version == prompt_version,
+            )
+        )
+    )
+    return [i for i in ids if i not in graded]
+
+
+def store_grade(
+    session: Session,
+    *,
+    topic_id: int,
+    arxiv_id: str,
+    score: int,
+    reason: str,
+    model: str,
+    prompt_version: str,
+) -> None:
+    values = {
+        "topic_id": topic_id,
+        "arxiv_id": arxiv_id,
+        "llm_score": score,
+        "reason": reason,
+        "model": model,
+        "prompt_version": prompt_version,
+        "graded_at": func.now(),
+    }
+    stmt = insert(Relevance).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["topic_id", "arxiv_id"],
+        set_={k: stmt.excluded[k] for k in ("llm_score", "reason", "model", "prompt_version")}
+        | {"graded_at": func.now()},
+    )
+    session.execute(stmt)
+
+
+def get_relevance(session: Session, *, topic_id: int, arxiv_id: str) -> Relevance | None:
+    return session.get(Relevance, (topic_id, arxiv_id))
+
+
+def topics(session: Session, *, topic_ids: Iterable[int] | None = None) -> list[Topic]:
+    query = select(Topic).order_by(Topic.id)
+    if topic_ids is not None:
+        query = query.where(Topic.id.in_(list(topic_ids)))
+    return list(session.scalars(query))
+
+
+def topic_named(session: Session, *, name: str) -> Topic | None:
+    return session.scalar(select(Topic).where(func.lower(Topic.name) == name.strip().lower()))

@@ -1,0 +1,252 @@
+"""Planning a digest run and rendering its messages.
+
+A run is keyed by (channel, scheduled time). Its papers are chosen once and stored with the run
+before anything is posted, so a retry or a restart posts exactly the same list. The messages are
+rendered from the run row alone (header at position 0, papers at 1..N; or one notice at 0), so
+any process can finish a run another one started.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from app.config import Settings
+from app.db.channels import channel_topics
+from app.db.models import Channel, DigestRun, IngestRun, Paper
+from app.digest.batch import Batch
+from app.digest.select import Candidate, load_papers, select_papers
+from app.llm.cards import cards_for
+from app.slack import blocks
+
+# The first digest of a channel looks this far back.
+FIRST_LOOKBACK = timedelta(days=3)
+# Unfinished runs younger than this are finished by the next tick or `paperboy digest`; older
+# ones are given up (a digest from yesterday morning is no longer news).
+RESUME_WINDOW = timedelta(hours=12)
+UNFINISHED = ("planned", "posting")
+
+
+@dataclass
+class OutMessage:
+    """One message of a run: its position, what it is, and how to build its chat.postMessage
+    arguments. Paper payloads are built when first needed: a 200-channel fan-out then renders
+    each channel's papers while its messages wait for their slot, not all of them up front."""
+
+    position: int
+    kind: str  # header | paper | notice
+    arxiv_id: str | None
+    build: Callable[[], dict[str, Any]]
+    in_thread: bool = False  # posted in the header's thread (thread style)
+    _payload: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        if self._payload is None:
+            self._payload = self.build()
+        return self._payload
+
+
+def _ready(payload: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: payload
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def digest_since(
+    session: Session, *, channel_id: str, scheduled_for: datetime, batch: Batch | None = None
+) -> datetime:
+    """When the channel's previous digest was scheduled (or FIRST_LOOKBACK ago)."""
+    if batch is not None and batch.previous is not None and channel_id in (batch.channels or {}):
+        known = batch.previous.get(channel_id)
+        if known is None:
+            return scheduled_for - FIRST_LOOKBACK
+        if aware(known) < scheduled_for:
+            return aware(known)
+    previous = session.scalar(
+        select(func.max(DigestRun.scheduled_for)).where(
+            DigestRun.channel_id == channel_id, DigestRun.scheduled_for < scheduled_for
+        )
+    )
+    return aware(previous) if previous is not None else scheduled_for - FIRST_LOOKBACK
+
+
+def ingest_failed(session: Session, *, since: datetime) -> str | None:
+    """The error of the latest ingest run when it failed and no paper arrived since `since`."""
+    latest = session.scalar(select(IngestRun).order_by(IngestRun.started_at.desc()).limit(1))
+    if latest is None or latest.status != "failed":
+        return None
+    fresh = session.scalar(select(Paper.arxiv_id).where(Paper.first_seen_at >= since).limit(1))
+    return None if fresh else (latest.error or "ingest failed")
+
+
+def notice_kind(session: Session, *, channel: Channel, since: datetime) -> str | None:
+    """What an empty digest posts: 'ingest_failure', 'quiet', or nothing (None)."""
+    if ingest_failed(session, since=since) is not None:
+        return "ingest_failure"
+    return "quiet" if channel.quiet_day_notice else None
+
+
+def choose(
+    session: Session,
+    *,
+    channel: Channel,
+    scheduled_for: datetime,
+    force: bool,
+    batch: Batch | None = None,
+) -> tuple[list[Candidate], datetime]:
+    # Forced: as if the channel had no digest yet (its last FIRST_LOOKBACK, posted papers too).
+    since = (
+        scheduled_for - FIRST_LOOKBACK
+        if force
+        else digest_since(
+            session, channel_id=channel.channel_id, scheduled_for=scheduled_for, batch=batch
+        )
+    )
+    chosen = select_papers(session, channel=channel, since=since, force=force, batch=batch)
+    return chosen, since
+
+
+def plan_run(
+    session: Session,
+    *,
+    channel: Channel,
+    scheduled_for: datetime,
+    force: bool = False,
+    batch: Batch | None = None,
+    probably_new: bool = False,
+) -> tuple[DigestRun, bool]:
+    """(run, created): the run for (channel, scheduled_for), existing or new with its papers
+    chosen now. Two processes planning at once end up with the same row (the unique key).
+
+    `probably_new` (the scheduler found no run for this slot a moment ago) skips the lookup
+    before choosing; the unique key still settles a race.
+    """
+    scheduled_for = aware(scheduled_for)
+    key = (DigestRun.channel_id == channel.channel_id, DigestRun.scheduled_for == scheduled_for)
+    if not probably_new:
+        existing = session.scalar(select(DigestRun).where(*key))
+        if existing is not None:
+            return existing, False
+    candidates, since = choose(
+        session, channel=channel, scheduled_for=scheduled_for, force=force, batch=batch
+    )
+    paper_ids = [c.arxiv_id for c in candidates]
+    empty_and_silent = not paper_ids and notice_kind(session, channel=channel, since=since) is None
+    run = session.scalar(
+        insert(DigestRun)
+        .values(
+            channel_id=channel.channel_id,
+            scheduled_for=scheduled_for,
+            paper_ids=paper_ids,
+            forced=force,
+            status="done" if empty_and_silent else "planned",
+            finished_at=func.now() if empty_and_silent else None,
+        )
+        .on_conflict_do_nothing(constraint="uq_digest_runs_channel_time")
+        .returning(DigestRun)
+    )
+    if run is not None:
+        return run, True
+    # Another process recorded this run first: its paper list is the one that counts.
+    run = session.scalar(select(DigestRun).where(*key).execution_options(populate_existing=True))
+    assert run is not None
+    return run, False
+
+
+def unfinished_runs(
+    session: Session, *, now: datetime, channel_id: str | None = None
+) -> list[DigestRun]:
+    stmt = select(DigestRun).where(
+        DigestRun.status.in_(UNFINISHED), DigestRun.scheduled_for >= aware(now) - RESUME_WINDOW
+    )
+    if channel_id is not None:
+        stmt = stmt.where(DigestRun.channel_id == channel_id)
+    return list(session.scalars(stmt.order_by(DigestRun.scheduled_for, DigestRun.id)))
+
+
+def _loaded(session: Session, arxiv_ids: list[str]) -> dict[str, Paper] | None:
+    """The papers, if planning just loaded every one of them into this session (no query)."""
+    found: dict[str, Paper] = {}
+    for arxiv_id in arxiv_ids:
+        paper = session.identity_map.get(identity_key(Paper, arxiv_id))
+        if paper is None:
+            return None
+        found[arxiv_id] = paper  # type: ignore[assignment]
+    return found
+
+
+def _payload(channel_id: str, message: blocks.Message, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "channel": channel_id,
+        **message,
+        "unfurl_links": False,
+        "unfurl_media": False,
+        # Lets a thread reply be resolved to its paper straight from the message.
+        "metadata": {"event_type": "paperboy_digest", "event_payload": meta},
+    }
+
+
+def render(
+    session: Session,
+    settings: Settings,
+    *,
+    channel: Channel,
+    paper_ids: list[str],
+    scheduled_for: datetime,
+    run_id: int | None = None,
+    batch: Batch | None = None,
+) -> list[OutMessage]:
+    """Every message of a digest, in posting order (deterministic for a given run row)."""
+    day = aware(scheduled_for).astimezone(ZoneInfo(channel.timezone)).date()
+    cid = channel.channel_id
+    meta_base: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
+    if batch is not None and batch.topics is not None and cid in batch.topics:
+        topics = [t.name for t in batch.topics[cid]]
+    else:
+        topics = [t.name for t in channel_topics(session, channel_id=cid)]
+    if not paper_ids:
+        since = digest_since(session, channel_id=cid, scheduled_for=aware(scheduled_for))
+        kind = notice_kind(session, channel=channel, since=since)
+        if kind is None:
+            return []
+        if kind == "ingest_failure":
+            message = blocks.ingest_failure_notice(day=day)
+        else:
+            message = blocks.quiet_day_notice(day=day, topics=topics)
+        notice = _payload(cid, message, meta_base | {"kind": kind})
+        return [OutMessage(0, "notice", None, _ready(notice))]
+    papers = _loaded(session, paper_ids) or load_papers(session, paper_ids)
+    present = [i for i in paper_ids if i in papers]
+    header = blocks.digest_header(day=day, topics=topics, count=len(present), style=channel.style)
+    header_payload = _payload(cid, header, meta_base | {"kind": "header"})
+    out = [OutMessage(0, "header", None, _ready(header_payload))]
+    thread = channel.style == "thread"
+    engine = session.get_bind()
+    cards: dict[str, Any] = {}
+
+    def paper_payload(arxiv_id: str, position: int) -> dict[str, Any]:
+        if not cards:  # one query for the whole run, on first use
+            with Session(engine) as s:
+                cards.update(cards_for(s, papers=[papers[i] for i in present], settings=settings))
+        message = blocks.paper_message(papers[arxiv_id], cards[arxiv_id], position=position)
+        meta = meta_base | {"kind": "paper", "arxiv_id": arxiv_id, "position": position}
+        return _payload(cid, message, meta)
+
+    for position, arxiv_id in enumerate(paper_ids, start=1):
+        if arxiv_id not in papers:  # deleted since planning: keep the positions of the others
+            continue
+        build = functools.partial(paper_payload, arxiv_id, position)
+        out.append(OutMessage(position, "paper", arxiv_id, build, thread))
+    return out

@@ -1,0 +1,321 @@
+"""Running digests: one channel now (`paperboy digest`), or every channel that is due (the
+scheduler's minute tick calls `run_due_digests`).
+
+Each channel is a job on the ChannelPacer: plan (or find) the run, lock it, render, post. Jobs of
+different channels run in parallel; an error in one channel is logged and reported in its
+DigestResult and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine, exists, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.channels import cron_trigger, get_channel
+from app.db.engine import session_scope
+from app.db.models import Channel, ChannelTopic, DigestRun
+from app.digest.batch import Batch
+from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
+from app.digest.post import DigestPoster, RunState
+from app.errors import PaperboyError, UserInputError
+from app.slack.poster import ChannelPacer
+
+log = logging.getLogger(__name__)
+
+# A digest whose time passed while no scheduler was running still posts within this window.
+DUE_GRACE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class DueDigest:
+    channel_id: str
+    scheduled_for: datetime
+
+
+@dataclass
+class DigestResult:
+    """What one `run_digest` did.
+
+    status: posted | empty (nothing to post, by choice) | dry_run | skipped (another process is
+    posting it) | done_before (already posted) | failed (see error; a later attempt resumes).
+    """
+
+    channel_id: str
+    scheduled_for: datetime | None
+    status: str = "failed"
+    run_id: int | None = None
+    paper_ids: list[str] = field(default_factory=list)
+    posted: int = 0  # messages this call posted for the run
+    resumed: int = 0  # messages of earlier unfinished runs this call finished
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _Job:
+    result: DigestResult
+    force: bool = False
+    dry_run: bool = False
+    earlier_ids: list[int] | None = None  # unfinished runs to finish first (None: look them up)
+    main: RunState | None = None
+    earlier: list[RunState] = field(default_factory=list)
+
+    def conclude(self) -> DigestResult:
+        result = self.result
+        result.resumed = sum(s.posted for s in self.earlier)
+        state = self.main
+        if state is None:
+            return result
+        result.posted, result.payloads = state.posted, state.payloads
+        if state.error is not None:
+            result.status, result.error = "failed", state.error
+        elif result.status == "posting":
+            result.status = "posted" if state.total else "empty"
+        return result
+
+
+def latest_fire_time(
+    cron: str, timezone: str, *, now: datetime, grace: timedelta
+) -> datetime | None:
+    """The channel's most recent scheduled time in (now - grace, now], in UTC."""
+    trigger = cron_trigger(cron, timezone)
+    # Look back in widening windows: an every-minute cron is settled in the first, a daily one
+    # in the last, and neither walks an hour of slots one by one.
+    for window in (timedelta(minutes=2), timedelta(minutes=15), grace):
+        start = now - min(window, grace)
+        fire = trigger.get_next_fire_time(None, start)
+        if fire is None or fire > now:
+            continue
+        latest = fire
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        return latest.astimezone(UTC) if latest > now - grace else None
+    return None
+
+
+def due_channels(
+    session: Session, *, now: datetime, grace: timedelta = DUE_GRACE
+) -> list[DueDigest]:
+    """Active channels following a topic whose cron (in their time zone) fired in the last
+    `grace` and whose digest for that time has not been started."""
+    now = aware(now)
+    channels = session.scalars(
+        select(Channel)
+        .where(Channel.active, exists().where(ChannelTopic.channel_id == Channel.channel_id))
+        .order_by(Channel.channel_id)
+    )
+    started = {
+        (channel_id, aware(when))
+        for channel_id, when in session.execute(
+            select(DigestRun.channel_id, DigestRun.scheduled_for).where(
+                DigestRun.scheduled_for > now - grace
+            )
+        )
+    }
+    due: list[DueDigest] = []
+    for channel in channels:
+        try:
+            fire = latest_fire_time(channel.cron, channel.timezone, now=now, grace=grace)
+        except UserInputError as exc:
+            log.warning("channel %s has a bad schedule: %s", channel.channel_id, exc)
+            continue
+        if fire is not None and (channel.channel_id, fire) not in started:
+            due.append(DueDigest(channel.channel_id, fire))
+    return due
+
+
+class _Runner:
+    def __init__(
+        self, settings: Settings, engine: Engine, poster: DigestPoster, now: datetime, batch: Batch
+    ):
+        self.settings, self.engine, self.poster = settings, engine, poster
+        self.now = now  # unfinished runs within RESUME_WINDOW of this are finished too
+        self.batch = batch
+
+    def submit(self, job: _Job) -> None:
+        channel_id = job.result.channel_id
+        self.poster.pacer.submit(channel_id, lambda: self._run(job), paced=False)
+
+    def _run(self, job: _Job) -> None:
+        result = job.result
+        try:
+            if job.dry_run:
+                self._dry_run(job)
+            else:
+                self._plan_and_post(job)
+        except PaperboyError as exc:
+            result.status, result.error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+            log.exception("digest for channel %s failed", result.channel_id)
+            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+
+    def _channel(self, session: Session, channel_id: str) -> Channel:
+        known = self.batch.channels.get(channel_id) if self.batch.channels is not None else None
+        channel = known or get_channel(session, channel_id=channel_id)
+        if channel is None:
+            raise UserInputError(
+                f"channel {channel_id} follows no topic: `paperboy follow --channel {channel_id} "
+                "TOPIC` first"
+            )
+        return channel
+
+    def _dry_run(self, job: _Job) -> None:
+        result = job.result
+        when = aware(result.scheduled_for or self.now)
+        # A plain session, rolled back on close: a dry run leaves no trace.
+        with Session(self.engine) as session:
+            channel = self._channel(session, result.channel_id)
+            candidates, _ = choose(session, channel=channel, scheduled_for=when, force=job.force)
+            result.paper_ids = [c.arxiv_id for c in candidates]
+            messages = render(
+                session, self.settings, channel=channel, paper_ids=result.paper_ids,
+                scheduled_for=when,
+            )  # fmt: skip
+        result.payloads = [
+            m.payload | ({"thread_ts": "<header ts>"} if m.in_thread else {}) for m in messages
+        ]
+        result.status = "dry_run"
+
+    def _plan_and_post(self, job: _Job) -> None:
+        result = job.result
+        with session_scope(self.engine) as session:
+            channel = self._channel(session, result.channel_id)
+            earlier = job.earlier_ids
+            if earlier is None:
+                earlier = [
+                    r.id
+                    for r in unfinished_runs(session, now=self.now, channel_id=channel.channel_id)
+                    if result.scheduled_for is None
+                    or aware(r.scheduled_for) != result.scheduled_for
+                ]
+            run: DigestRun | None = None
+            created = False
+            messages: list[OutMessage] | None = None
+            if result.scheduled_for is not None:
+                run, created = plan_run(
+                    session, channel=channel, scheduled_for=result.scheduled_for,
+                    force=job.force, batch=self.batch,
+                    probably_new=job.earlier_ids is not None,
+                )  # fmt: skip
+                if created and run.status != "done":
+                    # Rendered in the planning transaction (one session, not two); posted only
+                    # once the run is committed and locked below.
+                    messages = render(
+                        session, self.settings, channel=channel, paper_ids=list(run.paper_ids),
+                        scheduled_for=run.scheduled_for, run_id=run.id, batch=self.batch,
+                    )  # fmt: skip
+        for run_id in earlier:
+            state = self._start(run_id, result.channel_id)
+            if state is not None:
+                job.earlier.append(state)
+        if run is None:
+            result.status = "empty"
+            return
+        result.run_id, result.paper_ids = run.id, list(run.paper_ids or [])
+        if run.status == "done":
+            result.status = "empty" if created else "done_before"
+            return
+        job.main = self._start(run.id, result.channel_id, messages=messages)
+        result.status = "posting" if job.main is not None else "skipped"
+
+    def _start(
+        self, run_id: int, channel_id: str, *, messages: list[OutMessage] | None = None
+    ) -> RunState | None:
+        """Lock the run and queue its remaining messages. `messages` given: the run was planned
+        by this call just now, so nothing of it can have been posted yet."""
+        if not self.poster.claim(run_id):
+            return None
+        state = RunState(run_id=run_id, channel_id=channel_id)
+        if messages is not None:
+            self.poster.post_run(run_id, channel_id, None, messages, state, fresh=True)
+            return state
+        with session_scope(self.engine) as session:
+            run = session.get(DigestRun, run_id)
+            channel = session.get(Channel, channel_id)
+            assert run is not None and channel is not None
+            messages = render(
+                session, self.settings, channel=channel, paper_ids=list(run.paper_ids or []),
+                scheduled_for=run.scheduled_for, run_id=run.id,
+            )  # fmt: skip
+        self.poster.post_run(run_id, channel_id, run.header_ts, messages, state)
+        return state
+
+
+def _execute(
+    settings: Settings,
+    engine: Engine,
+    client: WebClient,
+    jobs: list[_Job],
+    pacer: ChannelPacer | None,
+    now: datetime,
+    batch: Batch | None = None,
+) -> list[DigestResult]:
+    with DigestPoster(settings, engine, client, pacer=pacer) as poster:
+        runner = _Runner(settings, engine, poster, now, batch or Batch())
+        for job in jobs:
+            runner.submit(job)
+        poster.pacer.wait_idle()
+    return [job.conclude() for job in jobs]
+
+
+def run_digest(
+    settings: Settings,
+    engine: Engine,
+    client: WebClient,
+    *,
+    channel_id: str,
+    scheduled_for: datetime | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    pacer: ChannelPacer | None = None,
+) -> DigestResult:
+    """Build and (unless dry_run) post one channel's digest now, keyed by `scheduled_for`
+    (default: now). Unfinished earlier runs of the channel are finished first."""
+    when = aware(scheduled_for) if scheduled_for else datetime.now(UTC).replace(microsecond=0)
+    job = _Job(DigestResult(channel_id=channel_id, scheduled_for=when), force, dry_run)
+    return _execute(settings, engine, client, [job], pacer, when)[0]
+
+
+def run_due_digests(
+    settings: Settings,
+    engine: Engine,
+    client: WebClient,
+    now: datetime | None = None,
+    *,
+    pacer: ChannelPacer | None = None,
+) -> list[DigestResult]:
+    """Post every due digest, channels in parallel; also finish runs a crash left unfinished."""
+    now = aware(now or datetime.now(UTC))
+    with session_scope(engine) as session:
+        due = due_channels(session, now=now)
+        unfinished: dict[str, list[int]] = {}
+        for run in unfinished_runs(session, now=now):
+            unfinished.setdefault(run.channel_id, []).append(run.id)
+        ids = {d.channel_id for d in due} | set(unfinished)
+        batch = Batch.prefetch(session, channel_ids=ids, before=now) if due else Batch()
+    jobs = [
+        _Job(
+            DigestResult(channel_id=d.channel_id, scheduled_for=d.scheduled_for),
+            earlier_ids=unfinished.pop(d.channel_id, []),
+        )
+        for d in due
+    ]
+    jobs += [
+        _Job(DigestResult(channel_id=c, scheduled_for=None), earlier_ids=ids)
+        for c, ids in sorted(unfinished.items())
+    ]
+    if not jobs:
+        return []
+    results = _execute(settings, engine, client, jobs, pacer, now, batch)
+    for result in results:
+        if result.status == "failed":
+            log.warning("digest %s: %s", result.channel_id, result.error)
+    return results

@@ -1,0 +1,223 @@
+"""Message Batches: half-price summaries for the bulk of the queue.
+
+The worker hands a batch of claimed jobs to `BatchRunner.submit`: one request per task
+(custom_id = the lead job's id; same-topic grade jobs share a request), as many as today's
+budget allows. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS, extending the
+jobs' leases, and once a batch has ended stores each result by custom_id. Errored, expired or
+canceled requests go back to the queue with backoff; an unusable reply gets its one retry as a
+direct call. A batch whose worker died is resumed by whoever claims its jobs after their lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.db import jobs as queue
+from app.db.engine import session_scope
+from app.db.models import LlmJob
+from app.llm import budget, calls
+from app.llm.client import InvalidOutput, LLMUnavailable, Refused, Usage, parse_message
+from app.llm.cost import estimate_usd
+from app.llm.prompts import GRADE_GROUP_SIZE
+from app.llm.runner import JobRunner
+from app.llm.tasks import Task
+
+log = logging.getLogger("app.worker")
+
+
+@dataclass
+class _InFlight:
+    next_poll: float
+    polls: int = 0
+
+
+@dataclass
+class BatchRunner:
+    runner: JobRunner
+    inflight: dict[str, _InFlight] = field(default_factory=dict)
+
+    def resume(self, batch_id: str) -> None:
+        """A crashed worker's batch: poll it now, never send it again."""
+        self.inflight.setdefault(batch_id, _InFlight(next_poll=time.monotonic()))
+
+    def next_poll_in(self) -> float | None:
+        if not self.inflight:
+            return None
+        return max(0.0, min(f.next_poll for f in self.inflight.values()) - time.monotonic())
+
+    def submit(self, claimed: list[LlmJob]) -> bool:
+        if not claimed:
+            return False
+        groups: list[list[LlmJob]] = []
+        by_topic: dict[int, list[LlmJob]] = defaultdict(list)
+        for job in claimed:
+            if job.kind == "grade" and job.topic_id is not None:
+                by_topic[job.topic_id].append(job)
+            else:
+                groups.append([job])
+        for topic_jobs in by_topic.values():
+            groups += [
+                topic_jobs[i : i + GRADE_GROUP_SIZE]
+                for i in range(0, len(topic_jobs), GRADE_GROUP_SIZE)
+            ]
+        tasks = [t for t in (self.runner.task(g) for g in groups) if t is not None]
+        with session_scope(self.runner.engine) as session:
+            room = self.runner.settings.llm_daily_budget_usd - budget.spent_today(session)
+        chosen: list[Task] = []
+        for task in tasks:
+            room -= estimate_usd(
+                self.runner.settings, model=self.runner.llm.model, request=task.request, batch=True
+            )
+            if room < 0:
+                break
+            chosen.append(task)
+        if len(chosen) < len(tasks):
+            with session_scope(self.runner.engine) as session:
+                budget.record_spent_notice(session, self.runner.settings)
+            self.runner.defer(
+                [j for t in tasks[len(chosen) :] for j in t.jobs], "today's LLM budget is spent"
+            )
+        if not chosen:
+            return True
+        try:
+            batch_id = self.runner.llm.submit_batch(
+                [(str(t.jobs[0].id), t.request) for t in chosen]
+            )
+        except LLMUnavailable as exc:
+            calls.record(
+                self.runner.settings,
+                self.runner.engine,
+                model=self.runner.llm.model,
+                purpose="batch",
+                usage=Usage(),
+                batch=True,
+                error=str(exc),
+            )
+            self.runner.fail([j for t in chosen for j in t.jobs], str(exc), retryable=exc.retryable)
+            return True
+        with session_scope(self.runner.engine) as session:
+            queue.set_batch(
+                session,
+                groups={t.jobs[0].id: [j.id for j in t.jobs] for t in chosen},
+                batch_id=batch_id,
+                worker_id=self.runner.worker_id,
+                lease_seconds=self.runner.lease(),
+            )
+        self.inflight[batch_id] = _InFlight(
+            time.monotonic() + self.runner.settings.llm_batch_poll_seconds
+        )
+        self.runner.report.batches += 1
+        log.info("submitted batch %s with %d requests", batch_id, len(chosen))
+        return True
+
+    def poll_due(self) -> bool:
+        now = time.monotonic()
+        progressed = False
+        for batch_id, flight in list(self.inflight.items()):
+            if flight.next_poll <= now:
+                progressed = self._poll(batch_id, flight) or progressed
+        return progressed
+
+    def _poll(self, batch_id: str, flight: _InFlight) -> bool:
+        with session_scope(self.runner.engine) as session:
+            held = queue.held_in_batch(session, batch_id=batch_id, worker_id=self.runner.worker_id)
+            queue.extend_lease(
+                session,
+                job_ids=[j.id for j in held],
+                worker_id=self.runner.worker_id,
+                lease_seconds=self.runner.lease(),
+            )
+        if not held:  # all results stored, or the lease was lost to another worker
+            del self.inflight[batch_id]
+            return True
+        try:
+            ended = self.runner.llm.batch_ended(batch_id)
+        except LLMUnavailable as exc:
+            log.warning("polling batch %s failed: %s", batch_id, exc)
+            ended = False
+        if not ended:
+            flight.polls += 1
+            flight.next_poll = time.monotonic() + self.runner.settings.llm_batch_poll_seconds
+            return False
+        self._collect(batch_id, held)
+        del self.inflight[batch_id]
+        return True
+
+    def _collect(self, batch_id: str, held: list[LlmJob]) -> None:
+        groups: dict[str, list[LlmJob]] = defaultdict(list)
+        for job in held:
+            groups[str((job.payload or {}).get("group", job.id))].append(job)
+        try:
+            outcomes = list(self.runner.llm.batch_results(batch_id))
+        except LLMUnavailable as exc:
+            self.runner.fail(held, f"batch results unavailable: {exc}")
+            return
+        for outcome in outcomes:
+            group = groups.pop(outcome.custom_id, None)
+            if not group:
+                continue  # another worker holds these jobs now
+            task = self.runner.task(group)
+            if task is None:
+                continue
+            if outcome.message is None:
+                calls.record(
+                    self.runner.settings,
+                    self.runner.engine,
+                    model=self.runner.llm.model,
+                    purpose=task.kind,
+                    usage=Usage(),
+                    batch=True,
+                    error=outcome.error,
+                )
+                self.runner.fail(group, outcome.error or "batch request failed")
+                continue
+            self._batch_reply(task, outcome.message)
+        for group in groups.values():
+            self.runner.fail(group, "missing from the batch results")
+
+    def _batch_reply(self, task: Task, message: Any) -> None:
+        model, purpose = self.runner.llm.model, task.kind
+        try:
+            reply = parse_message(message, task.request.schema)
+            if task.check is not None:
+                try:
+                    task.check(reply.output)
+                except ValueError as exc:
+                    raise InvalidOutput(f"invalid output: {exc}", reply.usage) from None
+        except Refused as exc:
+            calls.record(
+                self.runner.settings,
+                self.runner.engine,
+                model=model,
+                purpose=purpose,
+                usage=exc.usage,
+                batch=True,
+                error=str(exc),
+            )
+            self.runner.fallback(task, str(exc))
+            return
+        except InvalidOutput as exc:
+            calls.record(
+                self.runner.settings,
+                self.runner.engine,
+                model=model,
+                purpose=purpose,
+                usage=exc.usage,
+                batch=True,
+                error=str(exc),
+            )
+            self.runner.call(task, attempts=1)  # the one retry, direct
+            return
+        calls.record(
+            self.runner.settings,
+            self.runner.engine,
+            model=model,
+            purpose=purpose,
+            usage=reply.usage,
+            batch=True,
+        )
+        self.runner.store(task, reply)

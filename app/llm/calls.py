@@ -1,0 +1,115 @@
+"""One guarded LLM call: budget check, the call, one retry on invalid output, usage recorded.
+
+Every path into the model goes through `call()` (direct) or records batch results with
+`record()`, so `llm_calls` is a complete ledger and the daily budget holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db.engine import session_scope
+from app.errors import BudgetExceeded
+from app.llm import budget
+from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused, Reply, Request, Usage
+from app.llm.cost import estimate_usd
+
+
+def record(
+    settings: Settings,
+    engine: Engine,
+    *,
+    model: str,
+    purpose: str,
+    usage: Usage,
+    batch: bool = False,
+    error: str | None = None,
+) -> None:
+    with session_scope(engine) as session:
+        budget.record_call(
+            session,
+            settings,
+            model=model,
+            purpose=purpose,
+            usage=usage,
+            batch=batch,
+            ok=error is None,
+            error=error,
+        )
+
+
+def check_budget(
+    settings: Settings, engine: Engine, *, model: str, request: Request, batch: bool = False
+) -> None:
+    """Raise BudgetExceeded before a call that would pass today's budget."""
+    with session_scope(engine) as session:
+        over = budget.over_budget(
+            session,
+            settings,
+            estimate=estimate_usd(settings, model=model, request=request, batch=batch),
+        )
+    if over:
+        raise BudgetExceeded(f"today's LLM budget (${settings.llm_daily_budget_usd}) is spent")
+
+
+def call(
+    settings: Settings,
+    engine: Engine,
+    llm: LLM,
+    request: Request,
+    *,
+    check: Callable[[Any], None] | None = None,
+    attempts: int = 2,
+) -> Reply[Any]:
+    """A direct call. `check` may reject a schema-valid reply (raise ValueError), which counts
+    as invalid output. Raises BudgetExceeded, Refused, InvalidOutput (after `attempts`) or
+    LLMUnavailable; every attempt that reached the API is recorded."""
+    last: InvalidOutput | None = None
+    for _ in range(attempts):
+        check_budget(settings, engine, model=llm.model, request=request)
+        try:
+            reply = llm.complete(request)
+            if check is not None:
+                try:
+                    check(reply.output)
+                except ValueError as exc:
+                    raise InvalidOutput(f"invalid output: {exc}", reply.usage) from None
+        except InvalidOutput as exc:
+            record(
+                settings,
+                engine,
+                model=llm.model,
+                purpose=request.purpose,
+                usage=exc.usage,
+                error=str(exc),
+            )
+            last = exc
+            continue
+        except Refused as exc:
+            record(
+                settings,
+                engine,
+                model=llm.model,
+                purpose=request.purpose,
+                usage=exc.usage,
+                error=str(exc),
+            )
+            raise
+        except LLMUnavailable as exc:
+            record(
+                settings,
+                engine,
+                model=llm.model,
+                purpose=request.purpose,
+                usage=Usage(),
+                error=str(exc),
+            )
+            raise
+        record(settings, engine, model=llm.model, purpose=request.purpose, usage=reply.usage)
+        return reply
+    assert last is not None
+    raise last

@@ -1,0 +1,268 @@
+"""The LLM seam: a small interface over the Anthropic SDK, built once per configuration.
+
+Callers hand it a `Request` (system blocks, messages, the Pydantic model of the reply) and get a
+`Reply` back: the validated output plus token usage. Whatever goes wrong comes back as an
+`LLMError`: `InvalidOutput` (not JSON, or missing fields), `Refused` (stop_reason "refusal"),
+`LLMUnavailable` (status errors and timeouts after the SDK's own retries, which honour
+retry-after). Usage travels on the first two, since those calls were billed.
+
+Tests reach a local fake through ANTHROPIC_BASE_URL; nothing here is ever monkeypatched. The
+SDK is imported on first use: it takes over a second, and readers of stored cards never need it.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from app.config import Settings
+from app.errors import LLMError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+    @classmethod
+    def of(cls, usage: Any) -> Usage:
+        return cls(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+        )
+
+
+@functools.cache
+def output_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema the API accepts for structured output (the SDK's own transform)."""
+    from anthropic import transform_schema
+
+    return transform_schema(model)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One Messages API request, independent of model, so it can go direct or in a batch."""
+
+    purpose: str  # card | deep | grade | answer | expand
+    system: list[dict[str, Any]]
+    messages: list[dict[str, Any]]
+    schema: type[BaseModel]
+    max_tokens: int
+
+    def params(self, model: str) -> dict[str, Any]:
+        # No temperature/top_p: the current models reject them.
+        return {
+            "model": model,
+            "max_tokens": self.max_tokens,
+            "system": self.system,
+            "messages": self.messages,
+            "output_config": {
+                "format": {"type": "json_schema", "schema": output_schema(self.schema)}
+            },
+        }
+
+    def prompt_chars(self) -> int:
+        """Characters of prompt text, for budget estimates (about 4 per token)."""
+        total = sum(len(b.get("text", "")) for b in self.system)
+        for message in self.messages:
+            content = message["content"]
+            if isinstance(content, str):
+                total += len(content)
+            else:
+                total += sum(len(b.get("text", "")) for b in content)
+        return total + len(str(output_schema(self.schema)))
+
+
+@dataclass(frozen=True)
+class Reply(Generic[T]):
+    output: T
+    usage: Usage
+    model: str
+
+
+class InvalidOutput(LLMError):
+    """The reply was not valid JSON for the schema (billed: carries its usage)."""
+
+    def __init__(self, message: str, usage: Usage) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class Refused(LLMError):
+    """The model declined (stop_reason "refusal"); the fallback is used, no retry."""
+
+    def __init__(self, message: str, usage: Usage) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class LLMUnavailable(LLMError):
+    """The API failed after the SDK's retries (rate limit, overload, 5xx, timeout, ...)."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """One line of a batch's results: a message, or why there is none."""
+
+    custom_id: str
+    message: Any | None  # anthropic.types.Message
+    error: str | None
+
+
+def parse_message(message: Any, schema: type[T]) -> Reply[T]:
+    """Validate a Messages API reply against `schema`; shared by direct and batch calls."""
+    usage = Usage.of(message.usage)
+    if message.stop_reason == "refusal":
+        raise Refused("the model declined to answer (refusal)", usage)
+    text = "".join(block.text for block in message.content if block.type == "text")
+    try:
+        output = schema.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "reply"
+        cut = " (cut at max_tokens)" if message.stop_reason == "max_tokens" else ""
+        raise InvalidOutput(f"invalid output{cut}: {where}: {first.get('msg')}", usage) from None
+    return Reply(output=output, usage=usage, model=message.model)
+
+
+def describe(exc: Exception) -> str:
+    """One line for logs and `last_error`."""
+    import anthropic
+
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, anthropic.APIStatusError):
+        kind = exc.type or type(exc).__name__
+        return f"HTTP {exc.status_code} {kind}: {(exc.api_message or '').strip()[:200]}"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "could not connect to the Anthropic API"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _unavailable(exc: Exception) -> LLMUnavailable:
+    import anthropic
+
+    # A malformed request fails the same way every time: no point in retrying it later.
+    permanent = isinstance(exc, anthropic.APIStatusError) and exc.status_code in (
+        400,
+        404,
+        413,
+        422,
+    )
+    return LLMUnavailable(describe(exc), retryable=not permanent)
+
+
+class LLM(Protocol):
+    model: str
+
+    def complete(self, request: Request) -> Reply[Any]: ...
+
+    def submit_batch(self, items: Sequence[tuple[str, Request]]) -> str: ...
+
+    def batch_ended(self, batch_id: str) -> bool: ...
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchOutcome]: ...
+
+
+class AnthropicLLM:
+    """The real adapter: `anthropic.Anthropic`, created once and reused for every call."""
+
+    def __init__(
+        self, *, api_key: str, base_url: str | None, model: str, max_retries: int, timeout: float
+    ) -> None:
+        import anthropic
+
+        self.model = model
+        self._errors = anthropic.APIError
+        self._client = anthropic.Anthropic(
+            api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
+        )
+
+    def complete(self, request: Request) -> Reply[Any]:
+        try:
+            message = self._client.messages.create(**request.params(self.model))
+        except self._errors as exc:
+            raise _unavailable(exc) from None
+        return parse_message(message, request.schema)
+
+    def submit_batch(self, items: Sequence[tuple[str, Request]]) -> str:
+        requests: Any = [{"custom_id": cid, "params": req.params(self.model)} for cid, req in items]
+        try:
+            return self._client.messages.batches.create(requests=requests).id
+        except self._errors as exc:
+            raise _unavailable(exc) from None
+
+    def batch_ended(self, batch_id: str) -> bool:
+        try:
+            batch = self._client.messages.batches.retrieve(batch_id)
+        except self._errors as exc:
+            raise _unavailable(exc) from None
+        return batch.processing_status == "ended"
+
+    def batch_results(self, batch_id: str) -> Iterator[BatchOutcome]:
+        try:
+            lines = list(self._client.messages.batches.results(batch_id))
+        except self._errors as exc:
+            raise _unavailable(exc) from None
+        for line in lines:
+            result = line.result
+            if result.type == "succeeded":
+                yield BatchOutcome(line.custom_id, result.message, None)
+            elif result.type == "errored":
+                err = result.error.error
+                yield BatchOutcome(line.custom_id, None, f"batch request errored: {err.type}")
+            else:
+                yield BatchOutcome(line.custom_id, None, f"batch request {result.type}")
+
+
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], AnthropicLLM] = {}
+
+
+def get_llm(settings: Settings) -> LLM | None:
+    """The configured LLM, or None without ANTHROPIC_API_KEY (then: fallbacks, no calls)."""
+    if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value():
+        return None
+    key = (
+        settings.anthropic_api_key.get_secret_value(),
+        settings.anthropic_base_url,
+        settings.paperboy_llm_model,
+        settings.llm_max_retries,
+        settings.llm_timeout_seconds,
+    )
+    with _lock:
+        llm = _clients.get(key)
+        if llm is None:
+            llm = AnthropicLLM(
+                api_key=key[0],
+                base_url=settings.anthropic_base_url,
+                model=settings.paperboy_llm_model,
+                max_retries=settings.llm_max_retries,
+                timeout=settings.llm_timeout_seconds,
+            )
+            _clients[key] = llm
+        return llm

@@ -1,0 +1,114 @@
+"""Full text for deep summaries and questions: the paper's arXiv PDF, read with pypdf.
+
+What is fetched is always `ARXIV_PDF_URL/<id>v<version>`, built from the arXiv id: an operator
+setting, never a link taken from paper data (a Hugging Face record or an abstract can say
+anything). Redirects are followed by hand and only to arXiv, Hugging Face or that base. The
+text is cut to FULLTEXT_MAX_TOKENS (about 4 characters a token) and cached in `paper_texts`, so
+a paper is downloaded once per version. Any failure means "no full text": callers use the
+abstract instead.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from urllib.parse import urljoin
+
+import httpx
+from pypdf import PdfReader
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db.engine import session_scope
+from app.db.models import Paper
+from app.db.summaries import get_text, store_text
+from app.errors import SourceError, UnsafeLinkError
+from app.llm.cost import CHARS_PER_TOKEN
+from app.safety import clean_text, is_allowed_url
+
+log = logging.getLogger(__name__)
+
+MAX_PDF_BYTES = 40 * 1024 * 1024
+MAX_REDIRECTS = 3
+_BLANKS = re.compile(r"[ \t\u00a0]+")
+_LINES = re.compile(r"\n{3,}")
+
+
+def pdf_url(settings: Settings, *, arxiv_id: str, version: int) -> str:
+    return f"{settings.arxiv_pdf_url.rstrip('/')}/{arxiv_id}v{version}"
+
+
+def may_fetch(settings: Settings, url: str) -> bool:
+    """arXiv and Hugging Face hosts (app.safety), or the configured PDF base itself."""
+    base = settings.arxiv_pdf_url.rstrip("/") + "/"
+    return is_allowed_url(url) or url.startswith(base)
+
+
+def extract_text(data: bytes, *, max_chars: int) -> tuple[str, bool]:
+    """Text of a PDF, pages in order, cut at max_chars: (text, truncated)."""
+    reader = PdfReader(io.BytesIO(data))
+    parts: list[str] = []
+    size = 0
+    for page in reader.pages:
+        page_text = _BLANKS.sub(" ", page.extract_text() or "").strip()
+        parts.append(page_text)
+        size += len(page_text) + 2
+        if size > max_chars:
+            break
+    text = _LINES.sub("\n\n", clean_text("\n\n".join(parts))).strip()
+    return text[:max_chars], len(text) > max_chars or len(parts) < len(reader.pages)
+
+
+def download(settings: Settings, url: str) -> bytes:
+    """GET a PDF from an allowed URL, following redirects only to allowed URLs."""
+    with httpx.Client(timeout=settings.http_timeout_seconds, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            if not may_fetch(settings, url):
+                raise UnsafeLinkError(f"not fetching {url}: only arXiv and Hugging Face")
+            with client.stream("GET", url) as response:
+                if response.is_redirect:
+                    url = urljoin(url, response.headers.get("location", ""))
+                    continue
+                if response.status_code != 200:
+                    raise SourceError(f"PDF download failed: HTTP {response.status_code}")
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > MAX_PDF_BYTES:
+                        raise SourceError("PDF larger than 40 MB")
+                return bytes(data)
+    raise SourceError("too many redirects")
+
+
+def full_text(settings: Settings, engine: Engine, *, paper: Paper) -> str | None:
+    """The paper's text (cached per version), or None when it cannot be had."""
+    version = paper.version or 1
+    with session_scope(engine) as session:
+        cached = get_text(session, arxiv_id=paper.arxiv_id, min_version=version)
+        if cached is not None:
+            return cached.text
+    url = pdf_url(settings, arxiv_id=paper.arxiv_id, version=version)
+    try:
+        data = download(settings, url)
+        text, truncated = extract_text(
+            data, max_chars=settings.fulltext_max_tokens * CHARS_PER_TOKEN
+        )
+    except (SourceError, UnsafeLinkError, httpx.HTTPError) as exc:
+        log.warning("no full text for %s: %s", paper.arxiv_id, exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on broken PDFs
+        log.warning("unreadable PDF for %s: %s: %s", paper.arxiv_id, type(exc).__name__, exc)
+        return None
+    if len(text) < 200:  # a scanned or empty PDF: the abstract is better than nothing
+        return None
+    with session_scope(engine) as session:
+        store_text(
+            session,
+            arxiv_id=paper.arxiv_id,
+            version=version,
+            text=text,
+            source_url=url,
+            truncated=truncated,
+        )
+    return text

@@ -1,0 +1,168 @@
+"""Running claimed jobs: build the task, call the model, and record the outcome on the jobs.
+
+Shared by the worker loop (app/worker.py), its batches (app/llm/batching.py) and synchronous
+deep summaries (app/llm/service.py). Outcomes: stored (done), fallback stored (done, with a
+note: refused or unusable twice), back to the queue with backoff (API failures; dead after the
+last attempt, keeping the error), or deferred to tomorrow without counting the attempt (budget).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db import jobs as queue
+from app.db.engine import session_scope
+from app.db.models import LlmJob
+from app.errors import BudgetExceeded
+from app.llm import budget, calls
+from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
+from app.llm.tasks import Task, build_task
+
+log = logging.getLogger("app.worker")
+
+
+@dataclass
+class WorkerReport:
+    summarized: int = 0  # jobs whose LLM output was stored (cards, deep summaries, grades)
+    fallbacks: int = 0  # jobs finished with the extractive fallback (refusal, invalid output)
+    skipped: int = 0  # nothing left to do (already summarized, paper gone)
+    retried: int = 0  # failed, back in the queue with backoff
+    dead: int = 0
+    deferred: int = 0  # budget spent: back in the queue for tomorrow
+    batches: int = 0
+    llm_disabled: bool = False
+
+    @property
+    def processed(self) -> int:
+        return self.summarized + self.fallbacks + self.skipped + self.retried + self.dead
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "processed": self.processed}
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class JobRunner:
+    settings: Settings
+    engine: Engine
+    llm: LLM
+    worker_id: str = field(default_factory=new_worker_id)
+    report: WorkerReport = field(default_factory=WorkerReport)
+    blocked_until: datetime | None = None
+
+    def lease(self) -> float:
+        # A batch's jobs must outlive several polls; their lease is extended at each one.
+        return max(self.settings.llm_lease_seconds, 3 * self.settings.llm_batch_poll_seconds)
+
+    def budget_blocked(self) -> bool:
+        if self.blocked_until is None:
+            return False
+        if datetime.now(self.blocked_until.tzinfo) >= self.blocked_until:
+            self.blocked_until = None
+            return False
+        return True
+
+    def run_jobs(self, group: list[LlmJob], *, attempts: int = 2) -> None:
+        task = self.task(group)
+        if task is not None:
+            self.call(task, attempts=attempts)
+
+    def task(self, group: list[LlmJob]) -> Task | None:
+        try:
+            task = build_task(self.settings, self.engine, group)
+        except Exception as exc:  # noqa: BLE001 - one broken job must not stop the worker
+            log.exception("cannot prepare %s job %s", group[0].kind, group[0].id)
+            self.fail(group, f"{type(exc).__name__}: {exc}", retryable=False)
+            return None
+        if task is None:
+            self.complete(group, note=None)
+            self.report.skipped += len(group)
+        return task
+
+    def call(self, task: Task, *, attempts: int) -> None:
+        try:
+            reply = calls.call(
+                self.settings,
+                self.engine,
+                self.llm,
+                task.request,
+                check=task.check,
+                attempts=attempts,
+            )
+        except BudgetExceeded as exc:
+            self.defer(task.jobs, str(exc))
+        except (Refused, InvalidOutput) as exc:
+            self.fallback(task, str(exc))
+        except LLMUnavailable as exc:
+            self.fail(task.jobs, str(exc), retryable=exc.retryable)
+        else:
+            self.store(task, reply)
+
+    # --- outcomes --------------------------------------------------------------------------
+
+    def store(self, task: Task, reply: Any) -> None:
+        with session_scope(self.engine) as session:
+            task.store(session, reply)
+            for job in task.jobs:
+                queue.complete(session, job_id=job.id, worker_id=self.worker_id)
+        self.report.summarized += len(task.jobs)
+        log.info("%s done for %s", task.kind, ",".join(str(j.arxiv_id) for j in task.jobs))
+
+    def fallback(self, task: Task, reason: str) -> None:
+        """Refused or unusable twice: keep the extractive result so we don't pay again."""
+        with session_scope(self.engine) as session:
+            if task.store_fallback is not None:
+                task.store_fallback(session)
+            for job in task.jobs:
+                queue.complete(
+                    session, job_id=job.id, worker_id=self.worker_id, note=f"fallback: {reason}"
+                )
+        self.report.fallbacks += len(task.jobs)
+        log.warning("%s fallback for %s: %s", task.kind, task.jobs[0].arxiv_id, reason)
+
+    def complete(self, group: list[LlmJob], *, note: str | None) -> None:
+        with session_scope(self.engine) as session:
+            for job in group:
+                queue.complete(session, job_id=job.id, worker_id=self.worker_id, note=note)
+
+    def fail(self, group: list[LlmJob], error: str, *, retryable: bool = True) -> None:
+        with session_scope(self.engine) as session:
+            for job in group:
+                state = queue.fail(
+                    session,
+                    job_id=job.id,
+                    worker_id=self.worker_id,
+                    error=error,
+                    retry_base_seconds=self.settings.llm_retry_base_seconds,
+                    max_attempts=self.settings.llm_max_attempts,
+                    retryable=retryable,
+                )
+                if state == "dead":
+                    self.report.dead += 1
+                elif state == "pending":
+                    self.report.retried += 1
+        log.warning("%s job(s) failed: %s", len(group), error)
+
+    def defer(self, group: list[LlmJob], reason: str) -> None:
+        self.blocked_until = budget.next_day_start()
+        with session_scope(self.engine) as session:
+            queue.defer(
+                session,
+                job_ids=[j.id for j in group],
+                worker_id=self.worker_id,
+                until=self.blocked_until,
+                reason=reason,
+            )
+        self.report.deferred += len(group)

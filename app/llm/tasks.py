@@ -1,0 +1,184 @@
+"""What each kind of job asks the model and how its answer is stored.
+
+A `Task` is one request (one paper's card or deep summary, or up to ten papers graded against
+one topic) plus how to store the reply and what to store when the model refuses or keeps
+sending unusable output. The worker runs tasks directly or in a Message Batch; `service.py`
+runs deep summaries synchronously. Everything the model wrote passes app.safety.safe_llm_text
+before it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.engine import session_scope
+from app.db.models import LlmJob, Paper, Topic
+from app.db.relevance import store_grade, ungraded
+from app.db.summaries import get_summary, is_current, store_summary
+from app.llm import prompts, schemas
+from app.llm.client import Reply, Request
+from app.llm.fallback import extractive_card, extractive_deep
+from app.llm.fulltext import full_text
+from app.safety import safe_llm_text
+
+KINDS = ("card", "deep", "grade")
+
+
+@dataclass
+class Task:
+    kind: str
+    jobs: list[LlmJob]
+    request: Request
+    store: Callable[[Session, Reply[Any]], None]
+    # Stored when the model refuses or fails validation twice (cards and deep summaries).
+    store_fallback: Callable[[Session], None] | None = None
+    check: Callable[[Any], None] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def paper_data(paper: Paper) -> prompts.PaperData:
+    return prompts.PaperData(arxiv_id=paper.arxiv_id, title=paper.title, abstract=paper.abstract)
+
+
+def card_content(out: schemas.CardSummary) -> dict[str, Any]:
+    return {
+        "tldr": safe_llm_text(out.tldr),
+        "key_points": [safe_llm_text(p) for p in out.key_points],
+        "tags": [safe_llm_text(t) for t in out.tags],
+    }
+
+
+def deep_content(out: schemas.DeepSummary) -> dict[str, str]:
+    return {k: safe_llm_text(v) for k, v in out.model_dump().items()}
+
+
+def _summary_task(
+    settings: Settings, kind: str, paper: Paper, jobs: list[LlmJob], request: Request, source: str
+) -> Task:
+    model = settings.paperboy_llm_model
+    version = prompts.PROMPT_VERSIONS[kind]
+    key = {"arxiv_id": paper.arxiv_id, "kind": kind, "model": model, "prompt_version": version}
+    paper_version = paper.version or 1
+
+    def store(session: Session, reply: Reply[Any]) -> None:
+        content = card_content(reply.output) if kind == "card" else deep_content(reply.output)
+        store_summary(
+            session, **key, paper_version=paper_version, content=content, source_text=source
+        )
+
+    def store_fallback(session: Session) -> None:
+        content = (
+            extractive_card(
+                title=paper.title,
+                abstract=paper.abstract,
+                categories=list(paper.categories or []),
+                keywords=list(paper.hf_ai_keywords or []),
+            )
+            if kind == "card"
+            else extractive_deep(title=paper.title, abstract=paper.abstract)
+        )
+        store_summary(
+            session,
+            **key,
+            paper_version=paper_version,
+            content=content,
+            extractive=True,
+            source_text="abstract",
+        )
+
+    return Task(kind, jobs, request, store, store_fallback, info={"source_text": source})
+
+
+def needs_summary(settings: Settings, session: Session, *, paper: Paper, kind: str) -> bool:
+    existing = get_summary(
+        session,
+        arxiv_id=paper.arxiv_id,
+        kind=kind,
+        model=settings.paperboy_llm_model,
+        prompt_version=prompts.PROMPT_VERSIONS[kind],
+    )
+    return not is_current(existing, paper)
+
+
+def card_task(settings: Settings, engine: Engine, job: LlmJob) -> Task | None:
+    with session_scope(engine) as session:
+        paper = session.get(Paper, job.arxiv_id)
+        if paper is None or not needs_summary(settings, session, paper=paper, kind="card"):
+            return None
+    request = prompts.card_request(paper_data(paper))
+    return _summary_task(settings, "card", paper, [job], request, "abstract")
+
+
+def deep_task(settings: Settings, engine: Engine, paper: Paper, jobs: list[LlmJob]) -> Task:
+    """Deep summaries read the full text when the PDF can be had (network: no transaction)."""
+    text = full_text(settings, engine, paper=paper)
+    request = prompts.deep_request(paper_data(paper), full_text=text)
+    return _summary_task(settings, "deep", paper, jobs, request, "fulltext" if text else "abstract")
+
+
+def grade_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Task | None:
+    """One call grading up to ten papers for one topic; papers already graded are left out."""
+    topic_id = jobs[0].topic_id
+    model = settings.paperboy_llm_model
+    version = prompts.GRADE_PROMPT_VERSION
+    with session_scope(engine) as session:
+        topic = session.get(Topic, topic_id)
+        if topic is None:
+            return None
+        todo = ungraded(
+            session,
+            topic_id=topic.id,
+            arxiv_ids=[j.arxiv_id for j in jobs if j.arxiv_id],
+            model=model,
+            prompt_version=version,
+        )
+        papers = list(session.scalars(select(Paper).where(Paper.arxiv_id.in_(todo))))
+    if not papers:
+        return None
+    wanted = {p.arxiv_id for p in papers}
+    same = not topic.query or topic.query == topic.name
+    topic_text = topic.name if same else f"{topic.name} ({topic.query})"
+
+    def check(out: schemas.Grades) -> None:
+        missing = wanted - {g.arxiv_id for g in out.grades}
+        if missing:
+            raise ValueError(f"no grade for {len(missing)} of {len(wanted)} papers")
+
+    def store(session: Session, reply: Reply[Any]) -> None:
+        for grade in reply.output.grades:
+            if grade.arxiv_id in wanted:
+                store_grade(
+                    session,
+                    topic_id=topic.id,
+                    arxiv_id=grade.arxiv_id,
+                    score=grade.score,
+                    reason=safe_llm_text(grade.reason),
+                    model=model,
+                    prompt_version=version,
+                )
+
+    request = prompts.grade_request(topic=topic_text, papers=[paper_data(p) for p in papers])
+    return Task("grade", list(jobs), request, store, None, check, info={"papers": len(papers)})
+
+
+def build_task(settings: Settings, engine: Engine, jobs: list[LlmJob]) -> Task | None:
+    """The task for a group of claimed jobs (one job, or same-topic grade jobs); None when
+    there is nothing left to do (already summarized or graded, paper or topic deleted)."""
+    kind = jobs[0].kind
+    if kind == "card":
+        return card_task(settings, engine, jobs[0])
+    if kind == "grade":
+        return grade_task(settings, engine, jobs)
+    if kind == "deep":
+        with session_scope(engine) as session:
+            paper = session.get(Paper, jobs[0].arxiv_id)
+            if paper is None or not needs_summary(settings, session, paper=paper, kind="deep"):
+                return None
+        return deep_task(settings, engine, paper, jobs)
+    raise ValueError(f"unknown job kind {kind!r}")

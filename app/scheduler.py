@@ -1,0 +1,259 @@
+"""Scheduled jobs: APScheduler 3.x in UTC, each job a thin wrapper around a service function.
+
+Runs inside `paperboy serve` (a BackgroundScheduler) or alone as `paperboy scheduler` (a
+BlockingScheduler). Several processes may run it against one database: APScheduler's own job
+store is per process (never shared, see its FAQ), so replicas coordinate through PostgreSQL.
+Every run of a job belongs to a slot, the trigger's latest fire time, which every replica
+computes the same way; a run needs
+
+- `pg_try_advisory_xact_lock` on the job, held for the whole run, so two slots of one job never
+  overlap (a long ingest on one replica and the next hour's on another), and
+- a new unique `job_runs(job_id, scheduled_for)` row, so a replica that fires late cannot rerun
+  a slot another one already finished.
+
+Status, end time and error of each run land in `job_runs`, which /healthz reports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.db import jobruns
+from app.db.engine import session_scope
+from app.errors import PaperboyError
+
+if TYPE_CHECKING:
+    from slack_sdk import WebClient
+
+log = logging.getLogger(__name__)
+
+# First key of the two-key advisory locks taken by scheduled jobs (the second is hashtext(job)),
+# so they cannot collide with the schema-migration lock or anyone else's.
+LOCK_NAMESPACE = 7210
+# Jobs run in UTC: arXiv announces around 00:00-01:00 UTC; channels' own schedules (with their own
+# time zones) are handled inside the digest tick.
+SCHEDULER_TZ = ZoneInfo("UTC")
+# Slack event ids are only needed while Slack may still retry a delivery (minutes), job_runs
+# rows while a late replica may still fire their slot; keep both a while for operators.
+EVENTS_KEEP = timedelta(days=7)
+RUNS_KEEP = timedelta(days=14)
+STALE_RUN = timedelta(hours=6)
+
+
+class JobFailed(PaperboyError):
+    """A job finished but part of its work failed (recorded on the run, shown by /healthz)."""
+
+
+class Outcome(StrEnum):
+    RAN = "ran"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"  # another replica (or an earlier attempt) owns this slot
+    BUSY = "busy"  # an earlier slot of the same job is still running somewhere
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: a fixed id, a trigger, and a body taking the slot's time."""
+
+    id: str
+    trigger: BaseTrigger
+    body: Callable[[datetime], object]
+    misfire_grace_time: int = 60
+
+
+def owner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def latest_fire_time(trigger: BaseTrigger, now: datetime) -> datetime:
+    """The trigger's latest fire time at or before `now`: the slot a run belongs to.
+
+    Every replica gets the same answer whatever its start-up delay, which is what makes the
+    unique job_runs row a real guard.
+    """
+    lookback = timedelta(minutes=2)
+    while lookback <= timedelta(days=64):
+        current = trigger.get_next_fire_time(None, now - lookback)
+        if current is not None and current <= now:
+            while True:
+                following = trigger.get_next_fire_time(None, current + timedelta(microseconds=1))
+                if following is None or following > now:
+                    return current
+                current = following
+        lookback *= 2
+    raise ValueError(f"trigger {trigger} has not fired in the last 64 days")
+
+
+def run_guarded(
+    engine: Engine,
+    *,
+    job_id: str,
+    scheduled_for: datetime,
+    body: Callable[[], object],
+    owner: str | None = None,
+) -> Outcome:
+    """Run `body` once for (job_id, scheduled_for) across every process sharing the database.
+
+    Errors never escape: they are logged (with an error id when unexpected) and recorded on the
+    run, so the scheduler keeps going and the next slot runs as usual.
+    """
+    owner = owner or owner_name()
+    with engine.connect() as lock_conn, lock_conn.begin():
+        # A transaction-level lock on a connection of its own: released by the commit below even
+        # if this process dies, and never left behind on a pooled connection.
+        locked = lock_conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:ns, hashtext(:job))"),
+            {"ns": LOCK_NAMESPACE, "job": job_id},
+        ).scalar_one()
+        if not locked:
+            log.info("job %s (%s): another run is in progress, skipped", job_id, scheduled_for)
+            return Outcome.BUSY
+        with session_scope(engine) as session:
+            run_id = jobruns.claim_run(
+                session, job_id=job_id, scheduled_for=scheduled_for, owner=owner
+            )
+        if run_id is None:
+            log.debug("job %s (%s): already run by another process", job_id, scheduled_for)
+            return Outcome.DUPLICATE
+        status, error = "ok", None
+        try:
+            body()
+        except PaperboyError as exc:  # expected (a source down, a budget spent): one line
+            status, error = "failed", str(exc)
+            log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:8]
+            status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
+            log.exception("job %s (%s) failed, error id %s", job_id, scheduled_for, error_id)
+        with session_scope(engine) as session:
+            jobruns.finish_run(session, run_id=run_id, status=status, error=error)
+    return Outcome.RAN if status == "ok" else Outcome.FAILED
+
+
+def fire(
+    engine: Engine, spec: JobSpec, *, now: datetime | None = None, owner: str | None = None
+) -> Outcome:
+    """What the scheduler calls: work out the slot, then run the job's body guarded."""
+    slot = latest_fire_time(spec.trigger, now or datetime.now(UTC))
+    return run_guarded(
+        engine, job_id=spec.id, scheduled_for=slot, body=lambda: spec.body(slot), owner=owner
+    )
+
+
+# --- the jobs: thin wrappers around service functions ---------------------------------------
+# Service modules are imported when a job runs: they belong to other areas and pull in heavy
+# clients that a `paperboy serve` that never ingests should not pay for at start-up.
+
+
+def ingest_job(settings: Settings, engine: Engine) -> None:
+    """New papers from arXiv and Hugging Face, then relevance scores (and LLM grading queued)."""
+    from app.ingest import run_ingest
+    from app.relevance import refresh_relevance
+
+    report = run_ingest(settings, engine)
+    # Score whatever did arrive even when one source failed; then report the failure.
+    refresh_relevance(settings, engine)
+    failed = [f"{s.source}: {s.error or 'failed'}" for s in report.sources if s.status == "failed"]
+    if failed:
+        raise JobFailed("ingest failed for " + "; ".join(failed))
+
+
+def digest_tick(settings: Settings, engine: Engine, client: WebClient, now: datetime) -> None:
+    """Post every channel digest that is due at `now` (each channel's own cron and time zone).
+
+    One channel failing does not stop the others; the run is still recorded as failed, so
+    /healthz shows it (the digest resumes on a later tick).
+    """
+    from app.digest import run_due_digests
+
+    results = run_due_digests(settings, engine, client, now)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
+        raise JobFailed(f"{len(failed)} of {len(results)} digests failed ({detail})")
+
+
+def housekeeping(engine: Engine, now: datetime) -> None:
+    """Forget old Slack event ids and job runs; mark runs of dead processes as abandoned."""
+    with session_scope(engine) as session:
+        events = jobruns.prune_slack_events(session, before=now - EVENTS_KEEP)
+        stale = jobruns.abandon_stale_runs(session, now=now, older_than=STALE_RUN)
+        pruned = jobruns.prune_runs(session, now=now, keep=RUNS_KEEP)
+    log.info("housekeeping: %d event ids, %d job runs removed, %d abandoned", events, pruned, stale)
+
+
+def job_specs(settings: Settings, engine: Engine, client: WebClient) -> list[JobSpec]:
+    """Paperboy's scheduled jobs, with their fixed ids."""
+    return [
+        # Hourly; the :35 run after 00:00/01:00 UTC (summer/winter) picks up arXiv's announcement.
+        JobSpec(
+            id="ingest",
+            trigger=CronTrigger(minute=35, timezone=SCHEDULER_TZ),
+            body=lambda _slot: ingest_job(settings, engine),
+            misfire_grace_time=15 * 60,
+        ),
+        JobSpec(
+            id="digest",
+            trigger=CronTrigger(minute="*", second=0, timezone=SCHEDULER_TZ),
+            body=lambda slot: digest_tick(settings, engine, client, slot),
+            misfire_grace_time=50,
+        ),
+        JobSpec(
+            id="housekeeping",
+            trigger=CronTrigger(hour=3, minute=17, timezone=SCHEDULER_TZ),
+            body=lambda slot: housekeeping(engine, slot),
+            misfire_grace_time=60 * 60,
+        ),
+    ]
+
+
+def build_scheduler(
+    engine: Engine, specs: list[JobSpec], *, blocking: bool = False, owner: str | None = None
+) -> BaseScheduler:
+    """A scheduler (not started) holding `specs` under their fixed ids."""
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(
+        timezone=SCHEDULER_TZ,
+        # Enough threads that a long ingest never holds up the minute digest tick.
+        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        job_defaults={"coalesce": True, "max_instances": 1},
+    )
+    owner = owner or owner_name()
+    for spec in specs:
+        scheduler.add_job(
+            fire,
+            trigger=spec.trigger,
+            args=(engine, spec),
+            kwargs={"owner": owner},
+            id=spec.id,
+            name=spec.id,
+            replace_existing=True,
+            misfire_grace_time=spec.misfire_grace_time,
+        )
+    return scheduler
+
+
+def start_scheduler(settings: Settings, engine: Engine, client: WebClient) -> BaseScheduler:
+    """Start Paperboy's jobs in background threads (for `paperboy serve`)."""
+    scheduler = build_scheduler(engine, job_specs(settings, engine, client))
+    scheduler.start()
+    log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    return scheduler

@@ -1,0 +1,234 @@
+"""The Bolt app: built once per process by `paperboy serve` (app/slack/server.py) and by tests.
+
+`create_app(settings, engine)` wires the Web API client (SLACK_API_URL), the signing secret and
+the listeners; slow work (LLM, fetching papers) goes through `Services.background`, so Bolt's
+few listener threads only ever ack and hand off.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.errors import PaperboyError
+
+log = logging.getLogger(__name__)
+
+# Slow work (LLM answers, paper fetches) runs here, never on Bolt's listener threads.
+BACKGROUND_THREADS = 8
+# More queued than this and Paperboy says it is busy rather than answering minutes late.
+BACKGROUND_QUEUE_LIMIT = 200
+# Bolt's own listener pool (its default size), named so shutdown can wait for it.
+LISTENER_THREADS = 5
+
+
+class SlackNotConfigured(PaperboyError):
+    """A Slack token or secret the chosen mode needs is missing."""
+
+
+class Busy(PaperboyError):
+    """Too much slow work is queued; the user is asked to try again shortly."""
+
+
+def new_error_id() -> str:
+    """A short id printed in the log line and shown to the user, so the two can be matched."""
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Services:
+    """What listeners need, built once per process and handed to every `register(app, services)`.
+
+    Listeners call `services.background(fn, *args, **kwargs)` for anything slower than a
+    database query; exceptions there are logged with an error id, and `on_error(error_id)`
+    (when given) lets the listener tell the user, e.g. "Sorry, that failed (error id 1a2b3c4d)".
+    """
+
+    settings: Settings
+    engine: Engine
+    client: WebClient
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(BACKGROUND_THREADS, "paperboy-bg")
+    )
+    queue_limit: int = BACKGROUND_QUEUE_LIMIT
+    # Bolt's listener pool, kept here so shutdown can wait for in-flight listeners too.
+    listener_executor: ThreadPoolExecutor | None = None
+    _pending: set[Future[Any]] = field(default_factory=set, repr=False)
+    _lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def background(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        on_error: Callable[[str], object] | None = None,
+        **kwargs: Any,
+    ) -> Future[Any]:
+        """Run `fn(*args, **kwargs)` on the background pool; raises Busy when it is full."""
+
+        def run() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                error_id = new_error_id()
+                log.exception("background %s failed, error id %s", _name(fn), error_id)
+                if on_error is not None:
+                    try:
+                        on_error(error_id)
+                    except Exception:
+                        log.exception("reporting error id %s failed", error_id)
+                return None
+
+        with self._lock:
+            if len(self._pending) >= self.queue_limit:
+                raise Busy("Paperboy is busy right now; please try again in a minute.")
+            future = self.executor.submit(run)
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+            self._lock.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until no background work is pending (tests, shutdown); False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._pending, timeout=timeout)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        if self.listener_executor is not None:
+            self.listener_executor.shutdown(wait=wait)
+        self.executor.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+# Bolt injects middleware arguments by name, hence `next`.
+def ignore_other_bots(
+    body: dict[str, Any], ack: Callable[[], BoltResponse], next: Callable[[], Any]
+) -> Any:
+    """Global middleware: drop messages from other bots (Bolt itself drops only our own).
+
+    Two bots answering each other would loop forever; a bot's digest link is not a question.
+    """
+    event = body.get("event") or {}
+    nested = event.get("message")
+    nested = nested if isinstance(nested, dict) else {}
+    if event.get("bot_id") or event.get("subtype") == "bot_message" or nested.get("bot_id"):
+        return ack()
+    return next()
+
+
+def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    """Last line of defence for listener errors: one log line with an id the user also sees."""
+    error_id = new_error_id()
+    log.error("listener failed, error id %s", error_id, exc_info=error)
+    if respond is not None and isinstance(body, dict) and body.get("response_url"):
+        try:
+            respond(
+                text=f"Sorry, something went wrong on my side (error id {error_id}).",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+        except Exception:
+            log.exception("could not report error id %s to Slack", error_id)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    # `.env` lines like `SLACK_APP_TOKEN=` give an empty secret: the same as unset.
+    if value is None or not value.get_secret_value():
+        return None
+    return value.get_secret_value()
+
+
+def app_token(settings: Settings) -> str | None:
+    """The app-level token (xapp-...) when Socket Mode is configured, else None (HTTP mode)."""
+    return _secret(settings.slack_app_token)
+
+
+def check_slack_settings(settings: Settings) -> None:
+    """Fail with one clear line when a token or secret the mode needs is missing."""
+    if _secret(settings.slack_bot_token) is None:
+        raise SlackNotConfigured(
+            "SLACK_BOT_TOKEN is not set (the app's Bot User OAuth Token, xoxb-...)."
+        )
+    if app_token(settings) is None and _secret(settings.slack_signing_secret) is None:
+        raise SlackNotConfigured(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)."
+        )
+
+
+def verify_token(client: WebClient, *, api_url: str) -> None:
+    """Call auth.test, turning a bad token or an unreachable Slack into one clear line (Bolt
+    would raise its own, far longer, error from the same call)."""
+    try:
+        client.auth_test()
+    except SlackApiError as exc:
+        raise SlackNotConfigured(
+            f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error', 'unknown error')})."
+        ) from None
+    except OSError as exc:  # URLError and friends
+        raise SlackNotConfigured(
+            f"cannot reach Slack at {api_url} ({exc}); check SLACK_API_URL."
+        ) from None
+
+
+class _DropClientTokenWarning(logging.Filter):
+    # Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns that the client we
+    # pass (which carries that same token) wins: true, expected, and alarming in a log.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_bolt_log = logging.getLogger("paperboy.bolt")
+_bolt_log.addFilter(_DropClientTokenWarning())
+
+
+def build_app(
+    settings: Settings, engine: Engine, *, client: WebClient | None = None
+) -> tuple[App, Services]:
+    """The Bolt app and the Services its listeners share (the server shuts both down)."""
+    from app.slack.listeners import register_listeners
+
+    if client is None:
+        from app.slack.poster import make_web_client
+
+        client = make_web_client(settings)
+    verify_token(client, api_url=settings.slack_api_url)
+    listener_executor = ThreadPoolExecutor(LISTENER_THREADS, "bolt-listener")
+    app = App(
+        name="paperboy",
+        client=client,  # its base_url is SLACK_API_URL; App() calls auth.test through it too
+        signing_secret=_secret(settings.slack_signing_secret) or "",
+        listener_executor=listener_executor,
+        logger=_bolt_log,
+    )
+    app.use(ignore_other_bots)
+    app.error(handle_error)
+    services = Services(
+        settings=settings, engine=engine, client=client, listener_executor=listener_executor
+    )
+    register_listeners(app, services)
+    return app, services
+
+
+def create_app(settings: Settings, engine: Engine, *, client: WebClient | None = None) -> App:
+    """The Bolt app with every listener registered (see build_app for the Services too)."""
+    return build_app(settings, engine, client=client)[0]

@@ -1,0 +1,357 @@
+"""Parse the text after `/papers` into a typed command. Pure: no database, no Slack.
+
+Bad input raises `UserInputError` (or `UnsafeLinkError` for links Paperboy won't fetch) whose
+message is the one short line shown back to the user.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.errors import UnsafeLinkError, UserInputError
+from app.paperids import find_urls, id_from_url, split_version
+from app.safety import escape_mrkdwn, is_allowed_url
+
+# (usage, what it does): `/papers help` prints these; tests/test_docs_slack.py checks README.
+SUBCOMMANDS: tuple[tuple[str, str], ...] = (
+    ("help", "this list"),
+    ("topic TEXT", "the top papers in the archive for TEXT (`+` means AND, e.g. `LLM+search`)"),
+    ("search TEXT", "same as `topic`; a bare `/papers TEXT` searches too"),
+    ("follow TOPIC", "follow TOPIC in this channel (created if new)"),
+    ("unfollow TOPIC", "stop following TOPIC in this channel"),
+    ("topics", "the topics this channel follows"),
+    ('schedule "CRON" TIMEZONE', 'when digests post, e.g. `schedule "0 9 * * 1-5" Europe/Berlin`'),
+    ("digest now", "post a digest to this channel now"),
+    ("settings", "topics, schedule, size, quiet-day notices and style in a form"),
+    ("paper ID_OR_URL", "one paper's card: an arXiv id or an arXiv / Hugging Face link"),
+    ("saved", "the papers you saved"),
+    ("saved bibtex", "your saved papers as BibTeX"),
+)
+# First words of every subcommand, in help order.
+SUBCOMMAND_NAMES: tuple[str, ...] = tuple(dict.fromkeys(u.split()[0] for u, _ in SUBCOMMANDS))
+
+MAX_QUERY_CHARS = 300
+MAX_TOPIC_CHARS = 200  # topics.name is String(200)
+
+REFUSE_LINK = (
+    "Sorry, I only read papers from arXiv and Hugging Face, so I won't open {host}. "
+    "Try the paper's arXiv link or id instead."
+)
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Search:
+    text: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    topic: str
+
+
+@dataclass(frozen=True)
+class Unfollow:
+    topic: str
+
+
+@dataclass(frozen=True)
+class Topics:
+    pass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cron: str  # normalised: day of week by name, so APScheduler and crontab agree
+    timezone: str | None  # None: keep the channel's current zone
+    typed: str  # what the user typed, shown back
+
+
+@dataclass(frozen=True)
+class DigestNow:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class PaperLookup:
+    arxiv_id: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    bibtex: bool = False
+
+
+Command = (
+    Help
+    | Search
+    | Follow
+    | Unfollow
+    | Topics
+    | Schedule
+    | DigestNow
+    | OpenSettings
+    | PaperLookup
+    | Saved
+)
+
+# Slack clients "smarten" quotes; cron strings arrive with “ ” as often as with ".
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+def parse(text: str | None) -> Command:
+    """Turn `/papers` text into a command; raises UserInputError with a short message."""
+    # Slack sends &, <, > escaped and may wrap links as <url|label>: undo both for parsing.
+    raw = _unwrap_links(text or "").translate(_QUOTES).strip()
+    if not raw:
+        return Help()
+    head, _, rest = raw.partition(" ")
+    word, rest = head.lower(), rest.strip()
+    if word in ("help", "-h", "--help", "?"):
+        return Help()
+    if word in ("topic", "search"):
+        if not rest:
+            raise UserInputError(f"What should I search for? Try `/papers {word} LLM+search`.")
+        return Search(_query(rest))
+    if word in ("follow", "unfollow"):
+        topic = _topic(rest, word)
+        return Follow(topic) if word == "follow" else Unfollow(topic)
+    if word == "topics":
+        return Topics()
+    if word == "schedule":
+        return parse_schedule(rest)
+    if word == "digest":
+        if rest.lower() != "now":
+            raise UserInputError("Did you mean `/papers digest now`?")
+        return DigestNow()
+    if word == "settings":
+        return OpenSettings()
+    if word == "paper":
+        if not rest:
+            raise UserInputError("Which paper? Try `/papers paper 2210.03629` or an arXiv link.")
+        return PaperLookup(paper_id(rest))
+    if word == "saved":
+        if rest.lower() in ("", "list"):
+            return Saved()
+        if rest.lower() in ("bibtex", "bib", "export"):
+            return Saved(bibtex=True)
+        raise UserInputError("Try `/papers saved` or `/papers saved bibtex`.")
+    # A bare id or paper link is a lookup; anything else is a search.
+    if " " not in raw and (_looks_like_id(raw) or raw.lower().startswith(("http://", "https://"))):
+        return PaperLookup(paper_id(raw))
+    return Search(_query(raw))
+
+
+def paper_id(text: str) -> str:
+    """The arXiv id in a bare id or an arXiv / Hugging Face paper link; refuses other hosts."""
+    value = _unwrap_links(text).strip().strip("<>")
+    if " " in value:
+        raise UserInputError("Give me one paper: an arXiv id like `2210.03629` or its link.")
+    if value.lower().startswith(("http://", "https://", "www.")):
+        url = value if value.lower().startswith("http") else "https://" + value
+        if not is_allowed_url(url):
+            raise UnsafeLinkError(REFUSE_LINK.format(host=_host(url)))
+        found = id_from_url(url)
+        if not found:
+            raise UserInputError("That link isn't an arXiv or Hugging Face paper page.")
+        return found
+    if value.lower().startswith("arxiv:"):
+        value = value[len("arxiv:") :]
+    try:
+        return split_version(value)[0]
+    except ValueError:
+        raise UserInputError(
+            f"`{_short(value)}` isn't an arXiv id. Try `2210.03629` or an arXiv link."
+        ) from None
+
+
+def parse_schedule(rest: str) -> Schedule:
+    """`"0 9 * * 1-5" Europe/Berlin` (quotes optional) -> a validated Schedule."""
+    usage = 'Try `/papers schedule "0 9 * * 1-5" Europe/Berlin` (weekdays at 09:00).'
+    rest = rest.translate(_QUOTES).strip()
+    if not rest:
+        raise UserInputError(f"When should digests post? {usage}")
+    try:
+        parts = shlex.split(rest)
+    except ValueError:
+        raise UserInputError(
+            f"I couldn't read that schedule (unbalanced quotes). {usage}"
+        ) from None
+    if len(parts) in (1, 2) and len(parts[0].split()) == 5:  # quoted cron, optional zone
+        cron, tz = parts[0], (parts[1] if len(parts) == 2 else None)
+    elif len(parts) in (5, 6):  # unquoted
+        cron, tz = " ".join(parts[:5]), (parts[5] if len(parts) == 6 else None)
+    else:
+        raise UserInputError(f"A schedule is a 5-field cron expression and a time zone. {usage}")
+    normalised = validate_cron(cron, tz)
+    return Schedule(cron=normalised, timezone=tz, typed=cron)
+
+
+def validate_cron(cron: str, timezone: str | None) -> str:
+    """Check a crontab line (and zone); return it with weekdays by name. Raises UserInputError."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    zone = None
+    if timezone is not None:
+        zone = validate_timezone(timezone)
+    fields = cron.split()
+    if len(fields) != 5:
+        raise UserInputError(
+            f"`{_short(cron)}` has {len(fields)} fields; cron needs 5: "
+            "minute hour day month weekday."
+        )
+    try:
+        fields[4] = crontab_weekdays(fields[4])
+        normalised = " ".join(fields)
+        CronTrigger.from_crontab(normalised, timezone=zone or "UTC")
+    except ValueError as exc:
+        raise UserInputError(f"`{_short(cron)}` isn't a valid cron expression: {exc}.") from None
+    return normalised
+
+
+def validate_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserInputError(
+            f"`{_short(name)}` isn't a time zone I know. Use an IANA name like Europe/Berlin."
+        ) from None
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab order: 0 and 7 = Sunday
+
+
+def crontab_weekdays(field: str) -> str:
+    """Rewrite a crontab day-of-week field by name ("1-5" -> "mon-fri").
+
+    APScheduler's from_crontab counts 0 as Monday, crontab counts 0 (and 7) as Sunday; names mean
+    the same to both, so the stored cron reads the way the user meant it.
+    """
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for item in field.lower().split(","):
+        base, _, step_text = item.partition("/")
+        step = _int(step_text, "step") if step_text else 1
+        if step < 1:
+            raise ValueError(f"step {step} must be at least 1")
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            a, _, b = base.partition("-")
+            lo, hi = _day(a), _day(b)
+            if hi < lo:
+                raise ValueError(f"weekday range {base} runs backwards")
+        else:
+            lo = _day(base)
+            hi = 6 if step_text else lo
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    if len(days) == 7:
+        return "*"
+    # Monday-first runs, so "1-5" reads back as "mon-fri" and "0,6" as "sat,sun".
+    order = [d for d in (1, 2, 3, 4, 5, 6, 0) if d in days]
+    runs: list[list[int]] = []
+    for d in order:
+        if runs and (runs[-1][-1] + 1) % 7 == d and runs[-1][-1] != 0:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ",".join(_run_text(run) for run in runs)
+
+
+def _run_text(run: list[int]) -> str:
+    names = [_DAY_NAMES[d] for d in run]
+    return f"{names[0]}-{names[-1]}" if len(names) > 2 else ",".join(names)
+
+
+def _day(token: str) -> int:
+    token = token.strip()
+    if token[:3] in _DAY_NAMES and token.isalpha():
+        return _DAY_NAMES.index(token[:3])
+    value = _int(token, "weekday")
+    if not 0 <= value <= 7:
+        raise ValueError(f"weekday {value} is outside 0-7 (0 and 7 are Sunday)")
+    return value
+
+
+def _int(token: str, what: str) -> int:
+    if not token.isdigit():
+        raise ValueError(f"{what} {token!r} is not a number or day name")
+    return int(token)
+
+
+def _looks_like_id(text: str) -> bool:
+    try:
+        split_version(text.removeprefix("arXiv:").removeprefix("arxiv:"))
+    except ValueError:
+        return False
+    return True
+
+
+def _query(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > MAX_QUERY_CHARS:
+        raise UserInputError(
+            f"That search is too long; keep it under {MAX_QUERY_CHARS} characters."
+        )
+    for url in find_urls(text):
+        if not is_allowed_url(url):
+            raise UnsafeLinkError(REFUSE_LINK.format(host=_host(url)))
+    return text
+
+
+def _topic(text: str, verb: str) -> str:
+    topic = " ".join(text.strip().strip("\"'").split())
+    if not topic:
+        raise UserInputError(f"Which topic? Try `/papers {verb} retrieval augmented generation`.")
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise UserInputError(f"Topic names are at most {MAX_TOPIC_CHARS} characters.")
+    return topic
+
+
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|[^>]*)?>")
+
+
+def _unwrap_links(text: str) -> str:
+    return html.unescape(_SLACK_LINK.sub(r"\1", text))
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return escape_mrkdwn(urlsplit(url).hostname or "that site")
+    except ValueError:
+        return "that site"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """User text echoed back: short, and never markup (no mentions, no links)."""
+    text = text.replace("`", "'")
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape_mrkdwn(text)
+
+
+def help_text() -> str:
+    """The `/papers help` message (mrkdwn)."""
+    lines = ["*Paperboy* — `/papers` subcommands:"]
+    lines += [f"• `/papers {usage}` — {what}" for usage, what in SUBCOMMANDS]
+    lines.append(
+        "In a paper's thread: reply `summarize this` (or `tl;dr`, `summarize 2`) for a deep "
+        "summary, or mention me with a question. React 👍/👎 on a paper to tune this channel's "
+        "digest."
+    )
+    return "\n".join(lines)

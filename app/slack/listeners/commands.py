@@ -1,0 +1,192 @@
+"""`/papers`: ack at once (Slack allows 3 seconds), then do the work and answer via `respond`.
+
+Parsing is pure and instant, so bad input is answered in the ack itself. Quick database work
+runs on Bolt's listener thread after the ack; search, LLM and paper fetches run on
+`services.background` so the listener threads stay free to ack the next request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from app.db import channels as channels_db
+from app.errors import UserInputError
+from app.slack import commands_parse as cp
+from app.slack import modals, operations
+from app.slack.app import Busy, new_error_id
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from app.slack.app import Services
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/papers"
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(COMMAND)
+    def papers(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+        try:
+            parsed = cp.parse(command.get("text"))
+        except UserInputError as exc:
+            ack(text=str(exc))
+            return
+        handle(services, parsed, ack=ack, command=command, respond=respond, client=client)
+
+
+def handle(
+    services: Services,
+    parsed: cp.Command,
+    *,
+    ack: Any,
+    command: dict[str, Any],
+    respond: Any,
+    client: Any,
+) -> None:
+    settings, engine = services.settings, services.engine
+    channel_id = str(command.get("channel_id") or "")
+    user_id = str(command.get("user_id") or "")
+
+    def reply(message: dict[str, Any]) -> None:
+        respond(response_type="ephemeral", replace_original=False, **message)
+
+    def later(what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Hand slow work to the background pool, answering through `reply`."""
+
+        def run() -> None:
+            result = operations.guarded(reply, what, fn, *args, **kwargs)
+            if isinstance(result, dict):
+                reply(result)
+
+        try:
+            services.background(run)
+        except Busy as exc:
+            reply({"text": str(exc)})
+
+    def now(what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        result = operations.guarded(reply, what, fn, *args, **kwargs)
+        if isinstance(result, dict):
+            reply(result)
+
+    match parsed:
+        case cp.Help():
+            ack(text=cp.help_text())
+        case cp.Search(text=text):
+            ack(text=f"Searching the archive for “{_plain(text)}”…")
+            later("/papers search", operations.search_message, settings, engine, query=text)
+        case cp.Follow(topic=topic):
+            ack()
+            later(
+                "/papers follow",
+                operations.follow_topic,
+                settings,
+                engine,
+                channel_id=channel_id,
+                topic=topic,
+                reply=reply,
+            )
+        case cp.Unfollow(topic=topic):
+            ack()
+            now(
+                "/papers unfollow",
+                operations.unfollow_topic,
+                engine,
+                channel_id=channel_id,
+                topic=topic,
+            )
+        case cp.Topics():
+            ack()
+            now("/papers topics", operations.topics_message, engine, channel_id=channel_id)
+        case cp.Schedule(cron=cron, timezone=timezone):
+            ack()
+            now(
+                "/papers schedule",
+                operations.schedule_message,
+                settings,
+                engine,
+                channel_id=channel_id,
+                cron=cron,
+                timezone=timezone,
+            )
+        case cp.DigestNow():
+            ack(text="Putting a digest together for this channel…")
+            later("/papers digest now", digest_now, services, client, channel_id=channel_id)
+        case cp.OpenSettings():
+            ack()
+            now(
+                "/papers settings",
+                open_settings,
+                services,
+                client,
+                channel_id=channel_id,
+                trigger_id=str(command.get("trigger_id") or ""),
+            )
+        case cp.PaperLookup(arxiv_id=arxiv_id):
+            ack(text=f"Looking up arXiv:{arxiv_id}…")
+            later("/papers paper", operations.paper_message, settings, engine, arxiv_id=arxiv_id)
+        case cp.Saved(bibtex=False):
+            ack()
+            now("/papers saved", operations.saved_message, engine, user_id=user_id)
+        case cp.Saved(bibtex=True):
+            ack()
+            now("/papers saved bibtex", operations.bibtex_message, engine, user_id=user_id)
+        case _:  # pragma: no cover - parse() returns one of the above
+            ack(text=cp.help_text())
+
+
+def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str, Any]:
+    """Run this channel's digest now (forced: papers posted before may appear again)."""
+    from app.digest import run_digest
+
+    with Session(services.engine) as session:
+        topics = channels_db.channel_topics(session, channel_id=channel_id)
+    if not topics:
+        return {"text": "This channel follows no topics yet. Try `/papers follow LLM agents`."}
+    result = run_digest(
+        services.settings, services.engine, client, channel_id=channel_id, force=True
+    )
+    if result.status == "posted":
+        count = len(result.paper_ids)
+        noun = "paper" if count == 1 else "papers"
+        return {"text": f"Posted a digest with {count} {noun}."}
+    if result.status in ("skipped", "done_before"):
+        return {"text": "A digest for this channel is being posted right now."}
+    if result.status == "failed" and "not_in_channel" in (result.error or ""):
+        return {"text": "I'm not in this channel: invite me with `/invite @Paperboy` first."}
+    if result.status == "failed":
+        error_id = new_error_id()
+        log.error(
+            "/papers digest now failed for %s, error id %s: %s", channel_id, error_id, result.error
+        )
+        return {"text": operations.apology(error_id)}
+    return {"text": "No new papers matched this channel's topics, so there was nothing to post."}
+
+
+def open_settings(services: Services, client: Any, *, channel_id: str, trigger_id: str) -> None:
+    """Open the settings modal (the trigger_id is valid for 3 seconds: done right after ack)."""
+    settings = services.settings
+    with Session(services.engine) as session:
+        channel = channels_db.get_channel(session, channel_id=channel_id)
+        topics = [t.name for t in channels_db.channel_topics(session, channel_id=channel_id)]
+    view = modals.settings_view(
+        channel_id=channel_id,
+        topics=topics,
+        cron=channel.cron if channel else channels_db.DEFAULT_CRON,
+        timezone=channel.timezone if channel else settings.paperboy_timezone,
+        max_papers=channel.max_papers if channel else 8,
+        quiet_day_notice=bool(channel and channel.quiet_day_notice),
+        style=channel.style if channel else "messages",
+    )
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+def _plain(text: str, limit: int = 80) -> str:
+    from app.safety import escape_mrkdwn, truncate
+
+    return truncate(escape_mrkdwn(" ".join(text.split())), limit)

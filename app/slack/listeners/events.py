@@ -1,0 +1,282 @@
+"""Messages, mentions and reactions: "summarize this" in threads, follow-up questions, 👍/👎.
+
+Bolt acks events itself; anything slow (fetching a paper, the LLM) runs on
+`services.background`. Each event is acted on once: its event_id, and for messages the message
+itself (a mention arrives as both `message` and `app_mention`, with different event ids), are
+claimed in `slack_events` first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from app.db import interactions
+from app.db.engine import session_scope
+from app.errors import PaperboyError
+from app.paperids import find_paper_ids
+from app.slack import threads
+from app.slack.app import Busy
+from app.slack.thread_posts import (
+    WORKING_NOTE,
+    WORKING_NOTE_AFTER_S,
+    WorkingNote,
+    post_apology,
+    post_in_thread,
+    thread_history,
+)
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from app.slack.app import Services
+
+log = logging.getLogger(__name__)
+
+# Message subtypes that are people talking (everything else is edits, joins, deletions...).
+_HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
+_UP = {"+1", "thumbsup", "thumbs_up"}
+_DOWN = {"-1", "thumbsdown", "thumbs_down"}
+
+
+def register(app: App, services: Services) -> None:
+    handler = EventHandler(services)
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
+        handler.message(event, body, client, context.get("bot_user_id"), mentioned=False)
+
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
+        handler.message(event, body, client, context.get("bot_user_id"), mentioned=True)
+
+    @app.event("reaction_added")
+    def on_reaction_added(event: dict[str, Any], body: dict[str, Any]) -> None:
+        handler.reaction(event, body, added=True)
+
+    @app.event("reaction_removed")
+    def on_reaction_removed(event: dict[str, Any], body: dict[str, Any]) -> None:
+        handler.reaction(event, body, added=False)
+
+
+def vote_value(reaction: str) -> int:
+    """+1 / -1 for thumbs reactions (any skin tone), 0 for anything else."""
+    name = reaction.split("::", 1)[0]
+    return 1 if name in _UP else -1 if name in _DOWN else 0
+
+
+class EventHandler:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.engine = services.engine
+
+    # --- messages --------------------------------------------------------------------------------
+
+    def message(
+        self,
+        event: dict[str, Any],
+        body: dict[str, Any],
+        client: Any,
+        bot_user_id: str | None,
+        *,
+        mentioned: bool,
+    ) -> None:
+        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+            return
+        user = event.get("user")
+        if not user or user == bot_user_id:
+            return
+        channel, ts = event.get("channel"), event.get("ts")
+        if not channel or not ts:
+            return
+        thread_ts = event.get("thread_ts")
+        in_thread = bool(thread_ts) and thread_ts != ts
+        request = threads.parse_request(event.get("text"), bot_user_id=bot_user_id)
+        if request is None:
+            return
+        mentioned = mentioned or request.mentioned
+        joined_only = False
+        if request.kind == "summarize":
+            if not (in_thread or mentioned or find_paper_ids(request.text)):
+                return  # a top-level "tl;dr" with nothing to summarize is just chat
+        elif not mentioned:
+            # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
+            if not in_thread or not threads.looks_like_question(request.text):
+                return
+            with Session(self.engine) as session:
+                if not interactions.thread_paper(session, channel_id=channel, thread_ts=thread_ts):
+                    return
+            joined_only = True
+        if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
+            return
+        reply_ts = thread_ts or ts
+        try:
+            self.services.background(
+                self._summarize if request.kind == "summarize" else self._answer,
+                client,
+                channel=channel,
+                ts=ts,
+                thread_ts=thread_ts,
+                reply_ts=reply_ts,
+                request=request,
+                joined_only=joined_only,
+                on_error=lambda error_id: post_apology(client, channel, reply_ts, error_id),
+            )
+        except Busy as exc:
+            post_in_thread(client, channel, reply_ts, {"text": str(exc)})
+
+    def _claim(self, *keys: str | None) -> bool:
+        with session_scope(self.engine) as session:
+            return all(interactions.claim_event(session, event_id=key) for key in keys if key)
+
+    def summarize(self, client: Any, *, channel: str, reply_ts: str, arxiv_id: str) -> None:
+        """Post the deep summary of a paper in a thread (also used by the Summarize button)."""
+        note = WorkingNote(client, channel=channel, thread_ts=reply_ts)
+        with note:
+            paper = threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id)
+            if paper is None:
+                note.finish({"text": f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."})
+                return
+            from app.llm.service import deep_summary
+            from app.slack.blocks import deep_summary_blocks
+
+            deep = deep_summary(self.settings, self.engine, arxiv_id=arxiv_id)
+            posted_ts = note.finish(deep_summary_blocks(paper, deep))
+        if posted_ts:
+            with session_scope(self.engine) as session:
+                interactions.record_post(
+                    session,
+                    channel_id=channel,
+                    ts=posted_ts,
+                    kind="summary",
+                    arxiv_id=arxiv_id,
+                    thread_ts=reply_ts,
+                )
+
+    def _summarize(
+        self,
+        client: Any,
+        *,
+        channel: str,
+        ts: str,
+        thread_ts: str | None,
+        reply_ts: str,
+        request: threads.ThreadRequest,
+        joined_only: bool,
+    ) -> None:
+        try:
+            resolution = threads.resolve(
+                self.engine,
+                client,
+                channel_id=channel,
+                ts=ts,
+                thread_ts=thread_ts,
+                text=request.text,
+                number=request.number,
+            )
+            if resolution.arxiv_id is None:
+                text = resolution.message or threads.candidates_text(resolution)
+                post_in_thread(client, channel, reply_ts, {"text": text})
+                return
+            self.summarize(client, channel=channel, reply_ts=reply_ts, arxiv_id=resolution.arxiv_id)
+        except PaperboyError as exc:
+            post_in_thread(client, channel, reply_ts, {"text": str(exc)})
+
+    def _answer(
+        self,
+        client: Any,
+        *,
+        channel: str,
+        ts: str,
+        thread_ts: str | None,
+        reply_ts: str,
+        request: threads.ThreadRequest,
+        joined_only: bool,
+    ) -> None:
+        from app.llm.service import answer_question
+        from app.slack.blocks import answer_blocks
+
+        try:
+            resolution = threads.resolve(
+                self.engine,
+                client,
+                channel_id=channel,
+                ts=ts,
+                thread_ts=thread_ts,
+                text=request.text,
+                joined_only=joined_only,
+                prefer_joined=True,
+            )
+            if resolution.arxiv_id is None:
+                if resolution.candidates:
+                    text = threads.candidates_text(resolution, verb="summarize").replace(
+                        "Reply `summarize N`",
+                        "Mention me with the paper's link, or reply `summarize N` first",
+                    )
+                else:
+                    text = resolution.message or threads.HINT
+                post_in_thread(client, channel, reply_ts, {"text": text})
+                return
+            arxiv_id = resolution.arxiv_id
+            if threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id) is None:
+                post_in_thread(
+                    client,
+                    channel,
+                    reply_ts,
+                    {"text": f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."},
+                )
+                return
+            history = thread_history(client, channel=channel, thread_ts=thread_ts, before=ts)
+            answer = answer_question(
+                self.settings,
+                self.engine,
+                arxiv_id=arxiv_id,
+                question=request.text,
+                history=history,
+            )
+            posted_ts = post_in_thread(client, channel, reply_ts, answer_blocks(answer))
+        except PaperboyError as exc:
+            post_in_thread(client, channel, reply_ts, {"text": str(exc)})
+            return
+        if posted_ts:
+            with session_scope(self.engine) as session:
+                interactions.record_post(
+                    session,
+                    channel_id=channel,
+                    ts=posted_ts,
+                    kind="answer",
+                    arxiv_id=arxiv_id,
+                    thread_ts=reply_ts,
+                )
+
+    # --- reactions -------------------------------------------------------------------------------
+
+    def reaction(self, event: dict[str, Any], body: dict[str, Any], *, added: bool) -> None:
+        value = vote_value(str(event.get("reaction") or ""))
+        item = event.get("item") or {}
+        user = event.get("user")
+        if not value or item.get("type") != "message" or not user:
+            return
+        channel, ts = item.get("channel"), item.get("ts")
+        with session_scope(self.engine) as session:
+            arxiv_id = interactions.paper_for_message(session, channel_id=channel, ts=ts)
+            if arxiv_id is None:
+                return
+            if body.get("event_id") and not interactions.claim_event(
+                session, event_id=body["event_id"]
+            ):
+                return
+            if added:
+                interactions.set_feedback(
+                    session, channel_id=channel, arxiv_id=arxiv_id, user_id=user, value=value
+                )
+            else:
+                interactions.clear_feedback(
+                    session, channel_id=channel, arxiv_id=arxiv_id, user_id=user, value=value
+                )
+
+
+__all__ = ["WORKING_NOTE", "WORKING_NOTE_AFTER_S", "EventHandler", "register", "vote_value"]

@@ -1,0 +1,298 @@
+"""What `/papers`, its buttons and its modals do, shared by commands.py, actions.py and views.py.
+
+Each operation talks back through `reply(message)`: `respond` for a slash command or a button
+(its response_url), `chat.postEphemeral` for a modal. Nothing here acks: callers do that first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.bibtex import export
+from app.config import Settings
+from app.db import channels as channels_db
+from app.db import interactions
+from app.db.engine import session_scope
+from app.db.models import Paper
+from app.errors import PaperboyError
+from app.llm.cards import card_for, cards_for
+from app.safety import escape_mrkdwn, truncate
+from app.search import search_papers
+from app.slack import blocks
+from app.slack.app import new_error_id
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+Reply = Callable[[Message], Any]
+
+SEARCH_LIMIT = 5
+ACTION_SEARCH_POST = "search_post"
+ACTION_SEARCH_FOLLOW = "search_follow"
+ACTION_EDIT_QUERY = "topic_edit_query"
+# A BibTeX export message stays well inside Slack's message size.
+BIBTEX_CHARS = 9000
+
+
+def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run an operation: expected failures become their one line, anything else an apology with
+    an error id that matches the logged line (never a stack trace in Slack)."""
+    try:
+        return fn(*args, **kwargs)
+    except PaperboyError as exc:
+        reply({"text": str(exc)})
+    except Exception:
+        error_id = new_error_id()
+        log.exception("%s failed, error id %s", what, error_id)
+        reply({"text": apology(error_id)})
+    return None
+
+
+def apology(error_id: str) -> str:
+    return f"Sorry, something went wrong on my side (error id {error_id})."
+
+
+def text_message(text: str) -> Message:
+    return {"text": text}
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+def search_message(
+    settings: Settings, engine: Engine, *, query: str, shareable: bool = True
+) -> Message:
+    """The top papers for `query` with their TL;DRs; with buttons to share and follow it."""
+    with Session(engine) as session:
+        hits = search_papers(session, text=query, limit=SEARCH_LIMIT)
+        ids = [hit.arxiv_id for hit in hits]
+        papers = list(session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids))))
+        cards = cards_for(session, papers=papers, settings=settings)
+    message = blocks.search_results_blocks(hits, cards, query)
+    if shareable and hits:
+        value = query[: blocks.BUTTON_VALUE]
+        message["blocks"].append(
+            {
+                "type": "actions",
+                "block_id": "search_actions",
+                "elements": [
+                    blocks.button("Post to channel", ACTION_SEARCH_POST, value, style="primary"),
+                    blocks.button("Follow this topic here", ACTION_SEARCH_FOLLOW, value),
+                ],
+            }
+        )
+    return message
+
+
+# --- topics --------------------------------------------------------------------------------------
+
+
+def llm_available(settings: Settings) -> bool:
+    key = settings.anthropic_api_key
+    return key is not None and bool(key.get_secret_value())
+
+
+def follow_topic(
+    settings: Settings, engine: Engine, *, channel_id: str, topic: str, reply: Reply
+) -> None:
+    """Follow a topic here; a new topic is expanded once by the LLM and shown back, editable."""
+    with session_scope(engine) as session:
+        _, row, created = channels_db.follow(
+            session, channel_id=channel_id, topic_name=topic, timezone=settings.paperboy_timezone
+        )
+        name, expanded = row.name, row.expanded_query
+    reply(
+        text_message(
+            f"This channel now follows *{escape_mrkdwn(name)}*. "
+            "New papers on it come with the next digest."
+        )
+    )
+    if expanded:
+        reply(expansion_message(name, expanded))
+        return
+    if not (created and llm_available(settings)):
+        return
+    from app.llm.service import expand_topic
+
+    expanded = expand_topic(settings, engine, name=name)
+    if expanded:
+        reply(expansion_message(name, expanded))
+
+
+def expansion_message(name: str, expanded: str) -> Message:
+    text = (
+        f"I search *{escape_mrkdwn(name)}* as:\n"
+        f"```{escape_mrkdwn(truncate(expanded, 2500)).replace('```', '` ``')}```"
+    )
+    return {
+        "text": f"I search {truncate(name, 100)} as: {truncate(expanded, 200)}",
+        "blocks": [
+            blocks.section(text),
+            {
+                "type": "actions",
+                "block_id": "topic_query",
+                "elements": [blocks.button("Edit query", ACTION_EDIT_QUERY, name[:200])],
+            },
+        ],
+    }
+
+
+def unfollow_topic(engine: Engine, *, channel_id: str, topic: str) -> Message:
+    with session_scope(engine) as session:
+        was = channels_db.unfollow(session, channel_id=channel_id, topic_name=topic)
+    if was:
+        return text_message(f"This channel no longer follows *{escape_mrkdwn(topic)}*.")
+    return text_message(
+        f"This channel doesn't follow *{escape_mrkdwn(topic)}*. "
+        "`/papers topics` lists what it does."
+    )
+
+
+def topics_message(engine: Engine, *, channel_id: str) -> Message:
+    with Session(engine) as session:
+        topics = channels_db.channel_topics(session, channel_id=channel_id)
+        channel = channels_db.get_channel(session, channel_id=channel_id)
+    if not topics:
+        return text_message("This channel follows no topics yet. Try `/papers follow LLM agents`.")
+    lines = [f"This channel follows {len(topics)} topic{'s' if len(topics) != 1 else ''}:"]
+    for topic in topics[:40]:
+        line = f"• *{escape_mrkdwn(topic.name)}*"
+        if topic.expanded_query:
+            line += f" — searched as `{escape_mrkdwn(truncate(topic.expanded_query, 150))}`"
+        lines.append(line)
+    if channel is not None:
+        lines.append(f"Digest schedule: `{channel.cron}` ({channel.timezone}).")
+    return text_message(truncate("\n".join(lines), 2900))
+
+
+def set_expanded_query(engine: Engine, *, topic: str, query: str) -> None:
+    """Store the user's edit of a topic's expanded query (validated as a search first)."""
+    from app.db.topics import get_topic
+
+    from app.search import check_query
+
+    with session_scope(engine) as session:
+        check_query(session, text=query)
+        row = get_topic(session, name=topic)
+        if row is None:
+            raise PaperboyError(f"The topic {topic!r} no longer exists.")
+        row.expanded_query = query
+
+
+# --- schedule ------------------------------------------------------------------------------------
+
+
+def schedule_message(
+    settings: Settings, engine: Engine, *, channel_id: str, cron: str, timezone: str | None
+) -> Message:
+    with session_scope(engine) as session:
+        current = channels_db.get_channel(session, channel_id=channel_id)
+        zone = timezone or (current.timezone if current else settings.paperboy_timezone)
+        channel = channels_db.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
+        stored_cron, stored_zone = channel.cron, channel.timezone
+    trigger = channels_db.cron_trigger(stored_cron, stored_zone)
+    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    when = f" Next: {upcoming.strftime('%a %d %b %H:%M %Z')}." if upcoming else ""
+    return text_message(f"Digests here now post on `{stored_cron}` ({stored_zone}).{when}")
+
+
+# --- papers --------------------------------------------------------------------------------------
+
+
+def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Message:
+    """One paper's card, fetching the paper from arXiv / Hugging Face when it is not stored."""
+    from app.slack.threads import ensure_paper
+
+    paper = ensure_paper(settings, engine, arxiv_id=arxiv_id)
+    if paper is None:
+        return text_message(f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face.")
+    with Session(engine) as session:
+        paper = session.get(Paper, paper.arxiv_id) or paper
+        card = card_for(session, paper=paper, settings=settings)
+    return blocks.paper_message(paper, card)
+
+
+def saved_message(engine: Engine, *, user_id: str) -> Message:
+    with Session(engine) as session:
+        papers = interactions.saved_papers(session, user_id=user_id)
+    if not papers:
+        return text_message("You haven't saved any papers yet: press *Save* on a paper post.")
+    lines = [f"You saved {len(papers)} paper{'s' if len(papers) != 1 else ''}:"]
+    for i, paper in enumerate(papers[:30], start=1):
+        lines.append(f"{i}. {blocks.title_link(paper, limit=150).strip('*')}")
+    if len(papers) > 30:
+        lines.append(f"…and {len(papers) - 30} more.")
+    lines.append("`/papers saved bibtex` exports them as BibTeX.")
+    return {"text": lines[0], "blocks": line_sections(lines)}
+
+
+def line_sections(lines: list[str]) -> list[dict[str, Any]]:
+    """Lines of mrkdwn packed into as few sections as Slack's 3,000-character limit allows."""
+    out: list[dict[str, Any]] = []
+    chunk = ""
+    for line in lines:
+        line = truncate(line, blocks.SECTION_TEXT - 10)
+        if chunk and len(chunk) + 1 + len(line) > blocks.SECTION_TEXT - 10:
+            out.append(blocks.section(chunk))
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk:
+        out.append(blocks.section(chunk))
+    return out
+
+
+def bibtex_message(engine: Engine, *, user_id: str) -> Message:
+    with Session(engine) as session:
+        papers = interactions.saved_papers(session, user_id=user_id)
+    if not papers:
+        return text_message("You haven't saved any papers yet, so there is nothing to export.")
+    entries = export(papers).strip().split("\n\n")
+    shown: list[str] = []
+    used = 0
+    for entry in entries:
+        if used + len(entry) > BIBTEX_CHARS:
+            break
+        shown.append(entry)
+        used += len(entry) + 2
+    message_blocks: list[dict[str, Any]] = []
+    chunk = ""
+    for entry in shown:  # each section a code block of whole entries, under 3,000 characters
+        safe = escape_mrkdwn(entry).replace("```", "` ``")
+        if chunk and len(chunk) + len(safe) + 8 > blocks.SECTION_TEXT - 10:
+            message_blocks.append(blocks.section(f"```{chunk}```"))
+            chunk = ""
+        chunk = f"{chunk}\n\n{safe}" if chunk else safe
+    if chunk:
+        message_blocks.append(blocks.section(f"```{truncate(chunk, blocks.SECTION_TEXT - 8)}```"))
+    if len(shown) < len(entries):
+        message_blocks.append(blocks.context(f"_{len(entries) - len(shown)} more not shown._"))
+    return {"text": f"BibTeX for your {len(shown)} saved papers", "blocks": message_blocks}
+
+
+def save(engine: Engine, *, user_id: str, arxiv_id: str, channel_id: str | None) -> Message:
+    with session_scope(engine) as session:
+        if session.get(Paper, arxiv_id) is None:
+            return text_message(f"I don't have arXiv:{arxiv_id} stored, so I can't save it.")
+        new = interactions.save_paper(
+            session, user_id=user_id, arxiv_id=arxiv_id, channel_id=channel_id
+        )
+    if new:
+        return text_message(f"Saved arXiv:{arxiv_id}. `/papers saved` lists your saved papers.")
+    return text_message(f"arXiv:{arxiv_id} is already in your saved papers.")
+
+
+def vote(engine: Engine, *, channel_id: str, user_id: str, arxiv_id: str, value: int) -> Message:
+    with session_scope(engine) as session:
+        if session.get(Paper, arxiv_id) is None:
+            return text_message("I don't know that paper any more.")
+        interactions.set_feedback(
+            session, channel_id=channel_id, arxiv_id=arxiv_id, user_id=user_id, value=value
+        )
+    more = "more" if value > 0 else "fewer"
+    return text_message(f"Thanks! This channel's digests will show {more} papers like this one.")

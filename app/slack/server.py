@@ -1,0 +1,230 @@
+"""The Slack app process: HTTP mode or Socket Mode, plus /healthz, the scheduler and a worker.
+
+`paperboy serve` calls `serve()`; tests call `start_http()` to run the same HTTP front end on a
+free port. Modes:
+
+- HTTP (SLACK_APP_TOKEN unset): a threaded WSGI server (cheroot) on PORT answers POST
+  /slack/events through Bolt's WSGI adapter; Bolt checks the SLACK_SIGNING_SECRET signature and
+  timestamp (401 on an unsigned, forged or stale request).
+- Socket Mode (SLACK_APP_TOKEN set): Slack pushes requests over a WebSocket, no public URL; the
+  WSGI server on PORT then only answers /healthz.
+
+GET /healthz: 200 with database reachability and the last run of each scheduled job, 503 when
+the database cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cheroot import wsgi
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from app.config import Settings
+from app.db import jobruns
+from app.db.engine import session_scope
+from app.errors import PaperboyError
+from app.scheduler import start_scheduler
+from app.slack.app import Services, app_token, build_app, check_slack_settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+HTTP_THREADS = 16  # requests only ack and hand off, so a few threads go a long way
+MAX_BODY = 2 * 1024 * 1024  # Slack payloads are a few KB; refuse anything absurd early
+
+StartResponse = Callable[..., Any]
+
+
+def health_report(engine: Engine, *, mode: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON body) for /healthz."""
+    report: dict[str, Any] = {"status": "ok", "mode": mode, "database": {"ok": True}, "jobs": {}}
+    try:
+        with session_scope(engine) as session:
+            # A wedged database should make the health check fail, not hang.
+            session.execute(text("SET LOCAL statement_timeout = 3000"))
+            session.execute(text("SELECT 1"))
+            report["jobs"] = {run.job_id: run.as_json() for run in jobruns.last_runs(session)}
+    except DBAPIError as exc:
+        # Only the error class goes out: /healthz is unauthenticated, the log has the details.
+        log.warning("healthz: database unreachable: %s", exc)
+        report["status"] = "unavailable"
+        report["database"] = {"ok": False, "error": type(exc).__name__}
+        return 503, report
+    return 200, report
+
+
+class PaperboyWsgi:
+    """WSGI app: /healthz here, everything else to Bolt (HTTP mode) or 404 (Socket Mode)."""
+
+    def __init__(self, engine: Engine, bolt: SlackRequestHandler | None, *, mode: str) -> None:
+        self.engine = engine
+        self.bolt = bolt
+        self.mode = mode
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            status, report = health_report(self.engine, mode=self.mode)
+            body = json.dumps(report).encode()
+            reason = "OK" if status == 200 else "Service Unavailable"
+            start_response(
+                f"{status} {reason}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [b""] if method == "HEAD" else [body]
+        if self.bolt is not None and path == EVENTS_PATH:
+            return self.bolt(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+        return [b"Not Found"]
+
+
+class HttpServer:
+    """A cheroot WSGI server in a background thread; port 0 picks a free port."""
+
+    def __init__(self, app: PaperboyWsgi, *, host: str, port: int) -> None:
+        self._server = wsgi.Server(
+            (host, port), app, numthreads=HTTP_THREADS, server_name="paperboy"
+        )
+        self._server.max_request_body_size = MAX_BODY
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> int:
+        """Bind, start serving in a thread, and return the bound port."""
+        try:
+            self._server.prepare()
+        except OSError as exc:
+            host, port = self._server.bind_addr[:2]
+            raise PaperboyError(f"cannot listen on {host}:{port} ({exc}); set PORT.") from None
+        self._thread = threading.Thread(target=self._server.serve, name="http", daemon=True)
+        self._thread.start()
+        return self.port
+
+    @property
+    def port(self) -> int:
+        return int(self._server.bind_addr[1])
+
+    def stop(self) -> None:
+        """Stop accepting, let in-flight requests finish (a few seconds at most)."""
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+@dataclass
+class RunningApp:
+    """The Slack app's HTTP front end, running (see start_http)."""
+
+    app: App
+    services: Services
+    server: HttpServer
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.services.shutdown(wait=True)
+
+
+def start_http(
+    settings: Settings,
+    engine: Engine,
+    *,
+    client: WebClient | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    socket_mode: bool = False,
+) -> RunningApp:
+    """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
+    app, services = build_app(settings, engine, client=client)
+    bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
+    wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http")
+    server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
+    bound = server.start()
+    log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)
+    return RunningApp(app=app, services=services, server=server, host=host, port=bound)
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM (docker stop) and Ctrl-C set `stop` instead of killing the process mid-request."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def wait_for(stop: threading.Event) -> None:
+    """Sleep until `stop` is set. Polls: a signal handler calling stop.set() while this thread sat
+    inside Event.wait() (holding the event's lock) could deadlock."""
+    while not stop.is_set():
+        time.sleep(0.2)
+
+
+def serve(
+    settings: Settings,
+    engine: Engine,
+    *,
+    stop: threading.Event,
+    scheduler: bool = True,
+    worker: bool = True,
+    host: str = "0.0.0.0",  # inside a container the port must be reachable from outside
+) -> None:
+    """Run the Slack app (HTTP or Socket Mode), the scheduler and a worker until `stop` is set."""
+    check_slack_settings(settings)
+    xapp = app_token(settings)
+    running = start_http(settings, engine, host=host, socket_mode=xapp is not None)
+    stoppers: list[Callable[[], object]] = [running.stop]
+    try:
+        if xapp is not None:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            handler = SocketModeHandler(running.app, xapp)
+            handler.connect()
+            stoppers.append(handler.close)
+            log.info("connected to Slack in Socket Mode")
+        if scheduler:
+            sched = start_scheduler(settings, engine, running.app.client)
+            stoppers.append(lambda: sched.shutdown(wait=True))
+        if worker:
+            from app.worker import run_worker
+
+            thread = threading.Thread(
+                target=run_worker, args=(settings, engine, stop), name="worker", daemon=True
+            )
+            thread.start()
+            stoppers.append(lambda: thread.join(timeout=30))
+        wait_for(stop)
+        log.info("stopping")
+    finally:
+        stop.set()  # the worker watches the same event
+        for stopper in reversed(stoppers):
+            try:
+                stopper()
+            except Exception:
+                log.exception("error while stopping")
+
+
+def run_scheduler(settings: Settings, engine: Engine, *, stop: threading.Event) -> None:
+    """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
+    from app.slack.poster import make_web_client
+
+    sched = start_scheduler(settings, engine, make_web_client(settings))
+    try:
+        wait_for(stop)
+    finally:
+        sched.shutdown(wait=True)

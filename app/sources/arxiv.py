@@ -1,0 +1,267 @@
+"""arXiv: the newest papers of a category (or a topic's raw query), page by page.
+
+Built on the `arxiv` package: its `Client` (pointed at ARXIV_API_URL through
+`query_url_format`), its `Search` and its entry parser. Three things it does not do, added here:
+- backoff between retries (it retries at once, which arXiv's 429s punish): tenacity around each
+  page, one request at a time, ARXIV_DELAY_SECONDS apart, retries included;
+- a request timeout;
+- counting bad entries instead of dropping them silently (or failing the page on a bad date),
+  and telling malformed XML (its parser recovers and returns half a page) and arXiv's error
+  feed apart from results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import arxiv
+import requests
+from arxiv import _feed  # the package's own entry parser: private, hence the pin to arxiv 4.x
+from lxml import etree
+
+from app.config import Settings
+from app.errors import SourceError
+from app.paperids import split_version
+from app.sources._retry import Retryable, parse_retry_after, retrying
+from app.sources.records import Author, PaperRecord
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "paperboy/0.1 (research digest bot)"
+_NS = _feed._NS
+_ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class ArxivQueryError(SourceError):
+    """One query failed on its own (arXiv's error feed, only empty pages); others can still run."""
+
+
+class _EmptyPage(Retryable):
+    """A valid feed without entries where entries were due."""
+
+
+@dataclass
+class ArxivPage:
+    """One page of results: the usable records and how many entries were unusable."""
+
+    records: list[PaperRecord] = field(default_factory=list)
+    skipped: int = 0
+    total_results: int = 0
+
+    @property
+    def entries(self) -> int:
+        return len(self.records) + self.skipped
+
+
+def parse_page(content: bytes, *, source: str = "arxiv", source_key: str = "") -> ArxivPage:
+    """Parse one Atom response. Malformed XML -> SourceError; arXiv's error feed ->
+    ArxivQueryError; an entry that cannot be read is counted in `skipped`."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(content, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise SourceError(f"arXiv sent malformed XML ({exc})") from None
+    if root is None or root.tag != _ATOM_FEED:
+        raise SourceError("arXiv sent something that is not an Atom feed")
+    entries = root.findall("atom:entry", _NS)
+    if len(entries) == 1 and _is_error_entry(entries[0]):
+        message = " ".join((_feed._text(entries[0], "atom:summary") or "unknown error").split())
+        raise ArxivQueryError(f"arXiv rejected the query: {message}")
+    page = ArxivPage(total_results=_int(_feed._text(root, "opensearch:totalResults")))
+    for entry in entries:
+        record = _record(entry, source=source, source_key=source_key)
+        if record is None:
+            page.skipped += 1
+        else:
+            page.records.append(record)
+    return page
+
+
+def _is_error_entry(entry: Any) -> bool:
+    title = (_feed._text(entry, "atom:title") or "").strip()
+    entry_id = _feed._text(entry, "atom:id") or ""
+    return title == "Error" and (
+        "/api/errors" in entry_id or entry.find("atom:published", _NS) is None
+    )
+
+
+def _record(entry: Any, *, source: str, source_key: str) -> PaperRecord | None:
+    try:
+        result = _feed._build_result(entry)  # None when <id> or a date is missing
+        if result is None:
+            return None
+        arxiv_id, version = split_version(result.get_short_id())
+    except ValueError as exc:  # a bad date or id
+        log.warning("skipping unreadable arXiv entry: %s", exc)
+        return None
+    title = " ".join(result.title.split())
+    if not title:
+        return None
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        version=version or 1,
+        title=title,
+        abstract=" ".join(result.summary.split()),
+        authors=[Author(a.name.strip(), list(a.affiliation)) for a in result.authors if a.name],
+        categories=list(result.categories),
+        primary_category=result.primary_category or (result.categories or [None])[0],
+        published=result.published,
+        updated=result.updated,
+        comment=_clean(result.comment),
+        journal_ref=_clean(result.journal_ref),
+        doi=_clean(result.doi),
+        links=[{"href": link.href, "rel": link.rel, "title": link.title} for link in result.links],
+        pdf_url=result.pdf_url,
+        source=source,
+        source_key=source_key,
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    """Collapse whitespace; blank is None."""
+    return (" ".join(value.split()) or None) if value else None
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int((value or "0").strip())
+    except ValueError:
+        return 0
+
+
+class _Client(arxiv.Client):
+    """The package's client, fetching one page at a time with our retry and parser."""
+
+    def __init__(self, settings: Settings) -> None:
+        # The package's own retry loop is disabled (num_retries=0): ours backs off.
+        super().__init__(
+            page_size=settings.arxiv_page_size,
+            delay_seconds=settings.arxiv_delay_seconds,
+            num_retries=0,
+        )
+        self.query_url_format = settings.arxiv_api_url + "?{}"
+        self._settings = settings
+        self._last_request: float | None = None
+
+    def page(
+        self, search: arxiv.Search, *, start: int, size: int, expect: bool, key: str
+    ) -> ArxivPage:
+        url = self._format_url(search, start, size)
+        cfg = self._settings
+        attempts = cfg.arxiv_num_retries + 1
+        try:
+            for attempt in retrying(
+                attempts=attempts,
+                base_seconds=cfg.source_retry_base_seconds,
+                max_wait_seconds=cfg.source_retry_max_wait_seconds,
+            ):
+                with attempt:
+                    return self._fetch(url, start=start, expect=expect, key=key)
+        except _EmptyPage:
+            # Persistently empty: a typo'd category or a query arXiv answers with nothing. That
+            # query fails; the others can still run.
+            raise ArxivQueryError(
+                f"arXiv kept sending empty pages for {search.query or 'the id list'} "
+                f"({attempts} attempts)"
+            ) from None
+        except Retryable as exc:
+            raise SourceError(f"arXiv: {exc} after {attempts} attempts") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch(self, url: str, *, start: int, expect: bool, key: str) -> ArxivPage:
+        self._wait_turn()
+        try:
+            response = self._session.get(
+                url,
+                headers={"user-agent": USER_AGENT},
+                timeout=self._settings.http_timeout_seconds,
+            )
+        except _TRANSIENT as exc:
+            raise Retryable(f"connection failed ({type(exc).__name__})") from exc
+        finally:
+            self._last_request = time.monotonic()
+        status = response.status_code
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise Retryable(f"HTTP {status}", retry_after=retry_after)
+        if status != 200:
+            # arXiv explains a 400 in an error feed: report its message when there is one.
+            try:
+                parse_page(response.content)
+            except ArxivQueryError:
+                raise
+            except SourceError:
+                pass
+            raise SourceError(f"arXiv: HTTP {status}")
+        page = parse_page(response.content, source_key=key)
+        # arXiv sometimes sends a valid but empty page; a category is never really empty, and a
+        # page before the announced total cannot be.
+        if page.entries == 0 and (expect or start < page.total_results):
+            raise _EmptyPage("empty page")
+        return page
+
+    def _wait_turn(self) -> None:
+        """arXiv's terms: one request at a time, delay_seconds apart (retries included)."""
+        if self._last_request is None:
+            return
+        remaining = self.delay_seconds - (time.monotonic() - self._last_request)
+        if remaining > 0:
+            time.sleep(remaining)
+
+
+class ArxivSource:
+    """Newest-first listings of categories and topic queries, plus lookups by id."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client = _Client(settings)
+
+    def newest(
+        self,
+        query: str,
+        *,
+        since: datetime | None,
+        limit: int,
+        key: str,
+        expect_results: bool = True,
+    ) -> Iterator[ArxivPage]:
+        """Pages of `query` sorted by submission date, newest first, until a paper older than
+        `since`, `limit` papers, or the end of the results."""
+        search = arxiv.Search(
+            query=query,
+            max_results=limit,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        start = 0
+        while start < limit:
+            size = min(self._settings.arxiv_page_size, limit - start)
+            page = self._client.page(
+                search, start=start, size=size, expect=expect_results or start > 0, key=key
+            )
+            read = page.entries
+            fresh = [
+                r
+                for r in page.records
+                if since is None or r.published is None or r.published >= since
+            ]
+            past_cutoff = len(fresh) < len(page.records)
+            page.records = fresh
+            yield page
+            start += read
+            if past_cutoff or read == 0 or start >= page.total_results:
+                return
+
+    def by_ids(self, ids: list[str], *, source: str = "on_demand") -> list[PaperRecord]:
+        """The current version of each id (unknown ids are simply absent)."""
+        search = arxiv.Search(id_list=ids, max_results=len(ids))
+        page = self._client.page(search, start=0, size=len(ids), expect=False, key="")
+        for record in page.records:
+            record.source = source
+        return page.records

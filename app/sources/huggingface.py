@@ -1,0 +1,220 @@
+"""Hugging Face papers: the daily lists, trending, and single papers, over httpx.
+
+`upvotes`, `githubRepo`, `ai_keywords` ... sit under `paper`; the item's own `publishedAt` is
+when Hugging Face featured it (`paper.publishedAt` is the arXiv date).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.errors import SourceError
+from app.paperids import split_version
+from app.sources._retry import Retryable, parse_retry_after, retrying
+from app.sources.records import Author, PaperRecord
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "paperboy/0.1 (research digest bot)"
+DAILY_PAGE_SIZE = 100
+# A busy day has a few dozen papers; this only guards against a server that never stops.
+MAX_DAILY_PAGES = 5
+
+
+@dataclass
+class HFPage:
+    records: list[PaperRecord] = field(default_factory=list)
+    skipped: int = 0
+
+
+def parse_items(
+    payload: Any,
+    *,
+    source: str,
+    source_key: str = "",
+    featured_on: date | None = None,
+    trending_at: datetime | None = None,
+) -> HFPage:
+    """A daily_papers response (a JSON list of items) as records; unusable items are counted."""
+    if not isinstance(payload, list):
+        raise SourceError("Hugging Face sent an unexpected JSON shape (expected a list of papers)")
+    page = HFPage()
+    for item in payload:
+        record = item_record(
+            item,
+            source=source,
+            source_key=source_key,
+            featured_on=featured_on,
+            trending_at=trending_at,
+        )
+        if record is None:
+            page.skipped += 1
+        else:
+            page.records.append(record)
+    return page
+
+
+def item_record(
+    item: Any,
+    *,
+    source: str,
+    source_key: str = "",
+    featured_on: date | None = None,
+    trending_at: datetime | None = None,
+) -> PaperRecord | None:
+    """One item ({"paper": {...}, "publishedAt": ..., "numComments": ...}), or None if unusable."""
+    if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
+        return None
+    paper: dict[str, Any] = item["paper"]
+    try:
+        arxiv_id, _ = split_version(str(paper.get("id") or ""))
+    except ValueError:
+        return None
+    title = _text(paper.get("title")) or _text(item.get("title"))
+    if not title:
+        return None
+    featured = _datetime(item.get("publishedAt"))
+    keywords = paper.get("ai_keywords")
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        title=title,
+        abstract=_text(paper.get("summary")) or _text(item.get("summary")) or "",
+        authors=[
+            Author(name)
+            for a in paper.get("authors") or []
+            if isinstance(a, dict) and (name := _text(a.get("name")))
+        ],
+        published=_datetime(paper.get("publishedAt")),
+        links=[
+            {"href": f"https://huggingface.co/papers/{arxiv_id}", "rel": "related", "title": "hf"}
+        ],
+        hf_upvotes=_int(paper.get("upvotes")),
+        hf_num_comments=_int(item.get("numComments", paper.get("numComments"))),
+        hf_github_repo=_text(paper.get("githubRepo")),
+        hf_github_stars=_int(paper.get("githubStars")),
+        hf_ai_keywords=(
+            [k for k in keywords if isinstance(k, str) and k.strip()]
+            if isinstance(keywords, list)
+            else None
+        ),
+        hf_ai_summary=_text(paper.get("ai_summary")),
+        hf_organization=_organization(paper.get("organization") or item.get("organization")),
+        hf_featured_on=featured.date() if featured else featured_on,
+        hf_trending_at=trending_at,
+        source=source,
+        source_key=source_key,
+    )
+
+
+class HuggingFaceSource:
+    """The Hugging Face papers API at HF_API_URL. Build once, `close()` when done."""
+
+    def __init__(self, settings: Settings, *, client: httpx.Client | None = None) -> None:
+        self._settings = settings
+        self._http = client or httpx.Client(
+            base_url=settings.hf_api_url.rstrip("/") + "/",
+            timeout=settings.http_timeout_seconds,
+            headers={"user-agent": USER_AGENT, "accept": "application/json"},
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HuggingFaceSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def daily(self, day: date) -> HFPage:
+        """Papers featured on `day` (all pages)."""
+        result = HFPage()
+        for p in range(MAX_DAILY_PAGES):
+            payload = self._get(
+                "daily_papers", {"date": day.isoformat(), "limit": DAILY_PAGE_SIZE, "p": p}
+            )
+            page = parse_items(
+                payload, source="hf_daily", source_key=day.isoformat(), featured_on=day
+            )
+            result.records += page.records
+            result.skipped += page.skipped
+            if len(payload) < DAILY_PAGE_SIZE:
+                break
+        return result
+
+    def trending(self) -> HFPage:
+        payload = self._get("daily_papers", {"sort": "trending", "limit": 50})
+        return parse_items(payload, source="hf_trending", trending_at=datetime.now(UTC))
+
+    def paper(self, arxiv_id: str) -> PaperRecord | None:
+        """One paper by id, or None when Hugging Face has not indexed it."""
+        if "/" in arxiv_id:  # old-style ids (cs/0601001) predate Hugging Face papers
+            return None
+        payload = self._get(f"papers/{arxiv_id}", {}, missing_ok=True)
+        if payload is None:
+            return None
+        return item_record({"paper": payload}, source="hf_paper")
+
+    def _get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> Any:
+        cfg = self._settings
+        attempts = cfg.hf_num_retries + 1
+        try:
+            for attempt in retrying(
+                attempts=attempts,
+                base_seconds=cfg.source_retry_base_seconds,
+                max_wait_seconds=cfg.source_retry_max_wait_seconds,
+            ):
+                with attempt:
+                    return self._get_once(path, params, missing_ok=missing_ok)
+        except Retryable as exc:
+            raise SourceError(f"Hugging Face: {exc} after {attempts} attempts") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_once(self, path: str, params: dict[str, Any], *, missing_ok: bool) -> Any:
+        try:
+            response = self._http.get(path, params=params)
+        except httpx.TransportError as exc:  # connection errors and timeouts
+            raise Retryable(f"connection failed ({type(exc).__name__})") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            raise Retryable(f"HTTP {status}", retry_after=retry_after)
+        if status == 404 and missing_ok:
+            return None
+        if status != 200:
+            raise SourceError(f"Hugging Face: HTTP {status} for /{path}")
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"Hugging Face sent invalid JSON for /{path}") from None
+
+
+def _text(value: Any) -> str | None:
+    return (" ".join(value.split()) or None) if isinstance(value, str) else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _organization(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return _text(value.get("fullname")) or _text(value.get("name"))
+    return _text(value)

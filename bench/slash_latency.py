@@ -1,0 +1,262 @@
+"""Slash-command latency: 200 signed `/papers topic ...` requests over HTTP against a 100,000-paper
+store, and the same requests against a no-op Bolt app (a handler that only acks), in one run.
+
+Two child processes play `paperboy serve`: one runs the real app, one a no-op Bolt app, each
+behind the same HTTP front end (app/slack/server.py) with the fake Slack Web API for
+`auth.test`. This process sends the requests (signed as Slack signs them) from a few concurrent
+"users", each alternating a real request (waiting for its answer) and a no-op one, so both apps
+are measured under the same machine load; it also runs the response_url receiver that
+timestamps answers.
+
+    .venv/bin/python bench/slash_latency.py [--papers 100000] [--requests 200] [--users 4]
+
+Prints one JSON line: {"requests", "ack_p50_ms", "ack_p99_ms", "answer_p50_ms",
+"answer_p95_ms", "noop_ack_p50_ms", ...}. ack = HTTP response time of the command; answer =
+until the search results reach the response_url. Targets: ack p99 <= 2 x the no-op's (p99) and
+< 300 ms; answer p95 < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing as mp
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
+
+import httpx  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+
+from app.config import Settings  # noqa: E402
+from app.db.engine import get_engine, session_scope  # noqa: E402
+from app.db.papers import upsert_papers  # noqa: E402
+
+SECRET = "bench-signing-secret"
+QUERIES = [
+    "LLM+agents", "retrieval augmented generation", "diffusion models", "reinforcement learning",
+    "quantization", "protein folding", "speech recognition", "mixture of experts",
+    "vision transformer", "instruction tuning", "graph neural network", "dense retrieval",
+    "machine translation", "robot manipulation", "speculative decoding", "LLM+hallucination",
+]  # fmt: skip
+
+
+def _settings(data_dir: Path, **extra: Any) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        paperboy_data_dir=data_dir,
+        slack_bot_token=SecretStr("xoxb-bench"),
+        slack_signing_secret=SecretStr(SECRET),
+        anthropic_api_key=None,
+        **extra,
+    )
+
+
+def seed(data_dir: Path, count: int) -> float:
+    from synthetic import generate
+
+    engine = get_engine(_settings(data_dir))
+    started = time.perf_counter()
+    batch: list[Any] = []
+    for rec in generate(count):
+        batch.append(rec)
+        if len(batch) == 5000:
+            with session_scope(engine) as session:
+                upsert_papers(session, records=batch)
+            batch = []
+    if batch:
+        with session_scope(engine) as session:
+            upsert_papers(session, records=batch)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE papers")
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+def serve_app(conn: Any, data_dir: str, kind: str) -> None:
+    """Child process: the real app (kind "real") or a no-op Bolt app, until told to stop."""
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from fakes.slack_api import FakeSlack
+    from slack_bolt import App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    from app.slack.server import EVENTS_PATH, HttpServer, PaperboyWsgi, start_http
+
+    with FakeSlack(record_calls=False) as slack:
+        settings = _settings(Path(data_dir), slack_api_url=slack.url, port=0)
+        engine = get_engine(settings)
+        if kind == "real":
+            running = start_http(settings, engine, host="127.0.0.1", port=0)
+            conn.send(running.url)
+            conn.recv()
+            running.stop()
+        else:
+            noop = App(
+                client=WebClient(token="xoxb-bench", base_url=slack.url),
+                signing_secret=SECRET,
+                listener_executor=Pool(5, "noop-listener"),
+            )
+
+            @noop.command("/papers")
+            def only_ack(ack: Any) -> None:
+                ack()
+
+            server = HttpServer(
+                PaperboyWsgi(engine, SlackRequestHandler(noop, path=EVENTS_PATH), mode="http"),
+                host="127.0.0.1",
+                port=0,
+            )
+            conn.send(f"http://127.0.0.1:{server.start()}")
+            conn.recv()
+            server.stop()
+        engine.dispose()
+
+
+class Answers:
+    """The response_url receiver: when did each answer arrive?"""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        answers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                now = time.perf_counter()
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                rid = self.path.rsplit("/", 1)[-1]
+                with answers._lock:
+                    answers.arrived.setdefault(rid, now)
+                    event = answers.events.get(rid)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                if event is not None:
+                    event.set()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, rid: str) -> str:
+        with self._lock:
+            self.events[rid] = threading.Event()
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/response/{rid}"
+
+    def wait(self, rid: str, timeout: float = 30.0) -> float | None:
+        if not self.events[rid].wait(timeout):
+            return None
+        return self.arrived[rid]
+
+
+def run(real_url: str, noop_url: str, answers: Answers, n: int, users: int) -> dict[str, Any]:
+    """`n` requests to each app; every user alternates real and no-op, so both see the same
+    machine (other processes, PostgreSQL) at the same moments."""
+    from slack_helpers import command_body, sign
+
+    ids = itertools.count()
+    out: dict[str, Any] = {"acks": [], "answers": [], "noop": [], "lost": 0}
+    lock = threading.Lock()
+
+    def send(client: httpx.Client, url: str, text: str, response_url: str) -> float:
+        body = command_body(text, response_url=response_url)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)}
+        started = time.perf_counter()
+        reply = client.post(url + "/slack/events", content=body, headers=headers)
+        assert reply.status_code == 200, reply.text
+        return started
+
+    def one(client: httpx.Client, i: int) -> None:
+        text = f"topic {QUERIES[i % len(QUERIES)]}"
+        rid = f"r{next(ids)}"
+        started = send(client, real_url, text, answers.url(rid))
+        acked = time.perf_counter()
+        answered = answers.wait(rid)
+        noop_started = send(client, noop_url, text, "http://127.0.0.1:9/response/none")
+        noop_acked = time.perf_counter()
+        with lock:
+            out["acks"].append((acked - started) * 1000)
+            out["noop"].append((noop_acked - noop_started) * 1000)
+            if answered is None:
+                out["lost"] += 1
+            else:
+                out["answers"].append((answered - started) * 1000)
+
+    def user(indexes: list[int]) -> None:
+        with httpx.Client(timeout=30) as client:
+            for i in indexes:
+                one(client, i)
+
+    with ThreadPoolExecutor(users) as pool:
+        list(pool.map(user, [list(range(u, n, users)) for u in range(users)]))
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))
+    return round(ordered[index], 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--users", type=int, default=4, help="concurrent senders")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="paperboy-bench-") as tmp:
+        data_dir = Path(tmp)
+        seed_s = seed(data_dir, args.papers)
+        ctx = mp.get_context("spawn")
+        urls, stoppers, procs = {}, [], []
+        for kind in ("real", "noop"):
+            parent, child = mp.Pipe()
+            proc = ctx.Process(target=serve_app, args=(child, str(data_dir), kind), daemon=True)
+            proc.start()
+            urls[kind] = parent.recv()
+            stoppers.append(parent)
+            procs.append(proc)
+        answers = Answers()
+        run(urls["real"], urls["noop"], answers, 16, args.users)  # plans, pools, imports
+        measured = run(urls["real"], urls["noop"], answers, args.requests, args.users)
+        for parent, proc in zip(stoppers, procs, strict=True):
+            parent.send("stop")
+            proc.join(30)
+    result = {
+        "requests": len(measured["acks"]),
+        "ack_p50_ms": pct(measured["acks"], 50),
+        "ack_p99_ms": pct(measured["acks"], 99),
+        "answer_p50_ms": pct(measured["answers"], 50),
+        "answer_p95_ms": pct(measured["answers"], 95),
+        "noop_ack_p50_ms": pct(measured["noop"], 50),
+        "noop_ack_p99_ms": pct(measured["noop"], 99),
+        "answers_lost": measured["lost"],
+        "papers": args.papers,
+        "users": args.users,
+        "seed_s": round(seed_s, 1),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""A fake Anthropic Messages API: a real HTTP server that the real `anthropic` SDK talks to.
+
+    with AnthropicFake() as fake:
+        settings = settings.model_copy(update={"anthropic_base_url": fake.url, ...})
+        ...
+        assert len(fake.message_requests) == 1
+
+Speaks the wire format: `POST /v1/messages` answers a Message (id, type, role, model, content
+blocks, stop_reason, usage with cache_creation_input_tokens / cache_read_input_tokens),
+`POST /v1/messages/count_tokens`, and Message Batches (`POST /v1/messages/batches`,
+`GET /v1/messages/batches/{id}`, `GET .../results` as JSONL). Errors use the API's error body
+(`{"type": "error", "error": {"type": "overloaded_error", ...}}`). Like the real API it rejects
+`temperature`/`top_p`/`top_k` and assistant prefill with 400.
+
+Tokens are counted from the prompt actually sent, at 4 characters a token. Caching: a request's
+prefix up to a block marked `cache_control` (the output schema first, then system, then
+messages) is written to the cache when it is at least `min_cache_tokens` long, and read back by
+later requests with the same prefix and model within its TTL.
+
+Scripting (direct calls, in order; anything unscripted gets the default responder of
+anthropic_responder.py, which fills any JSON schema from the prompt): `reply_text`,
+`reply_json`, `refuse`, `error(status, ...)`, `rate_limit(retry_after=...)`, `overloaded()`,
+`delay(seconds)` (a slow answer: the client times out), `latency` (every answer). Batches:
+`batch_outcomes[custom_id] = "errored" | "expired" | "canceled"`, and the first `batch_polls`
+retrieves answer `in_progress`.
+Every request is recorded (`requests`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .anthropic_responder import default_reply, request_text
+
+CHARS_PER_TOKEN = 4
+_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+                429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}  # fmt: skip
+
+
+def tokens(text: str) -> int:
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    at: float
+
+
+@dataclass
+class Step:
+    kind: str  # text | refusal | error | delay
+    text: str = ""
+    status: int = 200
+    error_type: str = ""
+    message: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+        self.error_type = error_type or _ERROR_TYPES.get(status, "api_error")
+
+
+class AnthropicFake:
+    def __init__(self, *, min_cache_tokens: int = 1024, batch_polls: int = 1) -> None:
+        self.min_cache_tokens = min_cache_tokens
+        self.batch_polls = batch_polls
+        self.latency = 0.0  # seconds every direct Messages request takes
+        self.requests: list[Recorded] = []
+        self.batch_outcomes: dict[str, str] = {}
+        self._script: list[Step] = []
+        self._cache: dict[str, float] = {}  # prefix hash -> expiry (monotonic)
+        self._batches: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> AnthropicFake:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> AnthropicFake:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- scripting ---------------------------------------------------------------------------
+
+    def _push(self, step: Step, times: int = 1) -> None:
+        with self._lock:
+            self._script += [step] * times
+
+    def reply_text(self, text: str, *, times: int = 1) -> None:
+        self._push(Step("text", text=text), times)
+
+    def reply_json(self, obj: Any, *, times: int = 1) -> None:
+        self.reply_text(json.dumps(obj), times=times)
+
+    def refuse(self, *, times: int = 1) -> None:
+        self._push(Step("refusal"), times)
+
+    def error(self, status: int, *, error_type: str | None = None, message: str = "error",
+              retry_after: float | None = None, times: int = 1) -> None:  # fmt: skip
+        headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+        kind = error_type or _ERROR_TYPES.get(status, "api_error")
+        self._push(
+            Step("error", status=status, error_type=kind, message=message, headers=headers), times
+        )
+
+    def rate_limit(self, *, retry_after: float = 0.05, times: int = 1) -> None:
+        self.error(429, message="Number of request tokens has exceeded your per-minute rate limit",
+                   retry_after=retry_after, times=times)  # fmt: skip
+
+    def overloaded(self, *, times: int = 1, retry_after: float | None = None) -> None:
+        self.error(529, message="Overloaded", retry_after=retry_after, times=times)
+
+    def delay(self, seconds: float, *, times: int = 1) -> None:
+        self._push(Step("delay", seconds=seconds), times)
+
+    # --- inspection --------------------------------------------------------------------------
+
+    @property
+    def message_requests(self) -> list[dict[str, Any]]:
+        return [r.body for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
+
+    @property
+    def batch_requests(self) -> list[dict[str, Any]]:
+        return [
+            r.body for r in self.requests if r.method == "POST" and r.path == "/v1/messages/batches"
+        ]
+
+    def model_requests(self) -> Iterator[dict[str, Any]]:
+        """Every Messages request, direct or inside a batch."""
+        yield from self.message_requests
+        for batch in self.batch_requests:
+            yield from (item["params"] for item in batch.get("requests", []))
+
+    def papers_seen(self) -> Counter[str]:
+        """How often each paper id was sent to the model (in `<paper id=...>` elements)."""
+        found: Counter[str] = Counter()
+        for body in self.model_requests():
+            found.update(re.findall(r'<paper id="([^"]+)">', request_text(body)))
+        return found
+
+    # --- the model ---------------------------------------------------------------------------
+
+    def _segments(self, body: dict[str, Any]) -> list[tuple[str, bool]]:
+        """The prompt in cache order, as (text, ends a cache_control prefix)."""
+        segs: list[tuple[str, bool]] = []
+        fmt = (body.get("output_config") or {}).get("format")
+        if fmt:
+            segs.append((json.dumps(fmt, sort_keys=True), False))
+        system = body.get("system")
+        if isinstance(system, str):
+            segs.append((system, False))
+        elif system:
+            segs += [(b.get("text", ""), bool(b.get("cache_control"))) for b in system]
+        for message in body.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str):
+                segs.append((content, False))
+            else:
+                for block in content or []:
+                    text = block.get("text") if block.get("type") == "text" else json.dumps(block)
+                    segs.append((text or "", bool(block.get("cache_control"))))
+        if body.get("cache_control") and segs:  # automatic caching: the last block
+            segs[-1] = (segs[-1][0], True)
+        return segs
+
+    def usage_for(self, body: dict[str, Any], output: str) -> dict[str, int]:
+        segs = self._segments(body)
+        total = sum(tokens(t) for t, _ in segs)
+        read = write = 0
+        now = time.monotonic()
+        digest = hashlib.sha256(str(body.get("model")).encode())
+        upto = 0
+        marks: list[tuple[str, int]] = []
+        for text, marked in segs:
+            digest.update(text.encode())
+            upto += tokens(text)
+            if marked:
+                marks.append((digest.copy().hexdigest(), upto))
+        with self._lock:
+            for key, size in marks:
+                if self._cache.get(key, 0) > now:
+                    read = size
+            cacheable = [(k, s) for k, s in marks if s >= self.min_cache_tokens]
+            if cacheable and cacheable[-1][1] > read:
+                write = cacheable[-1][1] - read
+            for key, _ in cacheable:
+                self._cache[key] = now + 300
+        return {
+            "input_tokens": total - read - write,
+            "output_tokens": max(1, tokens(output)),
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+        }
+
+    def message(
+        self, body: dict[str, Any], text: str, stop_reason: str = "end_turn"
+    ) -> dict[str, Any]:
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model"),
+            "content": [{"type": "text", "text": text}] if text else [],
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": self.usage_for(body, text),
+        }
+
+    @staticmethod
+    def validate(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError(400, "request body must be a JSON object")
+        for name in ("model", "max_tokens", "messages"):
+            if name not in body:
+                raise ApiError(400, f"{name}: Field required")
+        for name in ("temperature", "top_p", "top_k"):
+            if name in body:
+                raise ApiError(400, f"{name} is not supported on this model")
+        if body["messages"] and body["messages"][-1].get("role") == "assistant":
+            raise ApiError(400, "This model does not support assistant message prefill.")
+        return body
+
+    def _direct(self, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        time.sleep(self.latency)
+        with self._lock:
+            step = self._script.pop(0) if self._script else None
+        if step is not None and step.kind == "delay":
+            time.sleep(step.seconds)
+            step = None
+        if step is not None and step.kind == "error":
+            return step.status, step.headers, _error_body(step.error_type, step.message)
+        if step is not None and step.kind == "refusal":
+            return 200, {}, self.message(body, "", "refusal")
+        text = step.text if step is not None else default_reply(body)
+        return 200, {}, self.message(body, text)
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def _create_batch(self, body: Any) -> dict[str, Any]:
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not requests:
+            raise ApiError(400, "requests: at least one request is required")
+        ids = [r.get("custom_id", "") for r in requests]
+        if len(set(ids)) != len(ids) or not all(_CUSTOM_ID.match(i) for i in ids):
+            raise ApiError(400, "custom_id must be unique and match ^[a-zA-Z0-9_-]{1,64}$")
+        batch_id = f"msgbatch_{next(self._ids):04d}{uuid.uuid4().hex[:12]}"
+        results = []
+        for item in requests:
+            outcome = self.batch_outcomes.get(item["custom_id"], "succeeded")
+            if outcome == "succeeded":
+                params = self.validate(item["params"])
+                result = {
+                    "type": "succeeded",
+                    "message": self.message(params, default_reply(params)),
+                }
+            elif outcome == "errored":
+                result = {
+                    "type": "errored",
+                    "error": _error_body("api_error", "Internal server error"),
+                }
+            else:
+                result = {"type": outcome}
+            results.append({"custom_id": item["custom_id"], "result": result})
+        now = datetime.now(UTC)
+        batch = {
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "in_progress",
+            "request_counts": {
+                "processing": len(results),
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },  # fmt: skip
+            "created_at": now.isoformat(),
+            "expires_at": (now + timedelta(hours=24)).isoformat(),
+            "ended_at": None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": None,
+        }
+        with self._lock:
+            self._batches[batch_id] = {"batch": batch, "results": results, "polls": 0}
+        return batch
+
+    def _retrieve(self, batch_id: str) -> dict[str, Any]:
+        with self._lock:
+            entry = self._batches.get(batch_id)
+            if entry is None:
+                raise ApiError(404, f"batch {batch_id} not found")
+            entry["polls"] += 1
+            batch = entry["batch"]
+            if entry["polls"] > self.batch_polls and batch["processing_status"] != "ended":
+                counts = Counter(r["result"]["type"] for r in entry["results"])
+                kinds = ("succeeded", "errored", "canceled", "expired")
+                batch["request_counts"] = {k: counts.get(k, 0) for k in kinds}
+                batch["request_counts"]["processing"] = 0
+                batch["processing_status"] = "ended"
+                batch["ended_at"] = datetime.now(UTC).isoformat()
+                batch["results_url"] = f"{self.url}/v1/messages/batches/{batch_id}/results"
+            return batch
+
+    def _results(self, batch_id: str) -> bytes:
+        with self._lock:
+            entry = self._batches.get(batch_id)
+        if entry is None or entry["batch"]["processing_status"] != "ended":
+            raise ApiError(404, "results are not available yet")
+        lines = reversed(entry["results"])  # any order, as the real API says
+        return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
+                      raw: bytes | None = None) -> None:  # fmt: skip
+                data = raw if raw is not None else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    ctype = "application/x-jsonl" if raw is not None else "application/json"
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
+                    for k, v in (headers or {}).items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            def _handle(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                path = self.path.split("?")[0]
+                with fake._lock:
+                    fake.requests.append(
+                        Recorded(method, path, dict(self.headers), body, time.monotonic())
+                    )
+                try:
+                    # SDK 2.x sends "Authorization: Bearer <key>"; older clients x-api-key.
+                    auth = self.headers.get("authorization", "")
+                    if not (auth.startswith("Bearer ") or self.headers.get("x-api-key")):
+                        raise ApiError(401, "an API key is required")
+                    self._route(method, path, body)
+                except ApiError as exc:
+                    self._send(exc.status, _error_body(exc.error_type, exc.message))
+
+            def _route(self, method: str, path: str, body: Any) -> None:
+                if method == "POST" and path == "/v1/messages":
+                    status, headers, payload = fake._direct(fake.validate(body))
+                    self._send(status, payload, headers)
+                elif method == "POST" and path == "/v1/messages/count_tokens":
+                    segs = fake._segments(fake.validate({**body, "max_tokens": 1}))
+                    self._send(200, {"input_tokens": sum(tokens(t) for t, _ in segs)})
+                elif method == "POST" and path == "/v1/messages/batches":
+                    self._send(200, fake._create_batch(body))
+                elif method == "GET" and (
+                    m := re.fullmatch(r"/v1/messages/batches/([\w-]+)/results", path)
+                ):
+                    self._send(200, None, raw=fake._results(m.group(1)))
+                elif method == "GET" and (
+                    m := re.fullmatch(r"/v1/messages/batches/([\w-]+)", path)
+                ):
+                    self._send(200, fake._retrieve(m.group(1)))
+                else:
+                    raise ApiError(404, f"{method} {path} not found")
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                self._handle("POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._handle("GET")
+
+        return Handler
+
+
+def _error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {"type": error_type, "message": message},
+        "request_id": f"req_{uuid.uuid4().hex[:20]}",
+    }

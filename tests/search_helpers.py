@@ -1,0 +1,47 @@
+"""Papers for the search and topic tests, stored through the real upsert path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.db.papers import upsert_papers
+from app.sources.records import Author, PaperRecord
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+_counter = iter(range(1, 100_000))
+
+
+def paper(
+    title: str,
+    abstract: str = "",
+    *,
+    days_ago: float = 1.0,
+    arxiv_id: str | None = None,
+    categories: tuple[str, ...] = ("cs.CL",),
+    authors: tuple[str, ...] = ("Ada Lovelace", "Alan Turing"),
+    hf_upvotes: int | None = None,
+) -> PaperRecord:
+    published = NOW - timedelta(days=days_ago)
+    return PaperRecord(
+        arxiv_id=arxiv_id or f"2611.{next(_counter):05d}",
+        version=1,
+        title=title,
+        abstract=abstract or f"{title}. We report experiments on standard benchmarks.",
+        authors=[Author(name) for name in authors],
+        categories=list(categories),
+        primary_category=categories[0],
+        published=published,
+        updated=published,
+        hf_upvotes=hf_upvotes,
+        source="arxiv",
+        source_key=categories[0],
+    )
+
+
+def store(session: Session, *records: PaperRecord) -> list[str]:
+    """Upsert and commit; returns the ids in the order given."""
+    upsert_papers(session, records=records)
+    session.commit()
+    return [r.arxiv_id for r in records]

@@ -1,0 +1,127 @@
+"""Channel subscriptions: follow/unfollow, schedules with crontab semantics, settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.db import channels
+from app.errors import UserInputError
+
+
+class TestFollow:
+    def test_first_follow_creates_channel_with_default_schedule_and_topic(
+        self, session: Session
+    ) -> None:
+        channel, topic, created = channels.follow(
+            session, channel_id="C1", topic_name="retrieval augmented generation",
+            timezone="Europe/Berlin",
+        )  # fmt: skip
+        assert created is True
+        assert topic.name == "retrieval augmented generation"
+        assert (channel.cron, channel.timezone) == ("0 9 * * mon-fri", "Europe/Berlin")
+        assert (channel.max_papers, channel.style) == (8, "messages")
+        assert [t.name for t in channels.channel_topics(session, channel_id="C1")] == [
+            "retrieval augmented generation"
+        ]
+
+    def test_following_twice_or_from_another_channel_reuses_the_topic(
+        self, session: Session
+    ) -> None:
+        channels.follow(session, channel_id="C1", topic_name="agents")
+        _, topic_again, created_again = channels.follow(
+            session, channel_id="C1", topic_name="agents"
+        )
+        _, topic_other, created_other = channels.follow(
+            session, channel_id="C2", topic_name="agents"
+        )
+        assert not created_again and not created_other
+        assert topic_again.id == topic_other.id
+        assert len(channels.channel_topics(session, channel_id="C1")) == 1
+        assert set(channels.topics_by_channel(session)) == {"C1", "C2"}
+
+    def test_unfollow(self, session: Session) -> None:
+        channels.follow(session, channel_id="C1", topic_name="agents")
+        assert channels.unfollow(session, channel_id="C1", topic_name="agents") is True
+        assert channels.unfollow(session, channel_id="C1", topic_name="agents") is False
+        assert channels.unfollow(session, channel_id="C1", topic_name="never heard of") is False
+        assert channels.channel_topics(session, channel_id="C1") == []
+
+    def test_blank_names_are_refused(self, session: Session) -> None:
+        with pytest.raises(UserInputError, match="topic name"):
+            channels.follow(session, channel_id="C1", topic_name="   ")
+        with pytest.raises(UserInputError, match="channel id"):
+            channels.follow(session, channel_id=" ", topic_name="agents")
+
+
+class TestSchedule:
+    @pytest.mark.parametrize(
+        ("cron", "expected"),
+        [
+            ("0 9 * * 1-5", "0 9 * * mon-fri"),
+            ("0 9 * * mon-fri", "0 9 * * mon-fri"),
+            ("30 7 * * 0", "30 7 * * sun"),
+            ("30 7 * * 7", "30 7 * * sun"),
+            ("0 9 * * 1,3,5", "0 9 * * mon,wed,fri"),
+            ("0 9 * * 5-7", "0 9 * * fri-sun"),
+            ("0 9 * * */2", "0 9 * * tue,thu,sat,sun"),
+            ("0 9 * * *", "0 9 * * *"),
+            ("0 9 * * 0-6", "0 9 * * *"),
+        ],
+    )
+    def test_numeric_weekdays_keep_crontab_meaning(self, cron: str, expected: str) -> None:
+        assert channels.normalize_cron(cron) == expected
+
+    def test_weekdays_schedule_fires_monday_to_friday_in_its_zone(self, session: Session) -> None:
+        channel = channels.set_schedule(
+            session, channel_id="C1", cron="0 9 * * 1-5", timezone="Europe/Berlin"
+        )
+        trigger = channels.cron_trigger(channel.cron, channel.timezone)
+        berlin = ZoneInfo("Europe/Berlin")
+        fire = trigger.get_next_fire_time(None, datetime(2025, 3, 8, tzinfo=berlin))  # Saturday
+        fires = []
+        for _ in range(6):
+            fires.append(fire)
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        assert [f.strftime("%a %H:%M") for f in fires] == [
+            "Mon 09:00", "Tue 09:00", "Wed 09:00", "Thu 09:00", "Fri 09:00", "Mon 09:00",
+        ]  # fmt: skip
+        assert fires[0].astimezone(UTC) == datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
+
+    @pytest.mark.parametrize(
+        ("cron", "tz", "message"),
+        [
+            ("0 9 * *", "UTC", "5 cron fields"),
+            ("0 25 * * *", "UTC", "bad schedule"),
+            ("0 9 * * 9", "UTC", "day of week"),
+            ("0 9 * * 1-5", "Mars/Olympus", "unknown time zone"),
+        ],
+    )
+    def test_bad_schedules_are_one_clear_line(
+        self, session: Session, cron: str, tz: str, message: str
+    ) -> None:
+        with pytest.raises(UserInputError, match=message):
+            channels.set_schedule(session, channel_id="C1", cron=cron, timezone=tz)
+
+
+class TestSettings:
+    def test_update_channel_validates(self, session: Session) -> None:
+        channels.follow(session, channel_id="C1", topic_name="agents")
+        channel = channels.update_channel(
+            session, channel_id="C1", max_papers=3, style="thread", quiet_day_notice=True,
+            min_relevance=0.4, include_trending=False,
+        )  # fmt: skip
+        assert (channel.max_papers, channel.style, channel.quiet_day_notice) == (3, "thread", True)
+        assert (channel.min_relevance, channel.include_trending) == (0.4, False)
+        for bad in ({"max_papers": 0}, {"style": "carrier pigeon"}, {"min_relevance": 2},
+                    {"colour": "blue"}):  # fmt: skip
+            with pytest.raises(UserInputError):
+                channels.update_channel(session, channel_id="C1", **bad)
+
+    def test_list_channels(self, session: Session) -> None:
+        channels.follow(session, channel_id="C2", topic_name="agents")
+        channels.follow(session, channel_id="C1", topic_name="rag")
+        assert [c.channel_id for c in channels.list_channels(session)] == ["C1", "C2"]

@@ -1,0 +1,140 @@
+"""`paperboy follow|unfollow|channels|digest` as an operator runs them: subprocesses against the
+test database and the fake Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import cli_env
+from digest_helpers import add_paper, posted_papers, recorded, slack_settings
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db.engine import session_scope
+
+PAPERBOY = str(Path(sys.executable).parent / "paperboy")
+PAPERS = ["2501.00001", "2501.00002", "2501.00003"]
+
+
+def run(cfg: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PAPERBOY, *args],
+        env={**cli_env(cfg), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cfg(settings: Settings, engine: Engine, slack_fake: Any) -> Settings:
+    with session_scope(engine) as session:
+        for i, arxiv_id in enumerate(PAPERS):
+            add_paper(session, arxiv_id, f"Language models & friends, part {i}", hf_upvotes=9 - i)
+    return slack_settings(settings, slack_fake)
+
+
+def test_follow_channels_unfollow(cfg: Settings) -> None:
+    followed = run(cfg, "follow", "--channel", "C1", "language", "models")
+    assert followed.returncode == 0, followed.stderr
+    assert "C1 follows language models (new topic)" in followed.stdout
+    assert "0 9 * * mon-fri" in followed.stdout
+
+    listed = run(cfg, "channels")
+    assert listed.returncode == 0, listed.stderr
+    assert "C1" in listed.stdout and "language models" in listed.stdout
+    assert "0 9 * * mon-fri UTC" in listed.stdout
+
+    as_json = json.loads(run(cfg, "channels", "--json").stdout)
+    assert as_json[0]["channel"] == "C1" and as_json[0]["topics"] == ["language models"]
+
+    gone = run(cfg, "unfollow", "--channel", "C1", "language models")
+    assert gone.returncode == 0 and "no longer follows" in gone.stdout
+    again = run(cfg, "unfollow", "--channel", "C1", "language models")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "error: C1 does not follow 'language models'"
+
+
+def test_digest_dry_run_json_prints_the_payloads_and_posts_nothing(
+    cfg: Settings, slack_fake: Any
+) -> None:
+    run(cfg, "follow", "--channel", "C1", "language models")
+    result = run(cfg, "digest", "--channel", "C1", "--dry-run", "--json")
+    assert result.returncode == 0, result.stderr
+    payloads = json.loads(result.stdout)
+    assert [p["channel"] for p in payloads] == ["C1"] * 4
+    assert all(p["text"] and p["blocks"] for p in payloads)
+    assert "&amp; friends" in json.dumps(payloads)
+    assert slack_fake.calls_to("chat.postMessage") == []
+
+
+def test_digest_posts_once_and_json_is_what_slack_got(
+    cfg: Settings, slack_fake: Any, engine: Engine
+) -> None:
+    run(cfg, "follow", "--channel", "C1", "language models")
+    result = run(cfg, "digest", "--channel", "C1", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [c.args for c in slack_fake.calls_to("chat.postMessage")]
+    assert "posted 4 messages to C1" in result.stderr
+    assert posted_papers(slack_fake, "C1") == PAPERS
+
+    again = run(cfg, "digest", "--channel", "C1")
+    assert again.returncode == 0 and "nothing new for C1" in again.stdout
+    forced = run(cfg, "digest", "--channel", "C1", "--force", "--dry-run")
+    assert "dry run: 4 messages, 3 papers" in forced.stdout
+    assert len(slack_fake.posted("C1")) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["digest", "--channel", "CNOPE", "--dry-run"], "CNOPE follows no topic"),
+        (["follow", "--channel", "C1", "the"], "too common"),
+    ],
+)
+def test_bad_input_is_one_line(cfg: Settings, args: list[str], message: str) -> None:
+    result = run(cfg, *args)
+    assert result.returncode == 1
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_digest_without_a_token_says_so(cfg: Settings) -> None:
+    run(cfg, "follow", "--channel", "C1", "language models")
+    result = run(cfg.model_copy(update={"slack_bot_token": None}), "digest", "--channel", "C1")
+    assert result.returncode == 1
+    assert "SLACK_BOT_TOKEN is not set" in result.stderr
+
+
+def test_killed_mid_digest_then_rerun_finishes_without_repeats(
+    cfg: Settings, slack_fake: Any, engine: Engine
+) -> None:
+    run(cfg, "follow", "--channel", "C1", "language models")
+    paced = cfg.model_copy(update={"slack_channel_interval_seconds": 1.0})
+    proc = subprocess.Popen(
+        [PAPERBOY, "digest", "--channel", "C1"],
+        env={**cli_env(paced), "COLUMNS": "200"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(slack_fake.posted("C1")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)  # the second post is recorded; the third is a second away
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert len(slack_fake.posted("C1")) == 2
+
+    rerun = run(cfg, "digest", "--channel", "C1")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "finished 2 messages of an interrupted digest" in rerun.stdout
+    assert posted_papers(slack_fake, "C1") == PAPERS
+    assert len(slack_fake.posted("C1")) == 4
+    assert [r.position for r in recorded(engine, "C1")] == [0, 1, 2, 3]

@@ -1,0 +1,119 @@
+"""`paperboy ingest`, `status` and `demo` as a user runs them: a subprocess against the fakes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import cli_env
+from fakes.arxiv_api import FakeArxiv, arxiv_paper
+from fakes.hf_api import FakeHF, hf_item
+
+from app.config import Settings
+
+PAPERBOY = str(Path(sys.executable).parent / "paperboy")
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def run(cfg: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PAPERBOY, *args],
+        env={**cli_env(cfg), "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cfg(settings: Settings, arxiv_fake: FakeArxiv, hf_fake: FakeHF) -> Settings:
+    arxiv_fake.add(arxiv_paper("2611.00001", title="Agents that plan"))
+    hf_fake.daily[TODAY] = [hf_item("2611.00001", upvotes=3), hf_item("2611.00002")]
+    return settings.model_copy(
+        update={
+            "arxiv_api_url": arxiv_fake.url,
+            "hf_api_url": hf_fake.url,
+            "arxiv_categories": ["cs.CL"],
+            "arxiv_num_retries": 0,
+            "hf_num_retries": 0,
+            "hf_days": 1,
+            "source_retry_base_seconds": 0.0,
+        }
+    )
+
+
+def test_ingest_prints_one_line_per_source_and_exits_zero(cfg: Settings):
+    result = run(cfg, "ingest")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("arxiv: ok - fetched 1, inserted 1")
+    assert lines[1].startswith("hf: ok - fetched 2, inserted 1, updated 1")
+
+
+def test_one_source_failing_still_exits_zero(cfg: Settings, hf_fake: FakeHF):
+    hf_fake.fail(503)
+    result = run(cfg, "ingest")
+    assert result.returncode == 0, result.stderr
+    assert "hf: failed - Hugging Face: HTTP 503 after 1 attempts" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_every_source_failing_exits_non_zero_without_traceback(settings: Settings):
+    dead = settings.model_copy(
+        update={"arxiv_num_retries": 0, "hf_num_retries": 0, "arxiv_categories": ["cs.CL"]}
+    )
+    result = run(dead, "ingest")
+    assert result.returncode == 1
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["arxiv: failed", "hf: failed"]
+    assert "connection failed" in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_only_the_requested_source_runs(cfg: Settings, hf_fake: FakeHF):
+    result = run(cfg, "ingest", "--source", "arxiv")
+    assert result.returncode == 0
+    assert result.stdout.startswith("arxiv: ok") and "hf:" not in result.stdout
+    assert hf_fake.requests == []
+
+
+def test_a_bad_source_name_is_one_line(cfg: Settings):
+    result = run(cfg, "ingest", "--source", "pubmed")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: unknown source 'pubmed' (use arxiv, hf or all)"
+
+
+def test_status_json_shows_the_last_run_of_each_source(cfg: Settings, hf_fake: FakeHF):
+    hf_fake.send_raw(b"not json")
+    run(cfg, "ingest")
+    result = run(cfg, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)["ingest"]
+    assert data["papers"]["total"] == 1
+    arxiv_run = data["runs"]["arxiv"]["last_run"]
+    assert (arxiv_run["status"], arxiv_run["inserted"]) == ("ok", 1)
+    hf_run = data["runs"]["hf"]["last_run"]
+    assert hf_run["status"] == "failed" and "invalid JSON" in hf_run["error"]
+    assert data["runs"]["hf"]["last_ok_at"] is None
+
+
+def test_status_text_before_any_run(cfg: Settings):
+    result = run(cfg, "status")
+    assert result.returncode == 0, result.stderr
+    assert "never run" in result.stdout
+
+
+def test_demo_offline_shows_top_papers_from_the_sample(settings: Settings):
+    result = run(settings, "demo", PAPERBOY_OFFLINE="1")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "PAPERBOY_OFFLINE=1: using the bundled sample feed" in out
+    assert "arxiv: ok" in out and "hf: ok" in out
+    assert "Top papers for the default topics" in out
+    for topic in ("LLM agents", "retrieval-augmented generation", "reinforcement learning"):
+        assert topic in out
+    assert "(nothing yet)" not in out

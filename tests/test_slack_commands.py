@@ -1,0 +1,375 @@
+"""`/papers` over real HTTP, signed as Slack signs it, against the fake Slack (and fake Anthropic):
+every subcommand, its bad-input message, the 3-second ack, and errors shown with an id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pytest
+from slack_cmd_support import CHANNEL, USER, add_papers, all_text, record, wait_for
+from slack_helpers import SECRET, post_command
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db import channels as channels_db
+from app.db import interactions
+from app.db.engine import session_scope
+from app.db.models import Channel, Topic
+from app.slack.commands_parse import SUBCOMMAND_NAMES
+
+
+def _replies(sent, count: int = 1, timeout: float = 10.0) -> list[dict]:
+    """What the app sent to the command's response_url, once there are `count` bodies."""
+    return wait_for(
+        lambda: (r := sent.replies()) and len(r) >= count and r,
+        timeout=timeout,
+        what=f"{count} response(s) to the slash command",
+    )
+
+
+def _ack_text(sent) -> str:
+    assert sent.status_code == 200
+    if "json" in sent.response.headers.get("content-type", ""):
+        return sent.response.json().get("text", "")
+    return sent.response.text  # Bolt answers a text-only ack as plain text
+
+
+@pytest.fixture
+def papers(engine):
+    add_papers(
+        engine,
+        record(
+            "2401.00001",
+            "Retrieval augmented generation for code search",
+            "We combine retrieval with large language models for code search. "
+            "Our retriever improves recall by 12% on CodeSearchNet.",
+        ),
+        record(
+            "2401.00002",
+            "Large language model agents that search the web",
+            "We build agents on a large language model that search the web and cite sources.",
+        ),
+        record(
+            "2401.00003",
+            "Protein folding with diffusion",
+            "A diffusion model for protein structures.",
+            categories=["q-bio.BM"],
+        ),
+        record(
+            "2401.00004",
+            "Beam search for speech decoding",
+            "A faster beam search for speech recognition decoders.",
+        ),
+    )
+
+
+class TestAck:
+    def test_help_lists_every_subcommand_right_in_the_ack(self, slack_app_server):
+        sent = slack_app_server.command("help")
+        reply = _ack_text(sent)
+        for name in SUBCOMMAND_NAMES:
+            assert f"/papers {name}" in reply
+        assert "summarize this" in reply
+
+    def test_empty_command_shows_help(self, slack_app_server):
+        assert "/papers follow" in _ack_text(slack_app_server.command(""))
+
+    @pytest.mark.parametrize(
+        ("typed", "message"),
+        [
+            ("topic", "What should I search for?"),
+            ("follow", "Which topic?"),
+            ("unfollow", "Which topic?"),
+            ('schedule "0 9 * *" UTC', "5-field cron expression"),
+            ('schedule "0 9 * * 1-5" Mars/Olympus', "isn't a time zone I know"),
+            ("digest later", "Did you mean `/papers digest now`?"),
+            ("paper", "Which paper?"),
+            ("paper not-an-id", "isn't an arXiv id"),
+            ("saved everything", "/papers saved bibtex"),
+        ],
+    )
+    def test_bad_input_is_explained_in_the_ack(self, slack_app_server, typed, message):
+        sent = slack_app_server.command(typed)
+        assert message in _ack_text(sent)
+        slack_app_server.wait_idle()
+        assert sent.replies() == []  # nothing else happened
+
+    def test_forged_signature_is_rejected_with_401(self, slack_app_server):
+        response = post_command(slack_app_server.url, "forged-secret", "help")
+        assert response.status_code == 401
+        assert post_command(slack_app_server.url, SECRET, "help").status_code == 200
+
+
+class TestSearch:
+    @pytest.mark.parametrize("typed", ["topic retrieval", "search retrieval", "retrieval"])
+    def test_top_papers_with_tldrs_and_share_buttons(self, slack_app_server, papers, typed):
+        sent = slack_app_server.command(typed)
+        assert "Searching" in _ack_text(sent)
+        reply = _replies(sent)[0]
+        assert reply["response_type"] == "ephemeral"
+        shown = all_text(reply)
+        assert "Retrieval augmented generation for code search" in shown
+        assert "TL;DR" in shown
+        assert "Protein folding" not in shown
+        buttons = [el for b in reply["blocks"] if b["type"] == "actions" for el in b["elements"]]
+        labels = {el["text"]["text"] for el in buttons}
+        assert {"Post to channel", "Follow this topic here"} <= labels
+        share = next(el for el in buttons if el["action_id"] == "search_post")
+        assert share["value"] == "retrieval"
+
+    def test_plus_means_and(self, slack_app_server, papers):
+        reply = _replies(slack_app_server.command("topic LLM+search"))[0]
+        shown = all_text(reply)
+        assert "agents that search the web" in shown
+        assert "Beam search" not in shown  # search, but no LLM in it
+
+    def test_a_search_of_only_common_words_says_why(self, slack_app_server, papers):
+        reply = _replies(slack_app_server.command("topic the of and"))[0]
+        assert "too common" in reply["text"]
+
+    def test_nothing_found_says_so(self, slack_app_server, papers):
+        reply = _replies(slack_app_server.command("topic quantum gravity"))[0]
+        assert "No papers found" in reply["text"]
+
+    def test_link_to_another_host_is_refused_without_fetching(self, slack_app_server):
+        sent = slack_app_server.command("paper https://evil.example.com/abs/2401.00001")
+        assert "only read papers from arXiv and Hugging Face" in _ack_text(sent)
+        slack_app_server.wait_idle()
+        assert sent.replies() == []
+
+
+class TestSubscriptions:
+    def test_topics_when_following_nothing(self, slack_app_server):
+        reply = _replies(slack_app_server.command("topics"))[0]
+        assert "follows no topics yet" in reply["text"]
+
+    def test_follow_then_topics_then_unfollow(self, slack_app_server, engine):
+        reply = _replies(slack_app_server.command("follow retrieval augmented generation"))[0]
+        assert "now follows *retrieval augmented generation*" in reply["text"]
+        with Session(engine) as session:
+            names = [t.name for t in channels_db.channel_topics(session, channel_id=CHANNEL)]
+        assert names == ["retrieval augmented generation"]
+
+        listed = _replies(slack_app_server.command("topics"))[0]["text"]
+        assert "retrieval augmented generation" in listed and "0 9 * * mon-fri" in listed
+
+        gone = _replies(slack_app_server.command("unfollow retrieval augmented generation"))[0]
+        assert "no longer follows" in gone["text"]
+        again = _replies(slack_app_server.command("unfollow retrieval augmented generation"))[0]
+        assert "doesn't follow" in again["text"]
+
+    def test_follow_without_an_llm_shows_no_expansion(self, slack_app_server):
+        sent = slack_app_server.command("follow agents")
+        _replies(sent)
+        slack_app_server.wait_idle()
+        assert len(sent.replies()) == 1
+
+    def test_schedule_in_crontab_weekdays_and_a_time_zone(self, slack_app_server, engine):
+        sent = slack_app_server.command('schedule "30 8 * * 1-5" Europe/Berlin')
+        reply = _replies(sent)[0]["text"]
+        assert "30 8 * * mon-fri" in reply and "Europe/Berlin" in reply and "Next:" in reply
+        with Session(engine) as session:
+            channel = session.get(Channel, CHANNEL)
+        assert (channel.cron, channel.timezone) == ("30 8 * * mon-fri", "Europe/Berlin")
+
+    def test_schedule_without_zone_keeps_the_channels(self, slack_app_server, engine):
+        _replies(slack_app_server.command('schedule "0 9 * * *" America/New_York'))
+        _replies(slack_app_server.command("schedule 0 7 * * 0"))
+        with Session(engine) as session:
+            channel = session.get(Channel, CHANNEL)
+        assert (channel.cron, channel.timezone) == ("0 7 * * sun", "America/New_York")
+
+    def test_settings_opens_a_modal_with_the_channels_values(self, slack_app_server, engine):
+        with session_scope(engine) as session:
+            channels_db.follow(session, channel_id=CHANNEL, topic_name="agents")
+        sent = slack_app_server.command("settings")
+        assert sent.status_code == 200
+        call = wait_for(lambda: slack_app_server.slack.calls_to("views.open"), what="views.open")[0]
+        assert call.ok, call.response
+        view = slack_app_server.slack.views[call.response["view"]["id"]]
+        blocks = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+        assert set(blocks) == {"topics", "cron", "timezone", "max_papers", "quiet", "style"}
+        assert blocks["topics"]["element"]["initial_value"] == "agents"
+        assert call.args["trigger_id"]
+
+
+class TestDigestNow:
+    def test_a_channel_without_topics_is_told_how_to_follow_one(self, slack_app_server):
+        sent = slack_app_server.command("digest now")
+        assert "Putting a digest together" in _ack_text(sent)
+        assert "follows no topics yet" in _replies(sent)[0]["text"]
+        assert slack_app_server.slack.posted() == []
+
+    def test_posts_the_channels_digest_now(self, slack_app_server, engine, papers):
+        with session_scope(engine) as session:
+            channels_db.follow(session, channel_id=CHANNEL, topic_name="retrieval")
+        reply = _replies(slack_app_server.command("digest now"))[0]
+        assert reply["text"] == "Posted a digest with 1 paper."
+        posted = [all_text(m) for m in slack_app_server.slack.posted(CHANNEL)]
+        assert any("Retrieval augmented generation for code search" in p for p in posted)
+
+    def test_a_channel_paperboy_is_not_in_is_told_to_invite_it(
+        self, slack_app_server, engine, papers
+    ):
+        with session_scope(engine) as session:
+            channels_db.follow(session, channel_id=CHANNEL, topic_name="retrieval")
+        slack_app_server.slack.error_next("chat.postMessage", "not_in_channel", times=5)
+        reply = _replies(slack_app_server.command("digest now"))[0]
+        assert "/invite @Paperboy" in reply["text"]
+
+    def test_nothing_new_posts_nothing(self, slack_app_server, engine, papers):
+        with session_scope(engine) as session:
+            channels_db.follow(session, channel_id=CHANNEL, topic_name="zebrafish")
+        reply = _replies(slack_app_server.command("digest now"))[0]
+        assert "nothing to post" in reply["text"]
+
+
+class TestPapersAndSaved:
+    def test_paper_by_id_shows_its_card(self, slack_app_server, papers):
+        sent = slack_app_server.command("paper 2401.00001v2")
+        assert "Looking up arXiv:2401.00001" in _ack_text(sent)
+        reply = _replies(sent)[0]
+        shown = all_text(reply)
+        assert "Retrieval augmented generation for code search" in shown
+        actions = [
+            el["action_id"]
+            for b in reply["blocks"]
+            if b["type"] == "actions"
+            for el in b["elements"]
+        ]
+        assert {"paper_summarize", "paper_save", "paper_pdf"} <= set(actions)
+
+    def test_paper_by_hugging_face_link(self, slack_app_server, papers):
+        sent = slack_app_server.command("paper <https://huggingface.co/papers/2401.00002>")
+        assert "agents that search the web" in all_text(_replies(sent)[0])
+
+    def test_saved_is_empty_at_first(self, slack_app_server):
+        assert "haven't saved any papers" in _replies(slack_app_server.command("saved"))[0]["text"]
+
+    def test_saved_lists_and_exports_bibtex(self, slack_app_server, engine, papers):
+        with session_scope(engine) as session:
+            interactions.save_paper(session, user_id=USER, arxiv_id="2401.00001")
+            interactions.save_paper(session, user_id="UBOB", arxiv_id="2401.00003")
+        listed = all_text(_replies(slack_app_server.command("saved"))[0])
+        assert "Retrieval augmented generation" in listed and "Protein" not in listed
+        bib = all_text(_replies(slack_app_server.command("saved bibtex"))[0])
+        assert re.search(r"```@misc\{lovelace\d{4}retrieval,", bib)
+        assert "eprint = {2401.00001}" in bib and "archivePrefix = {arXiv}" in bib
+
+
+class TestFailures:
+    def test_internal_failure_answers_with_an_error_id_that_is_in_the_log(
+        self, slack_app_server, engine, caplog
+    ):
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE saved_papers"))
+        caplog.set_level(logging.ERROR)
+        reply = _replies(slack_app_server.command("saved"))[0]["text"]
+        match = re.fullmatch(r"Sorry, something went wrong on my side \(error id (\w+)\)\.", reply)
+        assert match, reply
+        assert "Traceback" not in reply and "saved_papers" not in reply
+        logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
+        assert logged and logged[0].exc_info is not None
+
+
+@pytest.fixture
+def llm_app(settings, engine, slack_fake, anthropic_fake):
+    """The app with an LLM: the fake Anthropic."""
+    from pydantic import SecretStr
+    from slack_helpers import running_slack_app
+
+    with running_slack_app(
+        settings,
+        slack_fake,
+        engine=engine,
+        anthropic_base_url=anthropic_fake.url,
+        anthropic_api_key=SecretStr("sk-ant-test"),
+    ) as server:
+        yield server
+
+
+class TestWithAnLLM:
+    def test_a_new_topic_is_expanded_once_and_shown_with_an_edit_button(
+        self, llm_app, engine, anthropic_fake
+    ):
+        sent = llm_app.command("follow neural retrieval")
+        first, expansion = _replies(sent, 2)[:2]
+        assert "now follows *neural retrieval*" in first["text"]
+        shown = all_text(expansion)
+        assert '"neural retrieval methods"' in shown  # the fake model's synonyms, as a query
+        button = expansion["blocks"][-1]["elements"][0]
+        assert (button["action_id"], button["value"]) == ("topic_edit_query", "neural retrieval")
+        with Session(engine) as session:
+            topic = session.query(Topic).filter_by(name="neural retrieval").one()
+            assert topic.expanded_query and "neural retrieval methods" in topic.expanded_query
+        calls = len(anthropic_fake.message_requests)
+        again = _replies(llm_app.command("follow neural retrieval"), 2)
+        assert "neural retrieval methods" in all_text(again[1])  # shown again, not re-asked
+        assert len(anthropic_fake.message_requests) == calls
+
+    def test_edit_query_button_opens_a_modal_with_the_expansion(self, llm_app, engine):
+        _replies(llm_app.command("follow neural retrieval"), 2)
+        sent = llm_app.action("topic_edit_query", value="neural retrieval")
+        assert sent.status_code == 200
+        call = wait_for(lambda: llm_app.slack.calls_to("views.open"), what="views.open")[0]
+        assert call.ok, call.response
+        view = llm_app.slack.views[call.response["view"]["id"]]
+        field = next(b for b in view["blocks"] if b.get("block_id") == "query")
+        assert "neural retrieval methods" in field["element"]["initial_value"]
+
+    def test_ack_arrives_within_3s_even_when_the_llm_takes_10s(self, llm_app, anthropic_fake):
+        anthropic_fake.delay(10)
+        started = time.monotonic()
+        sent = llm_app.command("follow neural retrieval")
+        assert sent.status_code == 200 and time.monotonic() - started < 3.0
+        first = _replies(sent)[0]
+        assert "now follows" in first["text"] and time.monotonic() - started < 3.0
+        expansion = _replies(sent, 2, timeout=30)[1]  # the slow part comes later, on its own
+        assert time.monotonic() - started >= 10
+        assert "neural retrieval" in all_text(expansion)
+
+
+def test_every_topic_is_stored_once(slack_app_server, engine):
+    _replies(slack_app_server.command("follow agents"))
+    _replies(slack_app_server.command("follow agents"))
+    with Session(engine) as session:
+        assert session.query(Topic).filter_by(name="agents").count() == 1
+
+
+@pytest.fixture
+def sources_app(settings, engine, slack_fake, arxiv_fake, hf_fake):
+    """The app with the fake arXiv and Hugging Face APIs, for papers fetched on demand."""
+    from slack_helpers import running_slack_app
+
+    with running_slack_app(
+        settings, slack_fake, engine=engine, arxiv_api_url=arxiv_fake.url, hf_api_url=hf_fake.url
+    ) as server:
+        yield server
+
+
+class TestOnDemand:
+    def test_a_paper_not_stored_yet_is_fetched_and_shown(self, sources_app, arxiv_fake, engine):
+        from fakes.arxiv_api import arxiv_paper
+
+        arxiv_fake.add(arxiv_paper("2402.12345", title="Speculative decoding at scale"))
+        reply = _replies(sources_app.command("paper https://arxiv.org/abs/2402.12345v1"))[0]
+        assert "Speculative decoding at scale" in all_text(reply)
+        assert [q.get("id_list") for q in arxiv_fake.queries()] == ["2402.12345"]
+        with Session(engine) as session:
+            from app.db.models import Paper
+
+            assert session.get(Paper, "2402.12345") is not None
+
+    def test_a_paper_nobody_knows(self, sources_app):
+        reply = _replies(sources_app.command("paper 2402.99999"))[0]
+        assert "couldn't find arXiv:2402.99999" in reply["text"]
+
+    def test_a_link_elsewhere_is_refused_and_nothing_is_fetched(
+        self, sources_app, arxiv_fake, hf_fake
+    ):
+        sent = sources_app.command("paper https://arxiv.org.example.net/abs/2402.12345")
+        assert "only read papers from arXiv and Hugging Face" in _ack_text(sent)
+        sources_app.wait_idle()
+        assert arxiv_fake.requests == [] and hf_fake.requests == []
