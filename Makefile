@@ -22,8 +22,8 @@ demo: install
 	$(BIN)/paperboy demo
 
 lint: install
-	$(BIN)/ruff check app tests bench migrations
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench migrations tools
+	$(BIN)/ruff format --check app tests bench tools
 
 test: install lint
 	$(BIN)/python -m pytest -n 2 -q

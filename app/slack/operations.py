@@ -174,7 +174,6 @@ def topics_message(engine: Engine, *, channel_id: str) -> Message:
 def set_expanded_query(engine: Engine, *, topic: str, query: str) -> None:
     """Store the user's edit of a topic's expanded query (validated as a search first)."""
     from app.db.topics import get_topic
-
     from app.search import check_query
 
     with session_scope(engine) as session:
