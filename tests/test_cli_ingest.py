@@ -117,3 +117,17 @@ def test_demo_offline_shows_top_papers_from_the_sample(settings: Settings):
     for topic in ("LLM agents", "retrieval-augmented generation", "reinforcement learning"):
         assert topic in out
     assert "(nothing yet)" not in out
+
+
+def test_demo_with_an_api_key_shows_claudes_summaries(settings: Settings, anthropic_fake) -> None:
+    cfg = settings.model_copy(update={"anthropic_base_url": anthropic_fake.url})
+    result = run(cfg, "demo", PAPERBOY_OFFLINE="1", ANTHROPIC_API_KEY="sk-ant-test")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "No ANTHROPIC_API_KEY" not in out
+    assert "Claude:" in out
+    # Every summarize call went direct (no Message Batch: it could take an hour) and the
+    # digest at the end shows at least one model-written card, not only extractive ones.
+    assert anthropic_fake.message_requests and not anthropic_fake.batch_requests
+    digest = out.split("The digest a channel")[-1]
+    assert digest.count("extractive summary") < digest.count("Summarize in depth")
