@@ -103,7 +103,17 @@ class Settings(BaseSettings):
     def _categories_from_csv(cls, value: object) -> object:
         return _split_csv(value)
 
-    @field_validator("database_url", mode="before")
+    # A copied .env.example leaves `NAME=` lines: empty means unset, not "an empty token".
+    @field_validator(
+        "database_url",
+        "anthropic_api_key",
+        "anthropic_base_url",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "paperboy_demo_channel",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

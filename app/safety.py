@@ -18,7 +18,13 @@ _MASS_MENTION = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 # Slack's special syntax: <!channel>, <!here|...>, <@U123>, <#C123>, <!subteam^S1>, <http://x|y>.
 _SLACK_ANGLE = re.compile(r"<[!@#][^>]*>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_URL = re.compile(r"""(?:https?://|www\.)[^\s<>"'\)\]]+""", re.IGNORECASE)
+_URL = re.compile(
+    r"""(?:https?://|www\.)[^\s<>"'\)\]]+"""
+    # Bare domains that Slack turns into links on its own ("evil.example.com/x").
+    r"""|\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ai|co|dev|app|xyz|info|me|ly|gg|sh|to|cc|ru|cn"""
+    r"""|uk|de|fr|us|biz|site|online|link|click|top|tk|ml|ga|cf)\b(?:/[^\s<>"'\)\]]*)?""",
+    re.IGNORECASE,
+)
 
 
 def is_allowed_url(url: str) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -107,10 +108,10 @@ def render_ingest(data: dict[str, Any]) -> RenderableType:
         colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(run["status"], "")
         table.add_row(
             source,
-            f"[{colour}]{run['status']}[/]" if colour else run["status"],
+            Text(run["status"], style=colour),
             (run["started_at"] or "")[:16].replace("T", " "),
             *(str(run[c]) for c in _COUNTS),
-            run["error"] or "",
+            Text(run["error"] or ""),  # Text, not markup: errors quote what upstream sent
         )
     return table
 

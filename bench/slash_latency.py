@@ -12,8 +12,9 @@ timestamps answers.
 
 Prints one JSON line: {"requests", "ack_p50_ms", "ack_p99_ms", "answer_p50_ms",
 "answer_p95_ms", "noop_ack_p50_ms", ...}. ack = HTTP response time of the command; answer =
-until the search results reach the response_url. Targets: ack p99 <= 2 x the no-op's (p99) and
-< 300 ms; answer p95 < 1 s.
+until the search results reach the response_url. Targets: ack p99 <= 2 x the no-op's (judged
+against its p50, the stricter reading: `ack_p99_over_noop_p50` <= 2) and < 300 ms; answer p95
+< 1 s.
 """
 
 from __future__ import annotations
@@ -91,13 +92,20 @@ def serve_app(conn: Any, data_dir: str, kind: str) -> None:
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from app.slack.server import EVENTS_PATH, HttpServer, PaperboyWsgi, start_http
+    from app.slack.server import (
+        EVENTS_PATH,
+        HttpServer,
+        PaperboyWsgi,
+        start_http,
+        tune_for_serving,
+    )
 
     with FakeSlack(record_calls=False) as slack:
         settings = _settings(Path(data_dir), slack_api_url=slack.url, port=0)
         engine = get_engine(settings)
         if kind == "real":
             running = start_http(settings, engine, host="127.0.0.1", port=0)
+            tune_for_serving()  # as `paperboy serve` does, in both apps
             conn.send(running.url)
             conn.recv()
             running.stop()
@@ -117,7 +125,9 @@ def serve_app(conn: Any, data_dir: str, kind: str) -> None:
                 host="127.0.0.1",
                 port=0,
             )
-            conn.send(f"http://127.0.0.1:{server.start()}")
+            port = server.start()
+            tune_for_serving()
+            conn.send(f"http://127.0.0.1:{port}")
             conn.recv()
             server.stop()
         engine.dispose()
@@ -250,6 +260,7 @@ def main() -> None:
         "answer_p95_ms": pct(measured["answers"], 95),
         "noop_ack_p50_ms": pct(measured["noop"], 50),
         "noop_ack_p99_ms": pct(measured["noop"], 99),
+        "ack_p99_over_noop_p50": round(pct(measured["acks"], 99) / pct(measured["noop"], 50), 2),
         "answers_lost": measured["lost"],
         "papers": args.papers,
         "users": args.users,

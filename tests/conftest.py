@@ -6,6 +6,7 @@ database and every test gets `CREATE DATABASE ... TEMPLATE`, which takes a few m
 
 from __future__ import annotations
 
+import importlib
 import os
 import uuid
 import warnings
@@ -113,16 +114,40 @@ def cli_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-# --- fake Slack Web API (tests/fakes/slack_api.py) -----------------------------------------------
+# --- fake outside services (tests/fakes/): real HTTP servers, one set per test -----------------
 
 
-@pytest.fixture
-def slack_fake() -> Iterator[object]:
-    """A running fake Slack Web API: WebClient(base_url=slack_fake.url), or SLACK_API_URL."""
-    from fakes.slack_api import FakeSlack
+def _fake_service(name: str, module: str, cls: str, doc: str):  # type: ignore[no-untyped-def]
+    """A fixture yielding a started `fakes.<module>.<cls>()` (a context manager), stopped after."""
 
-    with FakeSlack() as fake:
-        yield fake
+    def fixture() -> Iterator[object]:
+        with getattr(importlib.import_module(f"fakes.{module}"), cls)() as fake:
+            yield fake
+
+    fixture.__doc__ = doc
+    return pytest.fixture(name=name)(fixture)
+
+
+slack_fake = _fake_service(
+    "slack_fake", "slack_api", "FakeSlack",
+    "A running fake Slack Web API: WebClient(base_url=slack_fake.url), or SLACK_API_URL.",
+)  # fmt: skip
+anthropic_fake = _fake_service(
+    "anthropic_fake", "anthropic_api", "AnthropicFake",
+    "A running fake Anthropic API: point ANTHROPIC_BASE_URL (settings) at anthropic_fake.url.",
+)  # fmt: skip
+pdf_server = _fake_service(
+    "pdf_server", "arxiv_pdf", "PdfServer",
+    'A fake arXiv PDF host: ARXIV_PDF_URL = pdf_server.url + "/pdf".',
+)  # fmt: skip
+arxiv_fake = _fake_service(
+    "arxiv_fake", "arxiv_api", "FakeArxiv",
+    "A running fake arXiv API: point ARXIV_API_URL at `arxiv_fake.url`.",
+)  # fmt: skip
+hf_fake = _fake_service(
+    "hf_fake", "hf_api", "FakeHF",
+    "A running fake Hugging Face papers API: point HF_API_URL at `hf_fake.url`.",
+)  # fmt: skip
 
 
 # --- the Slack app over HTTP (tests/slack_helpers.py) ---------------------------------------------
@@ -137,45 +162,3 @@ def slack_app_server(settings: Settings, engine, slack_fake):  # type: ignore[no
 
     with running_slack_app(settings, slack_fake, engine=engine) as server:
         yield server
-
-
-# --- fake Anthropic API and arXiv PDF host (tests/fakes/anthropic_api.py, arxiv_pdf.py) -------
-
-
-@pytest.fixture
-def anthropic_fake() -> Iterator[object]:
-    """A running fake Anthropic API: point ANTHROPIC_BASE_URL (settings) at anthropic_fake.url."""
-    from fakes.anthropic_api import AnthropicFake
-
-    with AnthropicFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def pdf_server() -> Iterator[object]:
-    """A fake arXiv PDF host: ARXIV_PDF_URL = pdf_server.url + "/pdf"."""
-    from fakes.arxiv_pdf import PdfServer
-
-    with PdfServer() as server:
-        yield server
-
-
-# --- fake arXiv and Hugging Face APIs (tests/fakes/arxiv_api.py, hf_api.py) ----------------------
-
-
-@pytest.fixture
-def arxiv_fake() -> Iterator[object]:
-    """A running fake arXiv API: point ARXIV_API_URL at `arxiv_fake.url`."""
-    from fakes.arxiv_api import FakeArxiv
-
-    with FakeArxiv() as fake:
-        yield fake
-
-
-@pytest.fixture
-def hf_fake() -> Iterator[object]:
-    """A running fake Hugging Face papers API: point HF_API_URL at `hf_fake.url`."""
-    from fakes.hf_api import FakeHF
-
-    with FakeHF() as fake:
-        yield fake

@@ -63,6 +63,63 @@ def add_papers(engine: Engine, *records: PaperRecord) -> None:
         upsert_papers(session, records=list(records))
 
 
+def add_search_papers(engine: Engine) -> None:
+    """Four papers for `/papers` searches: two on retrieval / LLM search, two decoys."""
+    add_papers(
+        engine,
+        record(
+            "2401.00001",
+            "Retrieval augmented generation for code search",
+            "We combine retrieval with large language models for code search. "
+            "Our retriever improves recall by 12% on CodeSearchNet.",
+        ),
+        record(
+            "2401.00002",
+            "Large language model agents that search the web",
+            "We build agents on a large language model that search the web and cite sources.",
+        ),
+        record(
+            "2401.00003",
+            "Protein folding with diffusion",
+            "A diffusion model for protein structures.",
+            categories=["q-bio.BM"],
+        ),
+        record(
+            "2401.00004",
+            "Beam search for speech decoding",
+            "A faster beam search for speech recognition decoders.",
+        ),
+    )
+
+
+def command_replies(sent: Any, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """What the app sent to the command's response_url, once there are `count` bodies."""
+    return wait_for(
+        lambda: (r := sent.replies()) and len(r) >= count and r,
+        timeout=timeout,
+        what=f"{count} response(s) to the slash command",
+    )
+
+
+def ack_text(sent: Any) -> str:
+    """The text of a slash command's ack (the HTTP response)."""
+    assert sent.status_code == 200
+    if "json" in sent.response.headers.get("content-type", ""):
+        return str(sent.response.json().get("text", ""))
+    return str(sent.response.text)  # Bolt answers a text-only ack as plain text
+
+
+PINGS = ("<!channel>", "<!here", "<!everyone>", "<@U123>", "@here", "@channel", "@everyone")
+
+
+def assert_inert(*messages: dict[str, Any] | str) -> None:
+    """No text a person sees (fallback text, blocks; button values are never shown) can ping:
+    `@here` and friends must arrive defused, `<!channel>` and `<@U...>` escaped."""
+    shown = "\n".join(m if isinstance(m, str) else all_text(m) for m in messages)
+    for ping in PINGS:
+        assert ping not in shown, (ping, shown)
+
+
 def post_paper(
     slack: Any,
     engine: Engine,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -165,6 +167,15 @@ class TestGenericBuilders:
         assert "<!here>" not in all_text(message)
         assert "Paper 0" in all_text(message)
 
+    def test_cutting_text_never_leaves_a_live_mention_at_the_end(self) -> None:
+        # "@heresy" is not a mention; cut after "@here" it would read as one.
+        for text in ("see @heresy", "see @channels", "see @everyones"):
+            cut = blocks.esc(text, len(text) - 1)
+            assert not re.search(r"@(here|channel|everyone)\b", cut), cut
+            assert len(cut) <= len(text) - 1
+        paper = make_paper(title="")
+        assert blocks.paper_message(paper, None)["text"] == "arXiv:2501.00001"
+
     def test_search_results_empty(self) -> None:
         message = blocks.search_results_blocks([], {}, "nothing")
         assert_valid(message)
@@ -198,3 +209,133 @@ class TestGenericBuilders:
         text = all_text(message)
         assert "short &amp; sweet" in text and "*Results*" in text and "• r1" in text
         assert "<@U1>" not in text
+
+
+# --- property-style: many random hostile inputs, every builder --------------------------------
+
+_HOSTILE = [
+    "<!channel>", "<!here>", "<!everyone>", "<!subteam^S01|@team>", "<@U1>", "<@W2|bob>",
+    "<#C1|general>", "@channel", "@HERE", "@everyone", "&", "&amp;", "&lt;", "<", ">", "|",
+    "*bold*", "_it_", "`code`", "~s~", "\n", "\n\n\n", "\t", "\x00", "\x1b[31m", "\u202e",
+    "\u200b", "📰", "é", "<https://evil.example|click>", "<mailto:a@b.c>", "javascript:x",
+    "https://arxiv.org/abs/2501.00001", " ", "word", "Transformers", "a" * 3000,
+]  # fmt: skip
+_MENTION = re.compile(r"<[!@#]|@(channel|here|everyone)\b", re.IGNORECASE)
+_OUR_LINK = re.compile(r"<https://(?:arxiv\.org|github\.com)/[^|<>\s]*\|[^<>]*>")
+_ESCAPE = re.compile(r"&(?!amp;|lt;|gt;)")
+
+
+def _hostile(rng: random.Random, longest: int = 6000) -> str:
+    parts = [rng.choice(_HOSTILE) for _ in range(rng.randint(0, 40))]
+    return "".join(parts)[: rng.randint(0, longest)]
+
+
+def _mrkdwn_texts(value: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(value, dict):
+        if value.get("type") == "mrkdwn":
+            found.append(value["text"])
+        for child in value.values():
+            found += _mrkdwn_texts(child)
+    elif isinstance(value, list):
+        for child in value:
+            found += _mrkdwn_texts(child)
+    return found
+
+
+def assert_safe(message: dict[str, Any]) -> None:
+    """Inside Block Kit limits, with a fallback, and nothing from the input can ping or link."""
+    assert_valid(message)
+    assert len(message["text"]) <= blocks.FALLBACK_TEXT
+    assert not _MENTION.search(json.dumps(message, ensure_ascii=False))
+    for text in [message["text"], *_mrkdwn_texts(message["blocks"])]:
+        bare = _OUR_LINK.sub("", text.removeprefix("> "))  # our quote marker (answers)
+        assert "<" not in bare and ">" not in bare, text
+        assert not _ESCAPE.search(bare), text
+
+
+def _random_paper(rng: random.Random, i: int) -> Paper:
+    authors = [
+        {"name": _hostile(rng, 200), "affiliations": [_hostile(rng, 300)] * rng.randint(0, 2)}
+        for _ in range(rng.choice([0, 1, 3, 50, 2000]))
+    ]
+    return make_paper(
+        arxiv_id=rng.choice([f"2501.{i:05d}", f"hep-th/{i:07d}"]),
+        title=_hostile(rng),
+        abstract=_hostile(rng, 20_000),
+        authors=authors,
+        hf_organization=rng.choice([None, _hostile(rng, 500)]),
+        hf_upvotes=rng.choice([None, 0, 7, 10**9]),
+        hf_github_repo=rng.choice(
+            [
+                None,
+                "https://github.com/o/r",
+                _hostile(rng, 400),
+                "https://github.com/o/r?x=<!channel>&y=|z",
+            ]
+        ),
+        hf_github_stars=rng.choice([None, 3]),
+        primary_category=rng.choice([None, _hostile(rng, 100)]),
+    )
+
+
+def _random_card(rng: random.Random) -> Card | None:
+    if rng.random() < 0.2:
+        return None
+    return Card(
+        tldr=_hostile(rng, 8000),
+        key_points=[_hostile(rng, 3000) for _ in range(rng.randint(0, 12))],
+        tags=[_hostile(rng, 200) for _ in range(rng.randint(0, 12))],
+        extractive=rng.random() < 0.5,
+    )
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_every_builder_stays_safe_and_inside_limits_for_hostile_input(seed: int) -> None:
+    rng = random.Random(seed)
+    papers = [_random_paper(rng, i) for i in range(rng.choice([1, 3, 12, 60]))]
+    cards = {p.arxiv_id: _random_card(rng) for p in papers}
+    topics = [_hostile(rng, 300) for _ in range(rng.choice([0, 1, 3, 60]))]
+    day = date(2025, 3, 10)
+
+    @dataclass
+    class Deep:
+        tldr: str
+        problem: str
+        method: str
+        results: list[str]
+        limitations: str
+        why_it_matters: str
+        extractive: bool
+
+    @dataclass
+    class Answer:
+        text: str
+        quotes: list[str]
+
+    messages = [
+        blocks.paper_message(p, cards[p.arxiv_id], position=i + 1) for i, p in enumerate(papers)
+    ]
+    messages += [
+        blocks.digest_header(day=day, topics=topics, count=len(papers), style=style, trending=2)
+        for style in ("messages", "thread")
+    ]
+    messages += [
+        blocks.quiet_day_notice(day=day, topics=topics),
+        blocks.ingest_failure_notice(day=day, error=_hostile(rng)),
+        blocks.search_results_blocks(papers, cards, _hostile(rng, 500)),
+        blocks.search_results_blocks(papers, [cards[p.arxiv_id] for p in papers], ""),
+        blocks.deep_summary_blocks(
+            papers[0],
+            Deep(
+                *(_hostile(rng, 9000) for _ in range(3)),
+                [_hostile(rng) for _ in range(30)],
+                _hostile(rng, 9000),
+                _hostile(rng, 9000),
+                rng.random() < 0.5,
+            ),
+        ),
+        blocks.answer_blocks(Answer(_hostile(rng, 30_000), [_hostile(rng) for _ in range(9)])),
+    ]
+    for message in messages:
+        assert_safe(message)

@@ -138,3 +138,55 @@ def test_killed_mid_digest_then_rerun_finishes_without_repeats(
     assert posted_papers(slack_fake, "C1") == PAPERS
     assert len(slack_fake.posted("C1")) == 4
     assert [r.position for r in recorded(engine, "C1")] == [0, 1, 2, 3]
+
+
+def test_killed_after_slack_accepted_a_message_it_had_not_recorded_is_not_repeated(
+    cfg: Settings, slack_fake: Any, engine: Engine
+) -> None:
+    # The narrowest crash: Slack has the third message, the process dies before it hears so.
+    run(cfg, "follow", "--channel", "C1", "language models")
+    slack_fake.stall_answer("chat.postMessage", after=2, seconds=60)
+    proc = subprocess.Popen(
+        [PAPERBOY, "digest", "--channel", "C1"],
+        env={**cli_env(cfg), "COLUMNS": "200"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while len(slack_fake.posted("C1")) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    slack_fake.heal()
+    assert len(slack_fake.posted("C1")) == 3 and len(recorded(engine, "C1")) == 2
+
+    rerun = run(cfg, "digest", "--channel", "C1")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "finished 1 message of an interrupted digest" in rerun.stdout
+    assert posted_papers(slack_fake, "C1") == PAPERS
+    assert len(slack_fake.posted("C1")) == 4
+    assert [r.position for r in recorded(engine, "C1")] == [0, 1, 2, 3]
+
+
+def test_demo_shows_the_digest_writes_its_json_and_posts_it_only_when_asked(
+    settings: Settings, slack_fake: Any
+) -> None:
+    offline = settings.model_copy(update={"paperboy_offline": True})
+    shown = run(offline, "demo")
+    assert shown.returncode == 0, shown.stderr
+    digest = shown.stdout.split("The digest a channel")[-1]
+    assert "Paperboy digest" in digest and "Summarize in depth" in digest
+    assert "not posted: set SLACK_BOT_TOKEN and PAPERBOY_DEMO_CHANNEL" in shown.stdout
+    path = Path(settings.paperboy_data_dir) / "demo_digest.json"
+    payloads = json.loads(path.read_text())
+    assert len(payloads) >= 2 and all(p["text"] and p["blocks"] for p in payloads)
+    assert slack_fake.calls == []
+
+    live = slack_settings(offline, slack_fake, paperboy_demo_channel="CDEMOLIVE")
+    posted = run(live, "demo")
+    assert posted.returncode == 0, posted.stderr
+    assert "posted to CDEMOLIVE" in posted.stdout
+    sent = [c.args for c in slack_fake.calls_to("chat.postMessage")]
+    assert sent and {a["channel"] for a in sent} == {"CDEMOLIVE"}
+    assert json.loads(path.read_text()) == sent  # the file holds exactly what Slack got
+    assert len(slack_fake.posted("CDEMOLIVE")) == len(sent)

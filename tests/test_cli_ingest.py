@@ -101,6 +101,25 @@ def test_status_json_shows_the_last_run_of_each_source(cfg: Settings, hf_fake: F
     assert data["runs"]["hf"]["last_ok_at"] is None
 
 
+def test_status_text_shows_counts_and_errors_verbatim(
+    cfg: Settings, arxiv_fake: FakeArxiv, hf_fake: FakeHF
+):
+    # A topic whose arXiv query arXiv rejects: the error quotes it, brackets and all.
+    assert run(cfg, "topic", "add", "odd", "--arxiv-query", "ti:[/x]").returncode == 0
+    arxiv_fake.bad_queries.add("ti:[/x]")
+    hf_fake.fail(503)
+    assert run(cfg, "ingest").returncode == 0
+    result = run(cfg, "status")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if "│ " in line}
+    assert "partial" in rows["arxiv"] and "ti:[/x]" in rows["arxiv"]
+    assert [c.strip() for c in rows["arxiv"].split("│")[4:6]] == ["1", "1"]  # fetched, inserted
+    assert "failed" in rows["hf"] and "HTTP 503" in rows["hf"]
+    data = json.loads(run(cfg, "status", "--json").stdout)
+    assert {"ingest", "llm"} <= data.keys()
+    assert "ti:[/x]" in data["ingest"]["runs"]["arxiv"]["last_run"]["error"]
+
+
 def test_status_text_before_any_run(cfg: Settings):
     result = run(cfg, "status")
     assert result.returncode == 0, result.stderr

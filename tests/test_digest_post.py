@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -148,6 +149,51 @@ class TestExactlyOnce:
         assert [r.position for r in recorded(engine, "C1")] == [0, 1, 2, 3]
         assert runs(engine, "C1")[0].status == "done"
 
+    @pytest.mark.parametrize("style", ["messages", "thread"])
+    def test_message_slack_accepted_but_never_confirmed_is_not_posted_again(
+        self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any, style: str
+    ) -> None:
+        settings, _ = env
+        with session_scope(engine) as session:
+            channels.update_channel(session, channel_id="C1", style=style)
+        # Slack takes the third message (the second paper) but its answer never arrives in time:
+        # the run stops there, as if the process had died before recording it.
+        quick = make_web_client(settings.model_copy(update={"http_timeout_seconds": 1.0}))
+        slack_fake.stall_answer("chat.postMessage", after=2, seconds=10)
+        broken = run_digest(settings, engine, quick, channel_id="C1", scheduled_for=NOW)
+        assert broken.status == "failed" and broken.posted == 2
+        assert posted_papers(slack_fake, "C1") == PAPERS[:2]  # Slack has the unconfirmed one
+        unconfirmed = slack_fake.posted("C1")[2]["ts"]
+
+        slack_fake.heal()
+        client = make_web_client(settings)
+        results = run_due_digests(settings, engine, client, now=NOW + timedelta(minutes=1))
+        assert sum(r.resumed for r in results) == 1  # only the last paper was posted now
+        assert posted_papers(slack_fake, "C1") == PAPERS  # each paper exactly once
+        assert len(slack_fake.posted("C1")) == 4
+        rows = recorded(engine, "C1")
+        assert [r.position for r in rows] == [0, 1, 2, 3]
+        assert rows[2].ts == unconfirmed and rows[2].arxiv_id == PAPERS[1]
+        if style == "thread":
+            assert rows[2].thread_ts == rows[0].ts
+        assert runs(engine, "C1")[0].status == "done"
+
+    def test_when_slack_hides_the_history_the_unconfirmed_message_repeats_once(
+        self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any
+    ) -> None:
+        # The documented limit: the bot posts to public channels without joining them, and then
+        # may not read their history.
+        settings, _ = env
+        slack_fake.add_channel("C1", is_member=False)
+        quick = make_web_client(settings.model_copy(update={"http_timeout_seconds": 1.0}))
+        slack_fake.stall_answer("chat.postMessage", after=2, seconds=10)
+        run_digest(settings, engine, quick, channel_id="C1", scheduled_for=NOW)
+        slack_fake.heal()
+        client = make_web_client(settings)
+        run_due_digests(settings, engine, client, now=NOW + timedelta(minutes=1))
+        assert posted_papers(slack_fake, "C1") == [PAPERS[0], PAPERS[1], PAPERS[1], PAPERS[2]]
+        assert runs(engine, "C1")[0].status == "done"
+
     def test_rate_limited_then_success(
         self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any
     ) -> None:
@@ -155,8 +201,9 @@ class TestExactlyOnce:
         slack_fake.rate_limit(1, retry_after=1, method="chat.postMessage")
         result = run_digest(settings, engine, client, channel_id="C1")
         assert result.status == "posted"
-        statuses = [c.status for c in slack_fake.calls_to("chat.postMessage")]
-        assert statuses == [429, 200, 200, 200, 200]
+        calls = slack_fake.calls_to("chat.postMessage")
+        assert [c.status for c in calls] == [429, 200, 200, 200, 200]
+        assert calls[1].at - calls[0].at >= 0.9  # waited for Retry-After: 1
         assert posted_papers(slack_fake, "C1") == PAPERS
 
 
@@ -210,6 +257,52 @@ class TestEmptyDays:
         assert (result.status, again.status) == ("posted", "done_before")
         [notice] = slack_fake.posted("C3")
         assert "could not fetch new papers" in notice["text"]
+        assert len(notice["blocks"]) == 1 and "<!channel>" not in str(notice)
+
+    def test_arxiv_failing_while_hugging_face_answers_still_gives_the_notice(
+        self, settings: Settings, engine: Engine, slack_fake: Any
+    ) -> None:
+        # The sources run one after the other: arXiv fails, then Hugging Face brings a few
+        # papers, none about this channel's topic.
+        s = slack_settings(settings, slack_fake)
+        with session_scope(engine) as session:
+            channels.follow(session, channel_id="C4", topic_name="language models")
+            session.add_all([
+                IngestRun(source="arxiv", status="failed", error="arXiv answered 503",
+                          started_at=NOW - timedelta(minutes=30)),
+                IngestRun(source="hf", status="ok", started_at=NOW - timedelta(minutes=29)),
+            ])  # fmt: skip
+            add_paper(session, "2501.77777", "Protein folding with diffusion")
+        result = run_digest(s, engine, make_web_client(s), channel_id="C4", scheduled_for=NOW)
+        assert result.status == "posted"
+        [notice] = slack_fake.posted("C4")
+        assert "could not fetch new papers" in notice["text"]
+
+    def test_a_failure_a_later_ingest_recovered_from_posts_nothing(
+        self, settings: Settings, engine: Engine, slack_fake: Any
+    ) -> None:
+        s = slack_settings(settings, slack_fake)
+        with session_scope(engine) as session:
+            channels.follow(session, channel_id="C5", topic_name="language models")
+            session.add_all([
+                IngestRun(source="arxiv", status="failed", error="arXiv answered 503",
+                          started_at=NOW - timedelta(hours=2)),
+                IngestRun(source="arxiv", status="ok", started_at=NOW - timedelta(hours=1)),
+                IngestRun(source="hf", status="running", started_at=NOW - timedelta(hours=1)),
+            ])  # fmt: skip
+        result = run_digest(s, engine, make_web_client(s), channel_id="C5", scheduled_for=NOW)
+        assert result.status == "empty" and slack_fake.posted("C5") == []
+
+    def test_a_channel_with_papers_gets_its_digest_not_the_notice(
+        self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any
+    ) -> None:
+        settings, client = env
+        with session_scope(engine) as session:
+            session.add(IngestRun(source="arxiv", status="failed", error="arXiv answered 503"))
+        run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+        messages = slack_fake.posted("C1")
+        assert posted_papers(slack_fake, "C1") == PAPERS
+        assert not any("could not fetch" in m["text"] for m in messages)
 
 
 def test_one_channel_failing_does_not_stop_the_others(
@@ -229,3 +322,26 @@ def test_one_channel_failing_does_not_stop_the_others(
     assert failed.error == "slack: channel_not_found"
     assert posted_papers(slack_fake, ok.channel_id) == PAPERS
     assert runs(engine, failed.channel_id)[0].status == "failed"  # Slack said no: not retried
+
+
+def test_each_channel_is_paced_while_channels_post_in_parallel(
+    env: tuple[Settings, Any], engine: Engine, slack_fake: Any
+) -> None:
+    settings, client = env
+    paced = settings.model_copy(update={"slack_channel_interval_seconds": 0.4})
+    slack_fake.enforce_channel_rate, slack_fake.channel_interval = True, 0.4  # 429 if faster
+    with session_scope(engine) as session:
+        channels.follow(session, channel_id="C2", topic_name="language models")
+        for channel_id in ("C1", "C2"):
+            channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
+    started = time.monotonic()
+    results = run_due_digests(paced, engine, client, now=NOW)
+    wall = time.monotonic() - started
+    assert sorted(r.status for r in results) == ["posted", "posted"]
+    assert slack_fake.rate_limited == 0
+    for channel_id in ("C1", "C2"):
+        arrivals = [c.at for c in slack_fake.calls_to("chat.postMessage")
+                    if c.args["channel"] == channel_id]  # fmt: skip
+        assert len(arrivals) == 4
+        assert min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= 0.38
+    assert wall < 2 * 3 * 0.4  # one channel's 3 gaps, not both channels' 6 in a row

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from digest_helpers import add_paper, posted_papers, slack_settings
-from sqlalchemy import Engine
+from apscheduler.triggers.cron import CronTrigger
+from digest_helpers import add_paper, posted_papers, runs, slack_settings
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import channels
 from app.db.engine import session_scope
 from app.digest import due_channels, run_due_digests
+from app.scheduler import build_scheduler, job_specs
 from app.slack.poster import make_web_client
 
 # Monday 10 March 2025, 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
@@ -74,3 +79,46 @@ def test_scheduled_digest_posts_once_at_its_local_time(
     assert posted_papers(slack_fake, "CBERLIN") == ["2503.00001"]
     header = slack_fake.posted("CBERLIN")[0]
     assert "Mon 10 Mar 2025" in header["blocks"][0]["text"]["text"]
+
+
+def test_running_schedulers_post_a_digest_once_at_the_channels_local_minute(
+    settings: Settings, engine: Engine, db_url: str, slack_fake: Any
+) -> None:
+    """The real scheduler drives it: two replicas run Paperboy's digest job (ticking every second
+    instead of every minute, so the test does not wait); a channel in Asia/Kolkata (UTC+05:30)
+    whose cron names the current local minute gets its digest once; a UTC channel with the same
+    cron does not (for it that minute is 5.5 hours away)."""
+    s = slack_settings(settings, slack_fake)
+    client = make_web_client(s)
+    local = datetime.now(ZoneInfo("Asia/Kolkata")).replace(second=0, microsecond=0)
+    cron = f"{local.minute} {local.hour} * * *"
+    with session_scope(engine) as session:
+        for channel_id, zone in (("CKOLKATA", "Asia/Kolkata"), ("CUTC", "UTC")):
+            channels.follow(session, channel_id=channel_id, topic_name="language models")
+            channels.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
+        add_paper(session, "2503.00002", "Language models in Kolkata")
+    digest = next(spec for spec in job_specs(s, engine, client) if spec.id == "digest")
+    every_second = dataclasses.replace(digest, trigger=CronTrigger(second="*", timezone=UTC))
+    other = create_engine(db_url)  # the second replica's own pool
+    replicas = [
+        build_scheduler(engine, [every_second], owner="a"),
+        build_scheduler(other, [every_second], owner="b"),
+    ]
+    try:
+        for replica in replicas:
+            replica.start()
+        deadline = time.monotonic() + 20
+        while len(slack_fake.posted("CKOLKATA")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # a few more ticks on both replicas: nothing may be posted again
+    finally:
+        for replica in replicas:
+            replica.shutdown(wait=True)
+        other.dispose()
+    assert posted_papers(slack_fake, "CKOLKATA") == ["2503.00002"]
+    header = slack_fake.posted("CKOLKATA")[0]
+    assert local.strftime("%a %d %b %Y") in header["blocks"][0]["text"]["text"]
+    assert len(slack_fake.posted("CKOLKATA")) == 2
+    assert slack_fake.posted("CUTC") == []
+    [run] = runs(engine, "CKOLKATA")
+    assert run.scheduled_for == local.astimezone(UTC)

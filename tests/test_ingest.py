@@ -178,6 +178,35 @@ class TestRunIngest:
         assert (report.sources[0].status, report.sources[0].skipped) == ("ok", 1)
         assert runs(engine)[0].skipped == 1
 
+    def test_hostile_hugging_face_values_do_not_sink_the_run(
+        self, cfg: Settings, engine: Engine, hf_fake: FakeHF
+    ):
+        # Valid JSON PostgreSQL cannot store as is: a NUL in text, an integer past int4.
+        hf_fake.daily[TODAY] = [
+            hf_item("2611.00007", title="Nul\u0000 title", upvotes=10**12, ai_keywords=["a\x00b"]),
+            hf_item("2611.00008", title="A fine paper", upvotes=2),
+        ]
+        report = run_ingest(cfg, engine, source="hf")
+        assert report.sources[0].status == "ok", report.sources[0].error
+        stored = papers(engine)
+        assert stored["2611.00007"].title == "Nul title"
+        assert stored["2611.00007"].hf_upvotes is None
+        assert stored["2611.00007"].hf_ai_keywords == ["ab"]
+        assert stored["2611.00008"].hf_upvotes == 2
+
+    def test_oversized_arxiv_values_do_not_sink_the_run(
+        self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
+    ):
+        arxiv_fake.add(
+            arxiv_paper("2611.00005", doi="10.1/" + "x" * 300, published=NOW),
+            arxiv_paper("2611.00006", categories=["cs." + "C" * 100, "cs.CL"], published=NOW),
+        )
+        report = run_ingest(cfg, engine, source="arxiv")
+        assert (report.sources[0].status, report.sources[0].skipped) == ("ok", 1)
+        stored = papers(engine)
+        assert stored["2611.00005"].doi is None
+        assert "2611.00006" not in stored and "2611.00001" in stored
+
 
 class TestArxivWindow:
     def test_the_next_run_reads_back_to_the_last_run_minus_the_overlap(

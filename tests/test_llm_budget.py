@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from llm_helpers import add_paper, jobs, llm_settings
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import enqueue
-from app.db.models import LlmCall, Notice, Paper
+from app.db.models import LlmCall, LlmJob, Notice, Paper
 from app.llm.budget import usage_today
 from app.llm.cards import card_for
 from app.llm.client import Usage
 from app.llm.cost import cost_usd
 from app.worker import drain
+
+PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 
 
 class TestCost:
@@ -65,6 +70,15 @@ class TestBudget:
         card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
         assert card.extractive
 
+        # The next day: the deferred jobs run and the LLM card replaces the extractive one.
+        session.execute(update(LlmCall).values(at=LlmCall.at - timedelta(days=1)))
+        session.execute(update(LlmJob).values(run_after=func.now()))
+        session.commit()
+        assert drain(cfg, engine).summarized == 2
+        session.expire_all()
+        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        assert not card.extractive and card.model == "claude-haiku-5-5"
+
     def test_spending_stops_at_the_budget_mid_queue(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
@@ -82,6 +96,46 @@ class TestBudget:
         status = usage_today(session, cfg)
         assert status["calls"] == report.summarized and status["budget_notice"]
         assert status["input_tokens"] > 0 and status["cache_read_tokens"] > 0
+
+    def test_a_submitted_batch_counts_against_the_budget_until_its_results_are_in(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake
+    ) -> None:
+        from app.llm.client import get_llm
+        from app.llm.cost import estimate_usd
+        from app.llm.prompts import PaperData, card_request
+        from app.worker import Worker
+
+        for n in range(1, 7):
+            add_paper(session, f"2611.0000{n}")
+        per_card = estimate_usd(
+            settings,
+            model="claude-haiku-5-5",
+            request=card_request(
+                PaperData("2611.00001", "t", session.get_one(Paper, "2611.00001").abstract)
+            ),
+        )
+        # Room for the batch of five (half price), not for one more direct card on top of it;
+        # without counting the batch in flight, that card would fit three times over.
+        budget = per_card * 5 / 2 + per_card / 2
+        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_daily_budget_usd=budget)
+        for n in range(1, 6):
+            enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
+        session.commit()
+        anthropic_fake.batch_polls = 1000  # the batch stays in progress
+        assert Worker(cfg, engine, get_llm(cfg)).step()  # type: ignore[arg-type]
+        assert len(anthropic_fake.batch_requests) == 1 and calls_cost(session) == 0
+
+        enqueue(session, kind="card", arxiv_id="2611.00006", urgent=True)
+        session.commit()
+        report = drain(cfg, engine)
+
+        assert report.deferred == 1 and anthropic_fake.message_requests == []
+        assert usage_today(session, cfg)["budget_notice"]
+
+
+def calls_cost(session: Session) -> Decimal:
+    session.expire_all()
+    return sum((c.cost_usd for c in session.scalars(select(LlmCall))), Decimal(0))
 
 
 class TestStatus:
@@ -111,3 +165,16 @@ class TestStatus:
         console.print(render_llm_status(data))
         text = console.export_text()
         assert "of $1.00" in text and "1 dead" in text and "Recent LLM failures" in text
+
+        # What the operator runs: `paperboy status`.
+        from conftest import cli_env
+
+        env = {**cli_env(cfg), "COLUMNS": "200"}
+        out = subprocess.run(
+            [PAPERBOY, "status"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        assert f"${data['cost_usd']:.4f} of $1.00, 2 calls" in out.stdout
+        assert f"tokens: {data['input_tokens']:,} in" in out.stdout
+        assert "queue: 0 pending, 0 running, 1 done, 1 dead" in out.stdout
+        assert "Recent LLM failures" in out.stdout and "overloaded" in out.stdout

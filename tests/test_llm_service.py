@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import PaperText, Topic
+from app.db.models import Paper, PaperText, Topic
 from app.llm.fulltext import may_fetch
 from app.llm.service import answer_question, deep_summary, expand_topic
 
@@ -50,6 +50,42 @@ class TestDeepSummary:
         assert again.problem == deep.problem
         assert len(anthropic_fake.message_requests) == 1 and len(pdf_server.requests) == 1
         assert summaries(session, "deep")["2611.00001"].source_text == "fulltext"
+
+    def test_the_full_text_is_cut_to_the_token_budget(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake, pdf_server
+    ) -> None:
+        cfg = llm_settings(
+            settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf", fulltext_max_tokens=150
+        )
+        _setup(session, pdf_server)
+
+        deep = deep_summary(cfg, engine, arxiv_id="2611.00001")
+
+        assert deep.source_text == "fulltext"
+        text = session.get_one(PaperText, "2611.00001")
+        assert text.truncated and len(text.text) <= 150 * 4
+        assert text.text.startswith("LazyRAG: Retrieval on Demand.")
+        sent = anthropic_fake.message_requests[0]["messages"][0]["content"]
+        full = sent[sent.index("<full_text>") : sent.index("</full_text>")]
+        assert len(full) <= 150 * 4 + 20 and "held-out split" not in full
+
+    def test_a_new_arxiv_version_is_read_and_summarized_again(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake, pdf_server
+    ) -> None:
+        cfg = llm_settings(settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf")
+        _setup(session, pdf_server)
+        first = deep_summary(cfg, engine, arxiv_id="2611.00001")
+
+        paper = session.get_one(Paper, "2611.00001")
+        paper.version = 2
+        session.commit()
+        pdf_server.add("2611.00001v2", ["Version two rewrites everything. " * 20, PAGE_2])
+        second = deep_summary(cfg, engine, arxiv_id="2611.00001")
+
+        assert pdf_server.requests == ["/pdf/2611.00001v1", "/pdf/2611.00001v2"]
+        assert second.problem != first.problem and "Version two" in second.problem
+        assert len(anthropic_fake.message_requests) == 2
+        assert summaries(session, "deep")["2611.00001"].paper_version == 2
 
     def test_links_in_paper_data_are_never_fetched(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake, pdf_server

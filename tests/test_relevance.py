@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from llm_helpers import add_paper, is_safe, jobs, llm_settings
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -118,6 +119,11 @@ class TestWithTheLlm:
         assert report.fallbacks == 3 and len(anthropic_fake.message_requests) == 2
         assert all(r.llm_score is None for r in _rows(session, topic).values())
         assert {j.state for j in jobs(session)} == {"done"}
+        # The failure is remembered: the next pass does not pay for the same grading again.
+        assert refresh_relevance(cfg, engine, topic_ids=[topic.id]).grades_queued == 0
+        session.execute(update(Relevance).values(graded_at=Relevance.graded_at - timedelta(days=1)))
+        session.commit()
+        assert refresh_relevance(cfg, engine, topic_ids=[topic.id]).grades_queued == 3
 
 
 class TestWithoutTheLlm:

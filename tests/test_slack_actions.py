@@ -61,6 +61,29 @@ def _add_topic(engine, name: str) -> None:
         session.add(ChannelTopic(channel_id=CHANNEL, topic_id=topic.id))
 
 
+def _settings_modal(topics: list[str]) -> dict:
+    return modals.settings_view(
+        channel_id=CHANNEL,
+        topics=topics,
+        cron="0 9 * * *",
+        timezone="UTC",
+        max_papers=8,
+        quiet_day_notice=False,
+        style="messages",
+    )
+
+
+def _settings_values(topics: str, cron: str, timezone: str, max_papers: str) -> dict:
+    """What Slack sends back for the settings modal's fields (style: thread)."""
+    return {
+        "topics": {"value": {"type": "plain_text_input", "value": topics}},
+        "cron": {"value": {"type": "plain_text_input", "value": cron}},
+        "timezone": {"value": {"type": "plain_text_input", "value": timezone}},
+        "max_papers": {"value": {"type": "number_input", "value": max_papers}},
+        "style": {"value": {"type": "radio_buttons", "selected_option": {"value": "thread"}}},
+    }
+
+
 def _view_submission(server, view: dict, values: dict) -> dict:
     payload = {
         "type": "view_submission",
@@ -240,29 +263,15 @@ class TestModals:
             session.flush()
             topic = session.scalar(select(Topic).where(Topic.name == "old topic"))
             session.add(ChannelTopic(channel_id=CHANNEL, topic_id=topic.id))
-        view = modals.settings_view(
-            channel_id=CHANNEL,
-            topics=["old topic"],
-            cron="0 9 * * *",
-            timezone="UTC",
-            max_papers=8,
-            quiet_day_notice=False,
-            style="messages",
-        )
-        values = {
-            "topics": {"value": {"type": "plain_text_input", "value": "agents\n\n"}},
-            "cron": {"value": {"type": "plain_text_input", "value": "0 8 * * 1-5"}},
-            "timezone": {"value": {"type": "plain_text_input", "value": "Europe/Berlin"}},
-            "max_papers": {"value": {"type": "number_input", "value": "5"}},
-            "quiet": {
-                "value": {
-                    "type": "checkboxes",
-                    "selected_options": [
-                        {"value": "quiet", "text": {"type": "plain_text", "text": "q"}}
-                    ],
-                }
-            },
-            "style": {"value": {"type": "radio_buttons", "selected_option": {"value": "thread"}}},
+        view = _settings_modal(["old topic"])
+        values = _settings_values("agents\n\n", "0 8 * * 1-5", "Europe/Berlin", "5")
+        values["quiet"] = {
+            "value": {
+                "type": "checkboxes",
+                "selected_options": [
+                    {"value": "quiet", "text": {"type": "plain_text", "text": "q"}}
+                ],
+            }
         }
         assert _view_submission(slack_app_server, view, values) == {}
         notes = wait_for(
@@ -287,22 +296,8 @@ class TestModals:
             assert [t.name for t in topics] == ["agents"]
 
     def test_settings_errors_show_next_to_the_fields(self, slack_app_server, engine):
-        view = modals.settings_view(
-            channel_id=CHANNEL,
-            topics=[],
-            cron="0 9 * * *",
-            timezone="UTC",
-            max_papers=8,
-            quiet_day_notice=False,
-            style="messages",
-        )
-        values = {
-            "topics": {"value": {"type": "plain_text_input", "value": ""}},
-            "cron": {"value": {"type": "plain_text_input", "value": "99 9 * * 1-5"}},
-            "timezone": {"value": {"type": "plain_text_input", "value": "Moon/Base"}},
-            "max_papers": {"value": {"type": "number_input", "value": "500"}},
-            "style": {"value": {"type": "radio_buttons", "selected_option": {"value": "thread"}}},
-        }
+        view = _settings_modal([])
+        values = _settings_values("", "99 9 * * 1-5", "Moon/Base", "500")
         answer = _view_submission(slack_app_server, view, values)
         assert answer["response_action"] == "errors"
         assert set(answer["errors"]) == {"cron", "timezone", "max_papers"}

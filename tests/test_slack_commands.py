@@ -8,7 +8,9 @@ import re
 import time
 
 import pytest
-from slack_cmd_support import CHANNEL, USER, add_papers, all_text, record, wait_for
+from slack_cmd_support import CHANNEL, USER, add_search_papers, all_text, wait_for
+from slack_cmd_support import ack_text as _ack_text
+from slack_cmd_support import command_replies as _replies
 from slack_helpers import SECRET, post_command
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -20,49 +22,9 @@ from app.db.models import Channel, Topic
 from app.slack.commands_parse import SUBCOMMAND_NAMES
 
 
-def _replies(sent, count: int = 1, timeout: float = 10.0) -> list[dict]:
-    """What the app sent to the command's response_url, once there are `count` bodies."""
-    return wait_for(
-        lambda: (r := sent.replies()) and len(r) >= count and r,
-        timeout=timeout,
-        what=f"{count} response(s) to the slash command",
-    )
-
-
-def _ack_text(sent) -> str:
-    assert sent.status_code == 200
-    if "json" in sent.response.headers.get("content-type", ""):
-        return sent.response.json().get("text", "")
-    return sent.response.text  # Bolt answers a text-only ack as plain text
-
-
 @pytest.fixture
 def papers(engine):
-    add_papers(
-        engine,
-        record(
-            "2401.00001",
-            "Retrieval augmented generation for code search",
-            "We combine retrieval with large language models for code search. "
-            "Our retriever improves recall by 12% on CodeSearchNet.",
-        ),
-        record(
-            "2401.00002",
-            "Large language model agents that search the web",
-            "We build agents on a large language model that search the web and cite sources.",
-        ),
-        record(
-            "2401.00003",
-            "Protein folding with diffusion",
-            "A diffusion model for protein structures.",
-            categories=["q-bio.BM"],
-        ),
-        record(
-            "2401.00004",
-            "Beam search for speech decoding",
-            "A faster beam search for speech recognition decoders.",
-        ),
-    )
+    add_search_papers(engine)
 
 
 class TestAck:
@@ -80,13 +42,19 @@ class TestAck:
         ("typed", "message"),
         [
             ("topic", "What should I search for?"),
+            ("search", "What should I search for?"),
+            ("topic " + "a " * 200, "too long"),
+            ("LLM+search see https://evil.example.com/x", "only read papers from arXiv"),
+            ("https://evil.example.com/abs/2401.00001", "only read papers from arXiv"),
             ("follow", "Which topic?"),
+            ("follow " + "x" * 201, "at most 200 characters"),
             ("unfollow", "Which topic?"),
             ('schedule "0 9 * *" UTC', "5-field cron expression"),
             ('schedule "0 9 * * 1-5" Mars/Olympus', "isn't a time zone I know"),
             ("digest later", "Did you mean `/papers digest now`?"),
             ("paper", "Which paper?"),
             ("paper not-an-id", "isn't an arXiv id"),
+            ("paper https://arxiv.org/list/cs.CL/recent", "isn't an arXiv or Hugging Face paper"),
             ("saved everything", "/papers saved bibtex"),
         ],
     )
@@ -95,6 +63,17 @@ class TestAck:
         assert message in _ack_text(sent)
         slack_app_server.wait_idle()
         assert sent.replies() == []  # nothing else happened
+
+    def test_slow_work_starts_as_soon_as_the_ack_is_sent(self, slack_app_server, papers):
+        # Background work waits for the ack to be written (app.slack.app.RESPONSE_SENT); the
+        # HTTP front end must release it then, not after the AFTER_RESPONSE_WAIT_S safety net.
+        from app.slack.app import AFTER_RESPONSE_WAIT_S
+
+        sent = slack_app_server.command("paper 2401.00001")
+        acked = time.monotonic()
+        assert "Looking up" in _ack_text(sent)
+        _replies(sent)
+        assert time.monotonic() - acked < AFTER_RESPONSE_WAIT_S
 
     def test_forged_signature_is_rejected_with_401(self, slack_app_server):
         response = post_command(slack_app_server.url, "forged-secret", "help")
@@ -260,75 +239,26 @@ class TestPapersAndSaved:
 
 
 class TestFailures:
+    @pytest.mark.parametrize(
+        ("typed", "broken"),
+        [
+            ("saved", "saved_papers"),  # quick: right after the ack
+            ("topic retrieval", "summaries"),  # slow: on the background pool
+        ],
+    )
     def test_internal_failure_answers_with_an_error_id_that_is_in_the_log(
-        self, slack_app_server, engine, caplog
+        self, slack_app_server, engine, papers, caplog, typed, broken
     ):
         with engine.begin() as conn:
-            conn.execute(text("DROP TABLE saved_papers"))
+            conn.execute(text(f"DROP TABLE {broken} CASCADE"))
         caplog.set_level(logging.ERROR)
-        reply = _replies(slack_app_server.command("saved"))[0]["text"]
+        reply = _replies(slack_app_server.command(typed))[0]["text"]
         match = re.fullmatch(r"Sorry, something went wrong on my side \(error id (\w+)\)\.", reply)
         assert match, reply
-        assert "Traceback" not in reply and "saved_papers" not in reply
+        assert "Traceback" not in reply and broken not in reply
         logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
-        assert logged and logged[0].exc_info is not None
-
-
-@pytest.fixture
-def llm_app(settings, engine, slack_fake, anthropic_fake):
-    """The app with an LLM: the fake Anthropic."""
-    from pydantic import SecretStr
-    from slack_helpers import running_slack_app
-
-    with running_slack_app(
-        settings,
-        slack_fake,
-        engine=engine,
-        anthropic_base_url=anthropic_fake.url,
-        anthropic_api_key=SecretStr("sk-ant-test"),
-    ) as server:
-        yield server
-
-
-class TestWithAnLLM:
-    def test_a_new_topic_is_expanded_once_and_shown_with_an_edit_button(
-        self, llm_app, engine, anthropic_fake
-    ):
-        sent = llm_app.command("follow neural retrieval")
-        first, expansion = _replies(sent, 2)[:2]
-        assert "now follows *neural retrieval*" in first["text"]
-        shown = all_text(expansion)
-        assert '"neural retrieval methods"' in shown  # the fake model's synonyms, as a query
-        button = expansion["blocks"][-1]["elements"][0]
-        assert (button["action_id"], button["value"]) == ("topic_edit_query", "neural retrieval")
-        with Session(engine) as session:
-            topic = session.query(Topic).filter_by(name="neural retrieval").one()
-            assert topic.expanded_query and "neural retrieval methods" in topic.expanded_query
-        calls = len(anthropic_fake.message_requests)
-        again = _replies(llm_app.command("follow neural retrieval"), 2)
-        assert "neural retrieval methods" in all_text(again[1])  # shown again, not re-asked
-        assert len(anthropic_fake.message_requests) == calls
-
-    def test_edit_query_button_opens_a_modal_with_the_expansion(self, llm_app, engine):
-        _replies(llm_app.command("follow neural retrieval"), 2)
-        sent = llm_app.action("topic_edit_query", value="neural retrieval")
-        assert sent.status_code == 200
-        call = wait_for(lambda: llm_app.slack.calls_to("views.open"), what="views.open")[0]
-        assert call.ok, call.response
-        view = llm_app.slack.views[call.response["view"]["id"]]
-        field = next(b for b in view["blocks"] if b.get("block_id") == "query")
-        assert "neural retrieval methods" in field["element"]["initial_value"]
-
-    def test_ack_arrives_within_3s_even_when_the_llm_takes_10s(self, llm_app, anthropic_fake):
-        anthropic_fake.delay(10)
-        started = time.monotonic()
-        sent = llm_app.command("follow neural retrieval")
-        assert sent.status_code == 200 and time.monotonic() - started < 3.0
-        first = _replies(sent)[0]
-        assert "now follows" in first["text"] and time.monotonic() - started < 3.0
-        expansion = _replies(sent, 2, timeout=30)[1]  # the slow part comes later, on its own
-        assert time.monotonic() - started >= 10
-        assert "neural retrieval" in all_text(expansion)
+        assert len(logged) == 1 and logged[0].exc_info is not None
+        assert logged[0].getMessage().startswith("/papers ")  # which command failed
 
 
 def test_every_topic_is_stored_once(slack_app_server, engine):
@@ -336,40 +266,3 @@ def test_every_topic_is_stored_once(slack_app_server, engine):
     _replies(slack_app_server.command("follow agents"))
     with Session(engine) as session:
         assert session.query(Topic).filter_by(name="agents").count() == 1
-
-
-@pytest.fixture
-def sources_app(settings, engine, slack_fake, arxiv_fake, hf_fake):
-    """The app with the fake arXiv and Hugging Face APIs, for papers fetched on demand."""
-    from slack_helpers import running_slack_app
-
-    with running_slack_app(
-        settings, slack_fake, engine=engine, arxiv_api_url=arxiv_fake.url, hf_api_url=hf_fake.url
-    ) as server:
-        yield server
-
-
-class TestOnDemand:
-    def test_a_paper_not_stored_yet_is_fetched_and_shown(self, sources_app, arxiv_fake, engine):
-        from fakes.arxiv_api import arxiv_paper
-
-        arxiv_fake.add(arxiv_paper("2402.12345", title="Speculative decoding at scale"))
-        reply = _replies(sources_app.command("paper https://arxiv.org/abs/2402.12345v1"))[0]
-        assert "Speculative decoding at scale" in all_text(reply)
-        assert [q.get("id_list") for q in arxiv_fake.queries()] == ["2402.12345"]
-        with Session(engine) as session:
-            from app.db.models import Paper
-
-            assert session.get(Paper, "2402.12345") is not None
-
-    def test_a_paper_nobody_knows(self, sources_app):
-        reply = _replies(sources_app.command("paper 2402.99999"))[0]
-        assert "couldn't find arXiv:2402.99999" in reply["text"]
-
-    def test_a_link_elsewhere_is_refused_and_nothing_is_fetched(
-        self, sources_app, arxiv_fake, hf_fake
-    ):
-        sent = sources_app.command("paper https://arxiv.org.example.net/abs/2402.12345")
-        assert "only read papers from arXiv and Hugging Face" in _ack_text(sent)
-        sources_app.wait_idle()
-        assert arxiv_fake.requests == [] and hf_fake.requests == []

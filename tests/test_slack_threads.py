@@ -10,6 +10,7 @@ from slack_cmd_support import (
     CHANNEL,
     add_papers,
     all_text,
+    assert_inert,
     message_event,
     post_paper,
     record,
@@ -233,6 +234,24 @@ class TestQuestions:
         m = _human(llm_app, q, thread_ts=post_ts)
         llm_app.event(message_event(q, ts=m["ts"], thread_ts=post_ts))
         assert "The paper does not say" in all_text(_reply_in(llm_app, post_ts)[0])
+
+    def test_an_answer_that_tries_to_ping_pings_nobody(
+        self, llm_app, engine, papers, anthropic_fake
+    ):
+        anthropic_fake.reply_json(
+            {
+                "answer": "<!channel> <!here|here> <@U123> @everyone: an MRR@10 of 39.4.",
+                "quotes": ["On MS MARCO our retriever reaches an MRR@10 of 39.4"],
+                "answerable": True,
+            }
+        )
+        post_ts = post_paper(llm_app.slack, engine, "2401.00001")
+        q = "<@UPAPERBOY> What MRR@10 does it reach?"
+        m = _human(llm_app, q, thread_ts=post_ts)
+        llm_app.event(message_event(q, ts=m["ts"], thread_ts=post_ts))
+        answer = _reply_in(llm_app, post_ts)[0]
+        assert "39.4" in all_text(answer)
+        assert_inert(answer)
 
     def test_chatter_under_a_paper_post_is_not_answered(self, slack_app_server, engine, papers):
         post_ts = post_paper(slack_app_server.slack, engine, "2401.00001")

@@ -18,4 +18,6 @@ def upgrade() -> None:
     cfg = settings()
     get_engine(cfg)
     where = "embedded" if cfg.database_url is None else "DATABASE_URL"
-    console.print(f"schema up to date ({where}: {database_url(cfg).split('@')[-1]})")
+    # Without the user name and password; plain text (a data folder path is not markup).
+    shown = database_url(cfg).split("@")[-1]
+    console.print(f"schema up to date ({where}: {shown})", markup=False, highlight=False)

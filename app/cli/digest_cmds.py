@@ -122,7 +122,7 @@ def digest(
 ) -> None:
     """Build (and unless --dry-run, post) one digest for a channel now."""
     cfg = settings()
-    if not dry_run and cfg.slack_bot_token is None:
+    if not dry_run and not cfg.slack_bot_token:  # unset, or empty in .env
         raise UserInputError("SLACK_BOT_TOKEN is not set: set it to post, or use --dry-run")
     result = run_digest(
         cfg, engine(), make_web_client(cfg), channel_id=channel, force=force, dry_run=dry_run
@@ -135,13 +135,18 @@ def digest(
         raise UserInputError(f"digest for {channel} failed: {result.error}")
     summary = {
         "dry_run": f"dry run: {len(result.payloads)} messages, {len(result.paper_ids)} papers",
-        "posted": f"posted {result.posted} messages to {channel}",
+        "posted": f"posted {result.posted} message{'' if result.posted == 1 else 's'} to {channel}",
         "empty": f"nothing new for {channel}",
         "skipped": f"another process is posting this digest to {channel}",
         "done_before": f"this digest was posted to {channel} already",
     }.get(result.status, result.status)
     if result.resumed:
-        summary += f" (and finished {result.resumed} messages of an interrupted digest)"
+        noun = "message" if result.resumed == 1 else "messages"
+        finished = f"finished {result.resumed} {noun} of an interrupted digest"
+        if result.status == "posted" and result.posted == 0:
+            summary = f"{finished} in {channel}"
+        else:
+            summary += f" (and {finished})"
     (typer.echo(summary, err=True) if as_json else console.print(summary, highlight=False))
 
 

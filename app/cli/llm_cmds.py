@@ -122,12 +122,13 @@ def render_llm_status(data: dict[str, Any]) -> RenderableType:
     for column in ("at", "what", "kind", "paper", "error"):
         table.add_column(column, overflow="fold")
     for row in data["recent_failures"]:
+        # Text cells, not markup: stored error text may hold "[...]" that rich would parse.
         table.add_row(
-            (row.get("at") or "")[:19].replace("T", " "),
-            row["what"],
-            row.get("kind") or "",
-            row.get("arxiv_id") or "",
-            row.get("error") or "",
+            Text((row.get("at") or "")[:19].replace("T", " ")),
+            Text(str(row["what"])),
+            Text(row.get("kind") or ""),
+            Text(row.get("arxiv_id") or ""),
+            Text(row.get("error") or ""),
         )
     return Group(*lines, table)
 

@@ -37,7 +37,9 @@ def embedded_url(data_dir: Path) -> str:
     with _lock:
         server = _servers.get(pgdata)
         if server is None:
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            # Created here, race-free: the wheel's own mkdir (exist_ok=False, outside its lock)
+            # fails when two commands start on a fresh data folder at the same moment.
+            pgdata.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI): harmless.
                 warnings.simplefilter("ignore")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, text, update
@@ -228,18 +229,38 @@ def set_batch(
     batch_id: str,
     worker_id: str,
     lease_seconds: float,
+    reserve_usd: dict[int, Decimal] | None = None,
 ) -> None:
-    """Remember which batch (and which request in it: the lead job's id) each job went into."""
+    """Remember which batch (and which request in it: the lead job's id) each job went into,
+    and on the lead job what its request may cost (counted as spent until it is done)."""
+    reserve_usd = reserve_usd or {}
     for lead, members in groups.items():
         session.execute(
             update(LlmJob)
             .where(_mine(members, worker_id))
             .values(
                 batch_id=batch_id,
-                payload=LlmJob.payload.op("||")(func.jsonb_build_object("group", lead)),
+                payload=LlmJob.payload.op("||")(
+                    func.jsonb_build_object(
+                        "group",
+                        lead,
+                        "reserve_usd",
+                        case((LlmJob.id == lead, float(reserve_usd.get(lead, 0))), else_=0.0),
+                    )
+                ),
                 lease_until=func.now() + timedelta(seconds=lease_seconds),
             )
         )
+
+
+def batch_reserved_usd(session: Session) -> Decimal:
+    """The upper-bound cost of batch requests submitted and not yet stored or failed."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(LlmJob.payload["reserve_usd"].as_float()), 0.0)).where(
+            LlmJob.state == "running", LlmJob.batch_id.is_not(None)
+        )
+    )
+    return Decimal(str(total or 0)).quantize(Decimal("0.000001"))
 
 
 def extend_lease(

@@ -167,6 +167,9 @@ class Summary(Base):
     prompt_version: Mapped[str] = mapped_column(String(32))
     paper_version: Mapped[int] = mapped_column(Integer, default=1)
     extractive: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Extractive rows: how many LLM tries ended in the fallback (refused, invalid twice); caps
+    # the later upgrade attempts (app/db/summaries.py is_current).
+    llm_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     content: Mapped[dict[str, Any]] = mapped_column(JSONB)
     source_text: Mapped[str] = mapped_column(String(16), default="abstract")  # abstract|fulltext
     created_at: Mapped[datetime] = _now()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Relevance, Topic
+from app.db.summaries import FALLBACK_RETRY_AFTER
 
 
 def store_lexical(session: Session, *, topic_id: int, scores: Sequence[tuple[str, float]]) -> None:
@@ -27,7 +28,8 @@ def store_lexical(session: Session, *, topic_id: int, scores: Sequence[tuple[str
 def ungraded(
     session: Session, *, topic_id: int, arxiv_ids: Iterable[str], model: str, prompt_version: str
 ) -> list[str]:
-    """Of these papers (order kept), those not yet graded by this model and prompt."""
+    """Of these papers (order kept), those not yet graded by this model and prompt, nor tried
+    and failed (refused, unusable twice) within FALLBACK_RETRY_AFTER."""
     ids = list(dict.fromkeys(arxiv_ids))
     if not ids:
         return []
@@ -36,13 +38,33 @@ def ungraded(
             select(Relevance.arxiv_id).where(
                 Relevance.topic_id == topic_id,
                 Relevance.arxiv_id.in_(ids),
-                Relevance.llm_score.is_not(None),
                 Relevance.model == model,
                 Relevance.prompt_version == prompt_version,
+                or_(
+                    Relevance.llm_score.is_not(None),
+                    Relevance.graded_at > func.now() - FALLBACK_RETRY_AFTER,
+                ),
             )
         )
     )
     return [i for i in ids if i not in graded]
+
+
+def mark_grade_failed(
+    session: Session, *, topic_id: int, arxiv_ids: Iterable[str], model: str, prompt_version: str
+) -> None:
+    """The model refused or failed to grade these papers: remember when (no score), so the next
+    passes leave them to the lexical score instead of paying again at once. A grade from an
+    earlier prompt is kept as it is."""
+    session.execute(
+        update(Relevance)
+        .where(
+            Relevance.topic_id == topic_id,
+            Relevance.arxiv_id.in_(list(arxiv_ids)),
+            Relevance.llm_score.is_(None),
+        )
+        .values(model=model, prompt_version=prompt_version, reason=None, graded_at=func.now())
+    )
 
 
 def store_grade(

@@ -1,11 +1,19 @@
-"""Stored summaries (one per paper, kind, model, prompt version) and cached full texts."""
+"""Stored summaries (one per paper, kind, model, prompt version) and cached full texts.
+
+An extractive row under a real model and prompt version means the model refused or kept sending
+unusable output for that paper. It stops the paper being sent again at once, but not forever:
+after FALLBACK_RETRY_AFTER it counts as missing again (so the next ingest pass or Slack request
+tries the LLM once more), until FALLBACK_MAX_TRIES tries have ended in the fallback. No key or a
+spent budget stores nothing: those jobs just wait, and are upgraded once the LLM is back.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -39,9 +47,29 @@ def get_summaries(
     return {row.arxiv_id: row for row in rows}
 
 
-def is_current(summary: Summary | None, paper: Paper) -> bool:
-    """A summary is current until a newer arXiv version of its paper arrives."""
-    return summary is not None and summary.paper_version >= (paper.version or 1)
+# Under a day, so a daily ingest pass always finds the paper due again.
+FALLBACK_RETRY_AFTER = timedelta(hours=20)
+# LLM tries (each one call if refused, two if invalid) before the extractive card stays.
+FALLBACK_MAX_TRIES = 3
+
+
+def is_current(summary: Summary | None, paper: Paper, *, now: datetime | None = None) -> bool:
+    """A summary is current until a newer arXiv version of its paper arrives; an extractive one
+    only until it is due for another LLM try (see the module docstring)."""
+    if summary is None or summary.paper_version < (paper.version or 1):
+        return False
+    if not summary.extractive or summary.llm_failures >= FALLBACK_MAX_TRIES:
+        return True
+    return summary.created_at > (now or datetime.now(UTC)) - FALLBACK_RETRY_AFTER
+
+
+def _settled() -> ColumnElement[bool]:
+    """SQL twin of the extractive half of `is_current`."""
+    return or_(
+        Summary.extractive.is_(False),
+        Summary.llm_failures >= FALLBACK_MAX_TRIES,
+        Summary.created_at > func.now() - FALLBACK_RETRY_AFTER,
+    )
 
 
 def store_summary(
@@ -56,7 +84,10 @@ def store_summary(
     extractive: bool = False,
     source_text: str = "abstract",
 ) -> None:
-    """Insert or replace: an LLM summary always replaces an extractive one or an older version."""
+    """Insert or replace: an LLM summary always replaces an extractive one or an older version.
+
+    An extractive one (the model refused or failed) counts the failed tries for this paper
+    version, which caps how often the LLM is tried again."""
     values = {
         "arxiv_id": arxiv_id,
         "kind": kind,
@@ -65,15 +96,24 @@ def store_summary(
         "paper_version": paper_version,
         "content": content,
         "extractive": extractive,
+        "llm_failures": 1 if extractive else 0,
         "source_text": source_text,
     }
     stmt = insert(Summary).values(**values)
+    failures = case(
+        (
+            Summary.extractive & (Summary.paper_version == stmt.excluded.paper_version),
+            Summary.llm_failures + 1,
+        ),
+        else_=1,
+    )
     stmt = stmt.on_conflict_do_update(
         constraint="uq_summaries_key",
         set_={
             "paper_version": stmt.excluded.paper_version,
             "content": stmt.excluded.content,
             "extractive": stmt.excluded.extractive,
+            "llm_failures": failures if extractive else 0,
             "source_text": stmt.excluded.source_text,
             "created_at": func.now(),
         },
@@ -84,7 +124,7 @@ def store_summary(
 def papers_without_current(
     session: Session, *, arxiv_ids: Iterable[str], kind: str, model: str, prompt_version: str
 ) -> list[str]:
-    """Of these papers, those with no summary of this kind, or one older than the paper."""
+    """Of these papers, those with no current summary of this kind (see `is_current`)."""
     ids = list(dict.fromkeys(arxiv_ids))
     if not ids:
         return []
@@ -98,6 +138,7 @@ def papers_without_current(
                 Summary.model == model,
                 Summary.prompt_version == prompt_version,
                 Summary.paper_version >= Paper.version,
+                _settled(),
             )
         )
     )

@@ -83,12 +83,37 @@ def digest_since(
 
 
 def ingest_failed(session: Session, *, since: datetime) -> str | None:
-    """The error of the latest ingest run when it failed and no paper arrived since `since`."""
-    latest = session.scalar(select(IngestRun).order_by(IngestRun.started_at.desc()).limit(1))
-    if latest is None or latest.status != "failed":
+    """The error behind an empty digest, if an ingest failure may explain it: a source whose
+    latest finished run failed. arXiv failing always counts (the papers come from there, and
+    Hugging Face's few dozen a day hide nothing); Hugging Face failing only counts when no paper
+    at all arrived since `since`. Sources run one after the other, so "the latest run of any
+    source" would miss an arXiv failure followed by a Hugging Face success."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=IngestRun.source,
+            order_by=(IngestRun.started_at.desc(), IngestRun.id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(IngestRun.source, IngestRun.status, IngestRun.error, rank)
+        .where(IngestRun.status != "running")  # a crashed ingest stays "running" forever
+        .subquery()
+    )
+    failed = {
+        source: error or f"{source} ingest failed"
+        for source, status, error in session.execute(
+            select(ranked.c.source, ranked.c.status, ranked.c.error).where(ranked.c.rank == 1)
+        )
+        if status == "failed"
+    }
+    if not failed:
         return None
+    if "arxiv" in failed:
+        return failed["arxiv"]
     fresh = session.scalar(select(Paper.arxiv_id).where(Paper.first_seen_at >= since).limit(1))
-    return None if fresh else (latest.error or "ingest failed")
+    return None if fresh else next(iter(failed.values()))
 
 
 def notice_kind(session: Session, *, channel: Channel, since: datetime) -> str | None:
@@ -193,7 +218,8 @@ def _payload(channel_id: str, message: blocks.Message, meta: dict[str, Any]) -> 
         **message,
         "unfurl_links": False,
         "unfurl_media": False,
-        # Lets a thread reply be resolved to its paper straight from the message.
+        # Lets a thread reply be resolved to its paper straight from the message, and a resumed
+        # run find what Slack already has (app/digest/reconcile.py).
         "metadata": {"event_type": "paperboy_digest", "event_payload": meta},
     }
 
@@ -225,12 +251,12 @@ def render(
             message = blocks.ingest_failure_notice(day=day)
         else:
             message = blocks.quiet_day_notice(day=day, topics=topics)
-        notice = _payload(cid, message, meta_base | {"kind": kind})
+        notice = _payload(cid, message, meta_base | {"kind": kind, "position": 0})
         return [OutMessage(0, "notice", None, _ready(notice))]
     papers = _loaded(session, paper_ids) or load_papers(session, paper_ids)
     present = [i for i in paper_ids if i in papers]
     header = blocks.digest_header(day=day, topics=topics, count=len(present), style=channel.style)
-    header_payload = _payload(cid, header, meta_base | {"kind": "header"})
+    header_payload = _payload(cid, header, meta_base | {"kind": "header", "position": 0})
     out = [OutMessage(0, "header", None, _ready(header_payload))]
     thread = channel.style == "thread"
     engine = session.get_bind()

@@ -10,8 +10,11 @@
 - Run statuses are written in the lock's transaction, in one statement when the batch ends;
   until then the lock itself keeps other processes off the runs.
 
-The one window left: a crash after Slack accepted a message but before its row was committed
-re-posts that message once. Closing it would need Slack to take an idempotency key; it has none.
+- A crash after Slack accepted a message but before its row was committed: a resumed run first
+  looks for its own messages in the channel's history (app/digest/reconcile.py, by the run id
+  and position each message carries in `metadata`) and records those instead of re-posting
+  them. When Slack will not show the history (the bot is not in the channel), that one message
+  may repeat.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from app.config import Settings
 from app.db.models import DigestRun, PostedMessage
 from app.digest.plan import OutMessage
+from app.digest.reconcile import find_posted
 from app.slack.poster import ChannelPacer
 
 log = logging.getLogger(__name__)
@@ -93,9 +97,11 @@ class DigestPoster:
         state: RunState,
         *,
         fresh: bool = False,
+        since: datetime | None = None,
     ) -> None:
         """Queue the run's messages that are not posted yet, in order, on its channel.
-        `fresh`: the run was planned just now, so nothing of it can have been posted."""
+        `fresh`: the run was planned just now, so nothing of it can have been posted.
+        `since`: when the run was recorded (where to look for messages Slack has unrecorded)."""
         done: dict[int, str] = {}
         if not fresh:
             with self.engine.connect() as conn:
@@ -105,6 +111,10 @@ class DigestPoster:
                     )
                 )
                 done = {position: ts for position, ts in rows}
+            missing = [m for m in messages if m.position not in done]
+            if missing and since is not None:
+                known_header = header_ts or done.get(0)
+                done |= self._recover(run_id, channel_id, known_header, missing, since)
         state.total = len(messages)
         state.header_ts = header_ts or done.get(0)
         state.already = sum(1 for m in messages if m.position in done)
@@ -112,6 +122,47 @@ class DigestPoster:
             if message.position not in done:
                 self.pacer.submit(channel_id, lambda m=message: self._post(run_id, m, state))
         self.pacer.submit(channel_id, lambda: self._finish(state), paced=False)
+
+    def _recover(
+        self,
+        run_id: int,
+        channel_id: str,
+        header_ts: str | None,
+        missing: list[OutMessage],
+        since: datetime,
+    ) -> dict[int, str]:
+        """Record the missing messages Slack has after all; {position: ts} of those."""
+        found = find_posted(
+            self.client, channel_id=channel_id, run_id=run_id, since=since, header_ts=header_ts,
+            in_thread=any(m.in_thread for m in missing),
+        )  # fmt: skip
+        recovered = {m.position: found[m.position] for m in missing if m.position in found}
+        for message in missing:
+            if message.position in recovered:
+                where = recovered[message.position]
+                self._record(run_id, message, channel_id, where.ts, where.thread_ts)
+        if recovered:
+            log.info("digest run %s: %d messages were in Slack already, not posted again",
+                     run_id, len(recovered))  # fmt: skip
+        return {position: where.ts for position, where in recovered.items()}
+
+    def _record(
+        self, run_id: int, message: OutMessage, channel_id: str, ts: str, thread_ts: str | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(PostedMessage)
+                .values(
+                    channel_id=channel_id,
+                    ts=ts,
+                    thread_ts=thread_ts,
+                    arxiv_id=message.arxiv_id,
+                    digest_run_id=run_id,
+                    kind=message.kind,
+                    position=message.position,
+                )
+                .on_conflict_do_nothing()
+            )
 
     def _post(self, run_id: int, message: OutMessage, state: RunState) -> None:
         if state.error is not None:
@@ -138,20 +189,8 @@ class DigestPoster:
         if message.kind == "header":
             state.header_ts = ts
         state.payloads.append(payload)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(PostedMessage)
-                .values(
-                    channel_id=str(response.get("channel") or payload["channel"]),
-                    ts=ts,
-                    thread_ts=payload.get("thread_ts"),
-                    arxiv_id=message.arxiv_id,
-                    digest_run_id=run_id,
-                    kind=message.kind,
-                    position=message.position,
-                )
-                .on_conflict_do_nothing()
-            )
+        channel = str(response.get("channel") or payload["channel"])
+        self._record(run_id, message, channel, ts, payload.get("thread_ts"))
         state.posted += 1
 
     def _finish(self, state: RunState) -> None:

@@ -66,6 +66,7 @@ class _Job:
     earlier_ids: list[int] | None = None  # unfinished runs to finish first (None: look them up)
     main: RunState | None = None
     earlier: list[RunState] = field(default_factory=list)
+    main_interrupted: bool = False  # the run for this very time was started before and broke off
 
     def conclude(self) -> DigestResult:
         result = self.result
@@ -74,6 +75,9 @@ class _Job:
         if state is None:
             return result
         result.posted, result.payloads = state.posted, state.payloads
+        if self.main_interrupted:
+            # Re-running the same scheduled time finishes what a crashed attempt left: say so.
+            result.resumed, result.posted = result.resumed + state.posted, 0
         if state.error is not None:
             result.status, result.error = "failed", state.error
         elif result.status == "posting":
@@ -223,6 +227,7 @@ class _Runner:
         if run.status == "done":
             result.status = "empty" if created else "done_before"
             return
+        job.main_interrupted = not created
         job.main = self._start(run.id, result.channel_id, messages=messages)
         result.status = "posting" if job.main is not None else "skipped"
 
@@ -245,7 +250,9 @@ class _Runner:
                 session, self.settings, channel=channel, paper_ids=list(run.paper_ids or []),
                 scheduled_for=run.scheduled_for, run_id=run.id,
             )  # fmt: skip
-        self.poster.post_run(run_id, channel_id, run.header_ts, messages, state)
+        self.poster.post_run(
+            run_id, channel_id, run.header_ts, messages, state, since=aware(run.created_at)
+        )
         return state
 
 

@@ -14,6 +14,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from app.db import jobs as queue
@@ -68,13 +69,16 @@ class BatchRunner:
         with session_scope(self.runner.engine) as session:
             room = self.runner.settings.llm_daily_budget_usd - budget.spent_today(session)
         chosen: list[Task] = []
+        reserve: dict[int, Decimal] = {}
         for task in tasks:
-            room -= estimate_usd(
+            estimate = estimate_usd(
                 self.runner.settings, model=self.runner.llm.model, request=task.request, batch=True
             )
+            room -= estimate
             if room < 0:
                 break
             chosen.append(task)
+            reserve[task.jobs[0].id] = estimate
         if len(chosen) < len(tasks):
             with session_scope(self.runner.engine) as session:
                 budget.record_spent_notice(session, self.runner.settings)
@@ -88,15 +92,7 @@ class BatchRunner:
                 [(str(t.jobs[0].id), t.request) for t in chosen]
             )
         except LLMUnavailable as exc:
-            calls.record(
-                self.runner.settings,
-                self.runner.engine,
-                model=self.runner.llm.model,
-                purpose="batch",
-                usage=Usage(),
-                batch=True,
-                error=str(exc),
-            )
+            self._record("batch", Usage(), error=str(exc))
             self.runner.fail([j for t in chosen for j in t.jobs], str(exc), retryable=exc.retryable)
             return True
         with session_scope(self.runner.engine) as session:
@@ -106,6 +102,7 @@ class BatchRunner:
                 batch_id=batch_id,
                 worker_id=self.runner.worker_id,
                 lease_seconds=self.runner.lease(),
+                reserve_usd=reserve,
             )
         self.inflight[batch_id] = _InFlight(
             time.monotonic() + self.runner.settings.llm_batch_poll_seconds
@@ -164,15 +161,7 @@ class BatchRunner:
             if task is None:
                 continue
             if outcome.message is None:
-                calls.record(
-                    self.runner.settings,
-                    self.runner.engine,
-                    model=self.runner.llm.model,
-                    purpose=task.kind,
-                    usage=Usage(),
-                    batch=True,
-                    error=outcome.error,
-                )
+                self._record(task.kind, Usage(), error=outcome.error)
                 self.runner.fail(group, outcome.error or "batch request failed")
                 continue
             self._batch_reply(task, outcome.message)
@@ -180,44 +169,25 @@ class BatchRunner:
             self.runner.fail(group, "missing from the batch results")
 
     def _batch_reply(self, task: Task, message: Any) -> None:
-        model, purpose = self.runner.llm.model, task.kind
         try:
-            reply = parse_message(message, task.request.schema)
-            if task.check is not None:
-                try:
-                    task.check(reply.output)
-                except ValueError as exc:
-                    raise InvalidOutput(f"invalid output: {exc}", reply.usage) from None
-        except Refused as exc:
-            calls.record(
-                self.runner.settings,
-                self.runner.engine,
-                model=model,
-                purpose=purpose,
-                usage=exc.usage,
-                batch=True,
-                error=str(exc),
-            )
-            self.runner.fallback(task, str(exc))
+            reply = calls.checked(parse_message(message, task.request.schema), task.check)
+        except (Refused, InvalidOutput) as exc:
+            self._record(task.kind, exc.usage, error=str(exc))
+            if isinstance(exc, Refused):
+                self.runner.fallback(task, str(exc))
+            else:
+                self.runner.call(task, attempts=1)  # the one retry, direct
             return
-        except InvalidOutput as exc:
-            calls.record(
-                self.runner.settings,
-                self.runner.engine,
-                model=model,
-                purpose=purpose,
-                usage=exc.usage,
-                batch=True,
-                error=str(exc),
-            )
-            self.runner.call(task, attempts=1)  # the one retry, direct
-            return
+        self._record(task.kind, reply.usage)
+        self.runner.store(task, reply)
+
+    def _record(self, purpose: str, usage: Usage, *, error: str | None = None) -> None:
         calls.record(
             self.runner.settings,
             self.runner.engine,
-            model=model,
+            model=self.runner.llm.model,
             purpose=purpose,
-            usage=reply.usage,
+            usage=usage,
             batch=True,
+            error=error,
         )
-        self.runner.store(task, reply)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import jobs as queue
 from app.db.models import LlmCall, Notice
 from app.llm.client import Usage
 from app.llm.cost import cost_usd
@@ -34,10 +35,12 @@ def next_day_start(now: datetime | None = None) -> datetime:
 
 
 def spent_today(session: Session) -> Decimal:
+    """Today's recorded spend plus what submitted batches may still cost: a batch is billed
+    when its results come in, possibly hours later, and must not leave room to spend twice."""
     total = session.scalar(
         select(func.coalesce(func.sum(LlmCall.cost_usd), 0)).where(LlmCall.at >= day_start())
     )
-    return Decimal(total or 0)
+    return Decimal(total or 0) + queue.batch_reserved_usd(session)
 
 
 def over_budget(session: Session, settings: Settings, *, estimate: Decimal) -> bool:

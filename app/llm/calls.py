@@ -56,6 +56,16 @@ def check_budget(
         raise BudgetExceeded(f"today's LLM budget (${settings.llm_daily_budget_usd}) is spent")
 
 
+def checked(reply: Reply[Any], check: Callable[[Any], None] | None) -> Reply[Any]:
+    """Apply a task's own check to a schema-valid reply; a ValueError is invalid output."""
+    if check is not None:
+        try:
+            check(reply.output)
+        except ValueError as exc:
+            raise InvalidOutput(f"invalid output: {exc}", reply.usage) from None
+    return reply
+
+
 def call(
     settings: Settings,
     engine: Engine,
@@ -72,43 +82,22 @@ def call(
     for _ in range(attempts):
         check_budget(settings, engine, model=llm.model, request=request)
         try:
-            reply = llm.complete(request)
-            if check is not None:
-                try:
-                    check(reply.output)
-                except ValueError as exc:
-                    raise InvalidOutput(f"invalid output: {exc}", reply.usage) from None
-        except InvalidOutput as exc:
+            reply = checked(llm.complete(request), check)
+        except (InvalidOutput, Refused, LLMUnavailable) as exc:
+            # Refusals and unusable replies were billed: they carry their usage.
+            usage = exc.usage if isinstance(exc, InvalidOutput | Refused) else Usage()
             record(
                 settings,
                 engine,
                 model=llm.model,
                 purpose=request.purpose,
-                usage=exc.usage,
+                usage=usage,
                 error=str(exc),
             )
+            if not isinstance(exc, InvalidOutput):
+                raise
             last = exc
             continue
-        except Refused as exc:
-            record(
-                settings,
-                engine,
-                model=llm.model,
-                purpose=request.purpose,
-                usage=exc.usage,
-                error=str(exc),
-            )
-            raise
-        except LLMUnavailable as exc:
-            record(
-                settings,
-                engine,
-                model=llm.model,
-                purpose=request.purpose,
-                usage=Usage(),
-                error=str(exc),
-            )
-            raise
         record(settings, engine, model=llm.model, purpose=request.purpose, usage=reply.usage)
         return reply
     assert last is not None

@@ -26,7 +26,7 @@ from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import Paper
 from app.db.relevance import topic_named
-from app.db.summaries import get_summary
+from app.db.summaries import get_summary, is_current
 from app.errors import LLMError, UserInputError
 from app.llm import calls, prompts
 from app.llm.client import Usage, get_llm
@@ -83,8 +83,9 @@ def _stored_deep(settings: Settings, engine: Engine, paper: Paper) -> DeepResult
             model=settings.paperboy_llm_model,
             prompt_version=prompts.DEEP_PROMPT_VERSION,
         )
-    if row is None or row.paper_version < (paper.version or 1):
+    if not is_current(row, paper):  # none, an older version, or an extractive one due a retry
         return None
+    assert row is not None
     if row.extractive:
         return _deep_fallback(paper)
     return DeepResult.model_construct(

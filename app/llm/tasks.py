@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.engine import session_scope
 from app.db.models import LlmJob, Paper, Topic
-from app.db.relevance import store_grade, ungraded
+from app.db.relevance import mark_grade_failed, store_grade, ungraded
 from app.db.summaries import get_summary, is_current, store_summary
 from app.llm import prompts, schemas
 from app.llm.client import Reply, Request
@@ -36,7 +36,7 @@ class Task:
     jobs: list[LlmJob]
     request: Request
     store: Callable[[Session, Reply[Any]], None]
-    # Stored when the model refuses or fails validation twice (cards and deep summaries).
+    # Stored when the model refuses or fails validation twice (so it is not paid for again).
     store_fallback: Callable[[Session], None] | None = None
     check: Callable[[Any], None] | None = None
     info: dict[str, Any] = field(default_factory=dict)
@@ -163,8 +163,15 @@ def grade_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Ta
                     prompt_version=version,
                 )
 
+    def store_fallback(session: Session) -> None:
+        mark_grade_failed(
+            session, topic_id=topic.id, arxiv_ids=wanted, model=model, prompt_version=version
+        )
+
     request = prompts.grade_request(topic=topic_text, papers=[paper_data(p) for p in papers])
-    return Task("grade", list(jobs), request, store, None, check, info={"papers": len(papers)})
+    return Task(
+        "grade", list(jobs), request, store, store_fallback, check, info={"papers": len(papers)}
+    )
 
 
 def build_task(settings: Settings, engine: Engine, jobs: list[LlmJob]) -> Task | None:

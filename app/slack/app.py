@@ -32,6 +32,11 @@ BACKGROUND_THREADS = 8
 BACKGROUND_QUEUE_LIMIT = 200
 # Bolt's own listener pool (its default size), named so shutdown can wait for it.
 LISTENER_THREADS = 5
+# Longest a slash command's background work waits for its ack to be on the wire (see
+# `response_sent`); the HTTP front end normally releases it within a millisecond.
+AFTER_RESPONSE_WAIT_S = 1.0
+# Bolt context key: a threading.Event set once the HTTP response (the ack) has been written.
+RESPONSE_SENT = "paperboy_response_sent"
 
 
 class SlackNotConfigured(PaperboyError):
@@ -74,11 +79,19 @@ class Services:
         /,
         *args: Any,
         on_error: Callable[[str], object] | None = None,
+        after: threading.Event | None = None,
         **kwargs: Any,
     ) -> Future[Any]:
-        """Run `fn(*args, **kwargs)` on the background pool; raises Busy when it is full."""
+        """Run `fn(*args, **kwargs)` on the background pool; raises Busy when it is full.
+
+        With `after` (a request's RESPONSE_SENT event), the work starts once the ack has been
+        written: Bolt's request thread polls for the ack, and Python work started in this
+        process at that moment would hold the GIL it needs to send it.
+        """
 
         def run() -> Any:
+            if after is not None:
+                after.wait(AFTER_RESPONSE_WAIT_S)
             try:
                 return fn(*args, **kwargs)
             except Exception:
@@ -132,6 +145,22 @@ def ignore_other_bots(
     nested = nested if isinstance(nested, dict) else {}
     if event.get("bot_id") or event.get("subtype") == "bot_message" or nested.get("bot_id"):
         return ack()
+    return next()
+
+
+# The HTTP front end (app/slack/server.py) marks, per request thread, the event it sets once the
+# response has been written; Socket Mode has no such moment, so nothing waits there.
+_request = threading.local()
+
+
+def set_response_sent(event: threading.Event | None) -> None:
+    _request.response_sent = event
+
+
+def attach_response_sent(context: dict[str, Any], next: Callable[[], Any]) -> Any:
+    """Global middleware (runs on the request thread): hand the request's RESPONSE_SENT event
+    to its listener, which runs on another thread."""
+    context[RESPONSE_SENT] = getattr(_request, "response_sent", None)
     return next()
 
 
@@ -221,6 +250,7 @@ def build_app(
         logger=_bolt_log,
     )
     app.use(ignore_other_bots)
+    app.use(attach_response_sent)
     app.error(handle_error)
     services = Services(
         settings=settings, engine=engine, client=client, listener_executor=listener_executor

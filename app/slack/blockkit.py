@@ -36,21 +36,28 @@ def one_line(text: str | None) -> str:
     return _SPACE.sub(" ", text or "").strip()
 
 
+def _cut(text: str, limit: int) -> str:
+    # Cutting can end a word right after a mention ("@heresy" -> "@here…"): defuse again, and
+    # if that made it longer, cut once more (the mark stays; nothing new can appear).
+    cut = defuse_mentions(truncate(text, limit))
+    return cut if len(cut) <= limit else truncate(cut, limit)
+
+
 def esc(text: str | None, limit: int) -> str:
     """Untrusted text -> safe mrkdwn on one line, at most `limit` characters."""
-    return truncate(escape_mrkdwn(one_line(text)), limit)
+    return _cut(escape_mrkdwn(one_line(text)), limit)
 
 
 def esc_block(text: str | None, limit: int) -> str:
     """Like esc() but keeps line and paragraph breaks (for summaries and answers)."""
     lines = [_INLINE_SPACE.sub(" ", line).strip() for line in (text or "").splitlines()]
     joined = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    return truncate(escape_mrkdwn(joined), limit)
+    return _cut(escape_mrkdwn(joined), limit)
 
 
 def plain(text: str | None, limit: int) -> str:
     """Text for plain_text objects (header, buttons): never mentions, never empty."""
-    return truncate(defuse_mentions(one_line(text)), limit) or " "
+    return _cut(defuse_mentions(one_line(text)), limit) or " "
 
 
 def _mrkdwn(text: str) -> Block:

@@ -219,7 +219,8 @@ def paper_card_blocks(
 
 
 def fallback_line(paper: Any, card: CardLike | None) -> str:
-    title = esc(_get(paper, "title"), 200)
+    # Never blank: it is what notifications and screen readers get.
+    title = esc(_get(paper, "title"), 200) or f"arXiv:{esc(str(_get(paper, 'arxiv_id')), 64)}"
     tldr = esc(card.tldr, 200) if card is not None and card.tldr else ""
     return truncate(f"{title} — {tldr}" if tldr else title, FALLBACK_TEXT)
 

@@ -7,9 +7,10 @@ Each operation talks back through `reply(message)`: `respond` for a slash comman
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,10 @@ from app.llm.cards import card_for, cards_for
 from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
-from app.slack.app import new_error_id
+from app.slack.app import Busy, new_error_id
+
+if TYPE_CHECKING:
+    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,41 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
         log.exception("%s failed, error id %s", what, error_id)
         reply({"text": apology(error_id)})
     return None
+
+
+def replier(respond: Any) -> Reply:
+    """`reply` for a slash command or a button: a private message through its response_url."""
+
+    def reply(message: Message) -> None:
+        respond(response_type="ephemeral", replace_original=False, **message)
+
+    return reply
+
+
+def run_now(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Run an operation where we are (quick database work, right after the ack); a message it
+    returns is the reply."""
+    result = guarded(reply, what, fn, *args, **kwargs)
+    if isinstance(result, dict):
+        reply(result)
+
+
+def run_later(
+    services: Services,
+    reply: Reply,
+    what: str,
+    fn: Callable[..., Any],
+    /,
+    *args: Any,
+    after: threading.Event | None = None,
+    **kwargs: Any,
+) -> None:
+    """`run_now` on the background pool (search, LLM, fetching); when it is full, say so.
+    `after`: start once this event is set (a slash command's ack sent, see Services)."""
+    try:
+        services.background(run_now, reply, what, fn, *args, after=after, **kwargs)
+    except Busy as exc:
+        reply({"text": str(exc)})
 
 
 def apology(error_id: str) -> str:
@@ -131,7 +170,10 @@ def expansion_message(name: str, expanded: str) -> Message:
         f"```{escape_mrkdwn(truncate(expanded, 2500)).replace('```', '` ``')}```"
     )
     return {
-        "text": f"I search {truncate(name, 100)} as: {truncate(expanded, 200)}",
+        # The fallback text shows in notifications: escaped like the blocks (a topic is typed by
+        # a user, so it may hold <!channel>).
+        "text": f"I search {escape_mrkdwn(truncate(name, 100))} as: "
+        f"{escape_mrkdwn(truncate(expanded, 200))}",
         "blocks": [
             blocks.section(text),
             {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email.utils
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -13,7 +15,10 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from app.config import Settings
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Retryable(Exception):
@@ -64,3 +69,22 @@ def retrying(*, attempts: int, base_seconds: float, max_wait_seconds: float) -> 
         before_sleep=before_sleep,
         reraise=True,
     )
+
+
+def call_with_retries(fn: Callable[[], T], *, attempts: int, settings: Settings) -> T:
+    """`fn()`, tried up to `attempts` times while it raises Retryable, backing off between tries
+    (SOURCE_RETRY_* settings); the last Retryable propagates for the caller to word."""
+    for attempt in retrying(
+        attempts=attempts,
+        base_seconds=settings.source_retry_base_seconds,
+        max_wait_seconds=settings.source_retry_max_wait_seconds,
+    ):
+        with attempt:
+            return fn()
+    raise AssertionError("unreachable")  # pragma: no cover - reraise=True
+
+
+def raise_if_transient(status: int, retry_after: str | None) -> None:
+    """429 and 5xx are worth another try (no sooner than the server's Retry-After)."""
+    if status == 429 or status >= 500:
+        raise Retryable(f"HTTP {status}", retry_after=parse_retry_after(retry_after))

@@ -27,7 +27,7 @@ from lxml import etree
 from app.config import Settings
 from app.errors import SourceError
 from app.paperids import split_version
-from app.sources._retry import Retryable, parse_retry_after, retrying
+from app.sources._retry import Retryable, call_with_retries, raise_if_transient
 from app.sources.records import Author, PaperRecord
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 USER_AGENT = "paperboy/0.1 (research digest bot)"
 _NS = _feed._NS
 _ATOM_FEED = "{http://www.w3.org/2005/Atom}feed"
+# Column widths of papers.primary_category and papers.doi: a longer value would fail the batch.
+_MAX_CATEGORY = 64
+_MAX_DOI = 255
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -101,8 +104,10 @@ def _record(entry: Any, *, source: str, source_key: str) -> PaperRecord | None:
         log.warning("skipping unreadable arXiv entry: %s", exc)
         return None
     title = " ".join(result.title.split())
-    if not title:
+    primary = result.primary_category or (result.categories or [None])[0]
+    if not title or len(primary or "") > _MAX_CATEGORY:
         return None
+    doi = _clean(result.doi)
     return PaperRecord(
         arxiv_id=arxiv_id,
         version=version or 1,
@@ -110,12 +115,12 @@ def _record(entry: Any, *, source: str, source_key: str) -> PaperRecord | None:
         abstract=" ".join(result.summary.split()),
         authors=[Author(a.name.strip(), list(a.affiliation)) for a in result.authors if a.name],
         categories=list(result.categories),
-        primary_category=result.primary_category or (result.categories or [None])[0],
+        primary_category=primary,
         published=result.published,
         updated=result.updated,
         comment=_clean(result.comment),
         journal_ref=_clean(result.journal_ref),
-        doi=_clean(result.doi),
+        doi=doi if doi is None or len(doi) <= _MAX_DOI else None,
         links=[{"href": link.href, "rel": link.rel, "title": link.title} for link in result.links],
         pdf_url=result.pdf_url,
         source=source,
@@ -153,16 +158,13 @@ class _Client(arxiv.Client):
         self, search: arxiv.Search, *, start: int, size: int, expect: bool, key: str
     ) -> ArxivPage:
         url = self._format_url(search, start, size)
-        cfg = self._settings
-        attempts = cfg.arxiv_num_retries + 1
+        attempts = self._settings.arxiv_num_retries + 1
         try:
-            for attempt in retrying(
+            return call_with_retries(
+                lambda: self._fetch(url, start=start, expect=expect, key=key),
                 attempts=attempts,
-                base_seconds=cfg.source_retry_base_seconds,
-                max_wait_seconds=cfg.source_retry_max_wait_seconds,
-            ):
-                with attempt:
-                    return self._fetch(url, start=start, expect=expect, key=key)
+                settings=self._settings,
+            )
         except _EmptyPage:
             # Persistently empty: a typo'd category or a query arXiv answers with nothing. That
             # query fails; the others can still run.
@@ -172,7 +174,6 @@ class _Client(arxiv.Client):
             ) from None
         except Retryable as exc:
             raise SourceError(f"arXiv: {exc} after {attempts} attempts") from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch(self, url: str, *, start: int, expect: bool, key: str) -> ArxivPage:
         self._wait_turn()
@@ -187,9 +188,7 @@ class _Client(arxiv.Client):
         finally:
             self._last_request = time.monotonic()
         status = response.status_code
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise Retryable(f"HTTP {status}", retry_after=retry_after)
+        raise_if_transient(status, response.headers.get("Retry-After"))
         if status != 200:
             # arXiv explains a 400 in an error feed: report its message when there is one.
             try:

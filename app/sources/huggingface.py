@@ -16,7 +16,7 @@ import httpx
 from app.config import Settings
 from app.errors import SourceError
 from app.paperids import split_version
-from app.sources._retry import Retryable, parse_retry_after, retrying
+from app.sources._retry import Retryable, call_with_retries, raise_if_transient
 from app.sources.records import Author, PaperRecord
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ def item_record(
         hf_github_repo=_text(paper.get("githubRepo")),
         hf_github_stars=_int(paper.get("githubStars")),
         hf_ai_keywords=(
-            [k for k in keywords if isinstance(k, str) and k.strip()]
-            if isinstance(keywords, list)
-            else None
+            [k for k in map(_text, keywords) if k] if isinstance(keywords, list) else None
         ),
         hf_ai_summary=_text(paper.get("ai_summary")),
         hf_organization=_organization(paper.get("organization") or item.get("organization")),
@@ -163,19 +161,15 @@ class HuggingFaceSource:
         return item_record({"paper": payload}, source="hf_paper")
 
     def _get(self, path: str, params: dict[str, Any], *, missing_ok: bool = False) -> Any:
-        cfg = self._settings
-        attempts = cfg.hf_num_retries + 1
+        attempts = self._settings.hf_num_retries + 1
         try:
-            for attempt in retrying(
+            return call_with_retries(
+                lambda: self._get_once(path, params, missing_ok=missing_ok),
                 attempts=attempts,
-                base_seconds=cfg.source_retry_base_seconds,
-                max_wait_seconds=cfg.source_retry_max_wait_seconds,
-            ):
-                with attempt:
-                    return self._get_once(path, params, missing_ok=missing_ok)
+                settings=self._settings,
+            )
         except Retryable as exc:
             raise SourceError(f"Hugging Face: {exc} after {attempts} attempts") from None
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_once(self, path: str, params: dict[str, Any], *, missing_ok: bool) -> Any:
         try:
@@ -183,9 +177,7 @@ class HuggingFaceSource:
         except httpx.TransportError as exc:  # connection errors and timeouts
             raise Retryable(f"connection failed ({type(exc).__name__})") from exc
         status = response.status_code
-        if status == 429 or status >= 500:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            raise Retryable(f"HTTP {status}", retry_after=retry_after)
+        raise_if_transient(status, response.headers.get("Retry-After"))
         if status == 404 and missing_ok:
             return None
         if status != 200:
@@ -197,11 +189,18 @@ class HuggingFaceSource:
 
 
 def _text(value: Any) -> str | None:
-    return (" ".join(value.split()) or None) if isinstance(value, str) else None
+    # NUL is valid in JSON but cannot be stored in PostgreSQL text: it would fail the whole batch.
+    return (" ".join(value.replace("\x00", "").split()) or None) if isinstance(value, str) else None
+
+
+# PostgreSQL `integer`: a bigger count is nonsense, and would fail the whole batch.
+_INT_MAX = 2**31 - 1
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 <= value <= _INT_MAX else None
 
 
 def _datetime(value: Any) -> datetime | None:

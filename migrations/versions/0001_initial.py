@@ -246,6 +246,7 @@ def upgrade() -> None:
     sa.Column('prompt_version', sa.String(length=32), nullable=False),
     sa.Column('paper_version', sa.Integer(), nullable=False),
     sa.Column('extractive', sa.Boolean(), nullable=False),
+    sa.Column('llm_failures', sa.Integer(), server_default='0', nullable=False),
     sa.Column('content', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
     sa.Column('source_text', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),

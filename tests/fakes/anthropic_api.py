@@ -38,16 +38,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .anthropic_batches import BatchesMixin
+from .anthropic_errors import ERROR_TYPES, ApiError, error_body
 from .anthropic_responder import default_reply, request_text
 
 CHARS_PER_TOKEN = 4
-_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-                429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}  # fmt: skip
 
 
 def tokens(text: str) -> int:
@@ -74,14 +72,7 @@ class Step:
     seconds: float = 0.0
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-        self.error_type = error_type or _ERROR_TYPES.get(status, "api_error")
-
-
-class AnthropicFake:
+class AnthropicFake(BatchesMixin):
     def __init__(self, *, min_cache_tokens: int = 1024, batch_polls: int = 1) -> None:
         self.min_cache_tokens = min_cache_tokens
         self.batch_polls = batch_polls
@@ -136,7 +127,7 @@ class AnthropicFake:
     def error(self, status: int, *, error_type: str | None = None, message: str = "error",
               retry_after: float | None = None, times: int = 1) -> None:  # fmt: skip
         headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
-        kind = error_type or _ERROR_TYPES.get(status, "api_error")
+        kind = error_type or ERROR_TYPES.get(status, "api_error")
         self._push(
             Step("error", status=status, error_type=kind, message=message, headers=headers), times
         )
@@ -266,86 +257,11 @@ class AnthropicFake:
             time.sleep(step.seconds)
             step = None
         if step is not None and step.kind == "error":
-            return step.status, step.headers, _error_body(step.error_type, step.message)
+            return step.status, step.headers, error_body(step.error_type, step.message)
         if step is not None and step.kind == "refusal":
             return 200, {}, self.message(body, "", "refusal")
         text = step.text if step is not None else default_reply(body)
         return 200, {}, self.message(body, text)
-
-    # --- batches -----------------------------------------------------------------------------
-
-    def _create_batch(self, body: Any) -> dict[str, Any]:
-        requests = body.get("requests") if isinstance(body, dict) else None
-        if not requests:
-            raise ApiError(400, "requests: at least one request is required")
-        ids = [r.get("custom_id", "") for r in requests]
-        if len(set(ids)) != len(ids) or not all(_CUSTOM_ID.match(i) for i in ids):
-            raise ApiError(400, "custom_id must be unique and match ^[a-zA-Z0-9_-]{1,64}$")
-        batch_id = f"msgbatch_{next(self._ids):04d}{uuid.uuid4().hex[:12]}"
-        results = []
-        for item in requests:
-            outcome = self.batch_outcomes.get(item["custom_id"], "succeeded")
-            if outcome == "succeeded":
-                params = self.validate(item["params"])
-                result = {
-                    "type": "succeeded",
-                    "message": self.message(params, default_reply(params)),
-                }
-            elif outcome == "errored":
-                result = {
-                    "type": "errored",
-                    "error": _error_body("api_error", "Internal server error"),
-                }
-            else:
-                result = {"type": outcome}
-            results.append({"custom_id": item["custom_id"], "result": result})
-        now = datetime.now(UTC)
-        batch = {
-            "id": batch_id,
-            "type": "message_batch",
-            "processing_status": "in_progress",
-            "request_counts": {
-                "processing": len(results),
-                "succeeded": 0,
-                "errored": 0,
-                "canceled": 0,
-                "expired": 0,
-            },  # fmt: skip
-            "created_at": now.isoformat(),
-            "expires_at": (now + timedelta(hours=24)).isoformat(),
-            "ended_at": None,
-            "archived_at": None,
-            "cancel_initiated_at": None,
-            "results_url": None,
-        }
-        with self._lock:
-            self._batches[batch_id] = {"batch": batch, "results": results, "polls": 0}
-        return batch
-
-    def _retrieve(self, batch_id: str) -> dict[str, Any]:
-        with self._lock:
-            entry = self._batches.get(batch_id)
-            if entry is None:
-                raise ApiError(404, f"batch {batch_id} not found")
-            entry["polls"] += 1
-            batch = entry["batch"]
-            if entry["polls"] > self.batch_polls and batch["processing_status"] != "ended":
-                counts = Counter(r["result"]["type"] for r in entry["results"])
-                kinds = ("succeeded", "errored", "canceled", "expired")
-                batch["request_counts"] = {k: counts.get(k, 0) for k in kinds}
-                batch["request_counts"]["processing"] = 0
-                batch["processing_status"] = "ended"
-                batch["ended_at"] = datetime.now(UTC).isoformat()
-                batch["results_url"] = f"{self.url}/v1/messages/batches/{batch_id}/results"
-            return batch
-
-    def _results(self, batch_id: str) -> bytes:
-        with self._lock:
-            entry = self._batches.get(batch_id)
-        if entry is None or entry["batch"]["processing_status"] != "ended":
-            raise ApiError(404, "results are not available yet")
-        lines = reversed(entry["results"])  # any order, as the real API says
-        return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
 
     # --- HTTP --------------------------------------------------------------------------------
 
@@ -393,7 +309,7 @@ class AnthropicFake:
                         raise ApiError(401, "an API key is required")
                     self._route(method, path, body)
                 except ApiError as exc:
-                    self._send(exc.status, _error_body(exc.error_type, exc.message))
+                    self._send(exc.status, error_body(exc.error_type, exc.message))
 
             def _route(self, method: str, path: str, body: Any) -> None:
                 if method == "POST" and path == "/v1/messages":
@@ -422,11 +338,3 @@ class AnthropicFake:
                 self._handle("GET")
 
         return Handler
-
-
-def _error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "error": {"type": error_type, "message": message},
-        "request_id": f"req_{uuid.uuid4().hex[:20]}",
-    }

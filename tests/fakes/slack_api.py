@@ -15,7 +15,9 @@ Scriptable: `rate_limit(times, retry_after)` answers 429 with Retry-After, `serv
 answers 5xx, `fail_after(method, successes)` fails permanently after some successes (a crash
 mid-digest), `error_next(method, error)` answers `{"ok": false, "error": ...}`, `latency` delays
 every answer, `enforce_channel_rate` answers 429 to a second message in one channel within
-`channel_interval` seconds. `response_url()` gives a URL that records what Bolt's `respond()`
+`channel_interval` seconds, `stall_answer(method, after, seconds)` carries a call out but
+withholds its answer (a crash after Slack accepted a message); see slack_scripting.py.
+`response_url()` gives a URL that records what Bolt's `respond()`
 sends (`responses(id)`).
 """
 
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .block_kit import MAX_BLOCKS_MESSAGE, MAX_BLOCKS_VIEW, block_kit_errors
 from .slack_methods import SlackMethods, _err, _maybe_json
+from .slack_scripting import Fault, SlackScripting, Stall
 
 _MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
 
@@ -61,17 +64,7 @@ class SlackCall:
         return self.status == 200 and bool(self.response.get("ok"))
 
 
-@dataclass
-class _Fault:
-    method: str | None
-    status: int
-    remaining: int | None  # None: forever
-    retry_after: int = 1
-    error: str | None = None  # ok:false with this error instead of an HTTP failure
-    after: int = 0  # let this many matching calls succeed first
-
-
-class FakeSlack(SlackMethods):
+class FakeSlack(SlackMethods, SlackScripting):
     def __init__(
         self,
         *,
@@ -103,7 +96,8 @@ class FakeSlack(SlackMethods):
         self.channels: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0  # 429s answered because of enforce_channel_rate
         self._responses: dict[str, list[dict[str, Any]]] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
+        self._stalls: list[Stall] = []
         self._last_post: dict[str, float] = {}
         self._last_ts_us = 0
         self._ids = itertools.count(1)
@@ -127,6 +121,7 @@ class FakeSlack(SlackMethods):
         return self
 
     def stop(self) -> None:
+        self.heal()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -148,34 +143,6 @@ class FakeSlack(SlackMethods):
     def url(self) -> str:
         """Web API base URL, for WebClient(base_url=...) and SLACK_API_URL."""
         return self.root + "/api/"
-
-    # --- scripting ----------------------------------------------------------------------------
-
-    def rate_limit(
-        self, times: int = 1, *, retry_after: int = 1, method: str | None = None
-    ) -> None:
-        """Answer the next `times` calls (of `method`, or any) with 429 and Retry-After."""
-        with self._lock:
-            self._faults.append(_Fault(method, 429, times, retry_after=retry_after))
-
-    def server_error(self, times: int = 1, *, status: int = 500, method: str | None = None) -> None:
-        with self._lock:
-            self._faults.append(_Fault(method, status, times))
-
-    def fail_after(self, method: str, successes: int, *, status: int = 500) -> None:
-        """Let `successes` calls of `method` through, then fail every later one (until heal())."""
-        with self._lock:
-            self._faults.append(_Fault(method, status, None, after=successes))
-
-    def error_next(self, method: str, error: str, times: int = 1) -> None:
-        """Answer the next `times` calls of `method` with {"ok": false, "error": error}."""
-        with self._lock:
-            self._faults.append(_Fault(method, 200, times, error=error))
-
-    def heal(self) -> None:
-        """Drop every scripted failure."""
-        with self._lock:
-            self._faults.clear()
 
     def response_url(self, response_id: str | None = None) -> str:
         """A response_url for a slash command or action payload; what is sent there is kept."""
@@ -221,20 +188,6 @@ class FakeSlack(SlackMethods):
         self._last_ts_us = max(now_us, self._last_ts_us + 1)
         return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
 
-    def _take_fault(self, method: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.method not in (None, method):
-                continue
-            if fault.after > 0:
-                fault.after -= 1
-                return None
-            if fault.remaining is not None:
-                if fault.remaining <= 0:
-                    continue
-                fault.remaining -= 1
-            return fault
-        return None
-
     def handle(
         self, method: str, params: dict[str, Any], body: dict[str, Any] | None, token: str | None
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -247,6 +200,9 @@ class FakeSlack(SlackMethods):
             call.status, call.response = status, response
             if self.record_calls:
                 self.calls.append(call)
+            stall = self._take_stall(method) if call.ok else None
+        if stall is not None:
+            stall.released.wait(stall.seconds)
         return status, headers, response
 
     def _dispatch(self, call: SlackCall) -> tuple[int, dict[str, str], dict[str, Any]]:

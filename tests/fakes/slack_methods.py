@@ -16,6 +16,19 @@ def _err(error: str) -> dict[str, Any]:
     return {"ok": False, "error": error}
 
 
+def _flag(value: Any) -> bool:
+    # slack_sdk sends booleans in query strings as "1"/"0" (or "true"/"false").
+    return str(value).lower() in ("1", "true")
+
+
+def _shown(messages: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Messages as conversations.history/replies return them: `metadata` only when asked for
+    with include_all_metadata."""
+    if _flag(args.get("include_all_metadata")):
+        return [dict(m) for m in messages]
+    return [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+
+
 def _maybe_json(value: Any) -> Any:
     # Form-encoded calls carry blocks/views as JSON strings.
     if isinstance(value, str) and value[:1] in "[{":
@@ -216,7 +229,38 @@ class SlackMethods:
         thread = [m for m in self.messages.get(channel, [])
                   if m["ts"] == root or m.get("thread_ts") == root]  # fmt: skip
         thread.sort(key=lambda m: float(m["ts"]))
-        return {"ok": True, "messages": [dict(m) for m in thread], "has_more": False}
+        return {"ok": True, "messages": _shown(thread, args), "has_more": False}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (thread replies are left out, as Slack does), newest first,
+        between `oldest` and `latest`, `limit` a page, paged by `cursor`."""
+        channel = str(args.get("channel") or "")
+        if channel not in self.messages and channel not in self.channels:
+            return _err("channel_not_found")
+        if self.channels.get(channel, {}).get("is_member") is False:
+            return _err("not_in_channel")
+        inclusive = _flag(args.get("inclusive"))
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or "inf")
+
+        def inside(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        top = [m for m in self.messages.get(channel, [])
+               if m.get("thread_ts") in (None, m["ts"]) and inside(float(m["ts"]))]  # fmt: skip
+        top.sort(key=lambda m: float(m["ts"]), reverse=True)
+        start = int(args.get("cursor") or 0)
+        limit = max(1, min(999, int(args.get("limit") or 100)))
+        page = top[start : start + limit]
+        more = start + limit < len(top)
+        return {
+            "ok": True,
+            "messages": _shown(page, args),
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = str(args.get("user"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,6 @@ from app.db.topics import get_topic
 from app.errors import UserInputError
 from app.paperids import split_version
 from app.slack import blocks, modals, operations
-from app.slack.app import Busy
 from app.slack.listeners.events import EventHandler
 
 if TYPE_CHECKING:
@@ -32,28 +32,9 @@ def register(app: App, services: Services) -> None:
     events = EventHandler(services)
     settings, engine = services.settings, services.engine
 
-    def replier(respond: Any) -> operations.Reply:
-        def reply(message: dict[str, Any]) -> None:
-            respond(response_type="ephemeral", replace_original=False, **message)
-
-        return reply
-
-    def now(reply: operations.Reply, what: str, fn: Any, /, *args: Any, **kw: Any) -> None:
-        """Quick database work, right after the ack."""
-        result = operations.guarded(reply, what, fn, *args, **kw)
-        if isinstance(result, dict):
-            reply(result)
-
-    def background(reply: operations.Reply, what: str, fn: Any, /, *args: Any, **kw: Any) -> None:
-        def run() -> None:
-            result = operations.guarded(reply, what, fn, *args, **kw)
-            if isinstance(result, dict):
-                reply(result)
-
-        try:
-            services.background(run)
-        except Busy as exc:
-            reply({"text": str(exc)})
+    replier = operations.replier
+    now = operations.run_now
+    background = partial(operations.run_later, services)
 
     @app.action(blocks.ACTION_PDF)
     def pdf(ack: Any) -> None:

@@ -8,7 +8,8 @@ runs on Bolt's listener thread after the ack; search, LLM and paper fetches run 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from app.db import channels as channels_db
 from app.errors import UserInputError
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
-from app.slack.app import Busy, new_error_id
+from app.slack.app import RESPONSE_SENT, new_error_id
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -31,13 +32,23 @@ COMMAND = "/papers"
 
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
-    def papers(ack: Any, command: dict[str, Any], respond: Any, client: Any) -> None:
+    def papers(
+        ack: Any, command: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
+    ) -> None:
         try:
             parsed = cp.parse(command.get("text"))
         except UserInputError as exc:
             ack(text=str(exc))
             return
-        handle(services, parsed, ack=ack, command=command, respond=respond, client=client)
+        handle(
+            services,
+            parsed,
+            ack=ack,
+            command=command,
+            respond=respond,
+            client=client,
+            after=context.get(RESPONSE_SENT),
+        )
 
 
 def handle(
@@ -48,31 +59,18 @@ def handle(
     command: dict[str, Any],
     respond: Any,
     client: Any,
+    after: threading.Event | None = None,
 ) -> None:
+    """Ack `parsed`, then do it. `after`: the event set once the ack is on the wire; slow work
+    waits for it so it doesn't compete with sending the ack."""
     settings, engine = services.settings, services.engine
     channel_id = str(command.get("channel_id") or "")
     user_id = str(command.get("user_id") or "")
 
-    def reply(message: dict[str, Any]) -> None:
-        respond(response_type="ephemeral", replace_original=False, **message)
-
-    def later(what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        """Hand slow work to the background pool, answering through `reply`."""
-
-        def run() -> None:
-            result = operations.guarded(reply, what, fn, *args, **kwargs)
-            if isinstance(result, dict):
-                reply(result)
-
-        try:
-            services.background(run)
-        except Busy as exc:
-            reply({"text": str(exc)})
-
-    def now(what: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
-        result = operations.guarded(reply, what, fn, *args, **kwargs)
-        if isinstance(result, dict):
-            reply(result)
+    reply = operations.replier(respond)
+    # Quick database work runs right after the ack; search, LLM and fetches go to the pool.
+    now = partial(operations.run_now, reply)
+    later = partial(operations.run_later, services, reply, after=after)
 
     match parsed:
         case cp.Help():

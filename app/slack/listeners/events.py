@@ -9,6 +9,7 @@ claimed in `slack_events` first.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -59,6 +60,18 @@ def register(app: App, services: Services) -> None:
     @app.event("reaction_removed")
     def on_reaction_removed(event: dict[str, Any], body: dict[str, Any]) -> None:
         handler.reaction(event, body, added=False)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A message Paperboy acts on: where it was said and where the reply goes."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    reply_ts: str  # the thread to answer in (the message itself when it is top-level)
+    request: threads.ThreadRequest
+    joined_only: bool  # an un-addressed reply: answered only in a thread about a paper
 
 
 def vote_value(reaction: str) -> int:
@@ -112,21 +125,16 @@ class EventHandler:
             joined_only = True
         if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
             return
-        reply_ts = thread_ts or ts
+        asked = Asked(channel, ts, thread_ts, thread_ts or ts, request, joined_only)
         try:
             self.services.background(
                 self._summarize if request.kind == "summarize" else self._answer,
                 client,
-                channel=channel,
-                ts=ts,
-                thread_ts=thread_ts,
-                reply_ts=reply_ts,
-                request=request,
-                joined_only=joined_only,
-                on_error=lambda error_id: post_apology(client, channel, reply_ts, error_id),
+                asked,
+                on_error=lambda error_id: post_apology(client, channel, asked.reply_ts, error_id),
             )
         except Busy as exc:
-            post_in_thread(client, channel, reply_ts, {"text": str(exc)})
+            post_in_thread(client, channel, asked.reply_ts, {"text": str(exc)})
 
     def _claim(self, *keys: str | None) -> bool:
         with session_scope(self.engine) as session:
@@ -145,38 +153,39 @@ class EventHandler:
 
             deep = deep_summary(self.settings, self.engine, arxiv_id=arxiv_id)
             posted_ts = note.finish(deep_summary_blocks(paper, deep))
+        self._joined(channel, posted_ts, "summary", arxiv_id, reply_ts)
+
+    def _joined(
+        self, channel: str, posted_ts: str | None, kind: str, arxiv_id: str, thread_ts: str
+    ) -> None:
+        """Remember a summary or answer posted in a thread: Paperboy has joined it, so later
+        questions there are about this paper."""
         if posted_ts:
             with session_scope(self.engine) as session:
                 interactions.record_post(
                     session,
                     channel_id=channel,
                     ts=posted_ts,
-                    kind="summary",
+                    kind=kind,
                     arxiv_id=arxiv_id,
-                    thread_ts=reply_ts,
+                    thread_ts=thread_ts,
                 )
 
-    def _summarize(
-        self,
-        client: Any,
-        *,
-        channel: str,
-        ts: str,
-        thread_ts: str | None,
-        reply_ts: str,
-        request: threads.ThreadRequest,
-        joined_only: bool,
-    ) -> None:
+    def _resolve(self, client: Any, asked: Asked, **options: Any) -> threads.Resolution:
+        return threads.resolve(
+            self.engine,
+            client,
+            channel_id=asked.channel,
+            ts=asked.ts,
+            thread_ts=asked.thread_ts,
+            text=asked.request.text,
+            **options,
+        )
+
+    def _summarize(self, client: Any, asked: Asked) -> None:
+        channel, reply_ts = asked.channel, asked.reply_ts
         try:
-            resolution = threads.resolve(
-                self.engine,
-                client,
-                channel_id=channel,
-                ts=ts,
-                thread_ts=thread_ts,
-                text=request.text,
-                number=request.number,
-            )
+            resolution = self._resolve(client, asked, number=asked.request.number)
             if resolution.arxiv_id is None:
                 text = resolution.message or threads.candidates_text(resolution)
                 post_in_thread(client, channel, reply_ts, {"text": text})
@@ -185,30 +194,14 @@ class EventHandler:
         except PaperboyError as exc:
             post_in_thread(client, channel, reply_ts, {"text": str(exc)})
 
-    def _answer(
-        self,
-        client: Any,
-        *,
-        channel: str,
-        ts: str,
-        thread_ts: str | None,
-        reply_ts: str,
-        request: threads.ThreadRequest,
-        joined_only: bool,
-    ) -> None:
+    def _answer(self, client: Any, asked: Asked) -> None:
         from app.llm.service import answer_question
         from app.slack.blocks import answer_blocks
 
+        channel, reply_ts = asked.channel, asked.reply_ts
         try:
-            resolution = threads.resolve(
-                self.engine,
-                client,
-                channel_id=channel,
-                ts=ts,
-                thread_ts=thread_ts,
-                text=request.text,
-                joined_only=joined_only,
-                prefer_joined=True,
+            resolution = self._resolve(
+                client, asked, joined_only=asked.joined_only, prefer_joined=True
             )
             if resolution.arxiv_id is None:
                 if resolution.candidates:
@@ -229,28 +222,21 @@ class EventHandler:
                     {"text": f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."},
                 )
                 return
-            history = thread_history(client, channel=channel, thread_ts=thread_ts, before=ts)
+            history = thread_history(
+                client, channel=channel, thread_ts=asked.thread_ts, before=asked.ts
+            )
             answer = answer_question(
                 self.settings,
                 self.engine,
                 arxiv_id=arxiv_id,
-                question=request.text,
+                question=asked.request.text,
                 history=history,
             )
             posted_ts = post_in_thread(client, channel, reply_ts, answer_blocks(answer))
         except PaperboyError as exc:
             post_in_thread(client, channel, reply_ts, {"text": str(exc)})
             return
-        if posted_ts:
-            with session_scope(self.engine) as session:
-                interactions.record_post(
-                    session,
-                    channel_id=channel,
-                    ts=posted_ts,
-                    kind="answer",
-                    arxiv_id=arxiv_id,
-                    thread_ts=reply_ts,
-                )
+        self._joined(channel, posted_ts, "answer", arxiv_id, reply_ts)
 
     # --- reactions -------------------------------------------------------------------------------
 
