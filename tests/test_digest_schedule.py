@@ -39,19 +39,21 @@ class TestDueChannels:
             "08:00Z": BERLIN_NINE,
             "08:30Z": BERLIN_NINE + timedelta(minutes=30),
             "09:00Z": BERLIN_NINE + timedelta(hours=1),
+            "20:01Z": BERLIN_NINE + timedelta(hours=12, minutes=1),
         }
         due = {k: [(d.channel_id, d.scheduled_for) for d in due_channels(session, now=v)]
                for k, v in at.items()}  # fmt: skip
         assert due["07:59Z"] == []  # Sunday 09:00 is not a weekday
         assert due["08:00Z"] == [("CBERLIN", BERLIN_NINE)]
         assert due["08:30Z"] == [("CBERLIN", BERLIN_NINE)]  # late scheduler: still today's slot
-        assert due["09:00Z"] == []  # past the grace window
+        assert due["09:00Z"] == [("CBERLIN", BERLIN_NINE)]  # a late digest beats a silent day
+        assert due["20:01Z"] == []  # past the 12-hour grace window
 
     def test_summer_time_moves_the_utc_instant(self, session: Session) -> None:
         berlin_channel(session)
         summer_nine = datetime(2025, 7, 7, 7, 0, tzinfo=UTC)  # CEST, UTC+2
         assert [d.scheduled_for for d in due_channels(session, now=summer_nine)] == [summer_nine]
-        assert due_channels(session, now=summer_nine + timedelta(hours=1, minutes=1)) == []
+        assert due_channels(session, now=summer_nine + timedelta(hours=12, minutes=1)) == []
 
     def test_weekends_channels_without_topics_and_paused_channels_are_not_due(
         self, session: Session

@@ -102,6 +102,21 @@ class TestWithAnLLM:
         field = next(b for b in view["blocks"] if b.get("block_id") == "query")
         assert "neural retrieval methods" in field["element"]["initial_value"]
 
+    def test_a_paper_shown_with_an_extractive_card_gets_claudes_card_next_time(
+        self, llm_app, engine, papers
+    ):
+        from app.db.models import LlmJob
+        from app.worker import drain
+
+        first = _replies(llm_app.command("paper 2401.00001"))[0]
+        assert "extractive summary" in all_text(first)
+        with Session(engine) as session:
+            job = session.query(LlmJob).filter_by(kind="card", arxiv_id="2401.00001").one()
+            assert job.urgent and job.state == "pending"  # jumps the ingest backlog
+        drain(llm_app.settings, engine)
+        again = _replies(llm_app.command("paper 2401.00001"))[0]
+        assert "extractive summary" not in all_text(again)
+
     def test_ack_arrives_within_3s_even_when_the_llm_takes_10s(self, llm_app, anthropic_fake):
         anthropic_fake.delay(10)
         started = time.monotonic()

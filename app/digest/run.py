@@ -29,8 +29,9 @@ from app.slack.poster import ChannelPacer
 
 log = logging.getLogger(__name__)
 
-# A digest whose time passed while no scheduler was running still posts within this window.
-DUE_GRACE = timedelta(hours=1)
+# A digest whose time passed while no scheduler was running still posts within this window:
+# a late digest beats a silent day (users' top complaint about other digest bots).
+DUE_GRACE = timedelta(hours=12)
 
 
 @dataclass(frozen=True)

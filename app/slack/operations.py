@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import channels as channels_db
 from app.db import interactions
 from app.db.engine import session_scope
+from app.db.jobs import enqueue
 from app.db.models import Paper
 from app.errors import PaperboyError
 from app.llm.cards import card_for, cards_for
@@ -113,6 +114,7 @@ def search_message(
         ids = [hit.arxiv_id for hit in hits]
         papers = list(session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids))))
         cards = cards_for(session, papers=papers, settings=settings)
+    queue_card_upgrades(settings, engine, arxiv_ids=[a for a, c in cards.items() if c.extractive])
     message = blocks.search_results_blocks(hits, cards, query)
     if shareable and hits:
         value = query[: blocks.BUTTON_VALUE]
@@ -256,7 +258,25 @@ def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Messa
     with Session(engine) as session:
         paper = session.get(Paper, paper.arxiv_id) or paper
         card = card_for(session, paper=paper, settings=settings)
+    if card.extractive:
+        queue_card_upgrades(settings, engine, arxiv_ids=[paper.arxiv_id])
     return blocks.paper_message(paper, card)
+
+
+def queue_card_upgrades(settings: Settings, engine: Engine, *, arxiv_ids: list[str]) -> None:
+    """Someone is looking at these extractive cards now: queue Claude's versions as urgent jobs
+    (they jump the queue), so the next time the papers are shown they carry a real summary."""
+    if not arxiv_ids or not llm_available(settings):
+        return
+    with session_scope(engine) as session:
+        for arxiv_id in arxiv_ids:
+            enqueue(
+                session,
+                kind="card",
+                arxiv_id=arxiv_id,
+                urgent=True,
+                max_attempts=settings.llm_max_attempts,
+            )
 
 
 def saved_message(engine: Engine, *, user_id: str) -> Message:
