@@ -1,0 +1,153 @@
+"""Channels, digests, posted messages, Slack events, saved papers, feedback, job runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.models.base import Base, now_column
+
+# --- Slack: channels, digests, posts, interactions ----------------------------------------------
+
+
+class Channel(Base):
+    """A Slack channel's subscription settings."""
+
+    __tablename__ = "channels"
+
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    cron: Mapped[str] = mapped_column(String(120), default="0 9 * * mon-fri")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    max_papers: Mapped[int] = mapped_column(Integer, default=8)
+    min_relevance: Mapped[float] = mapped_column(Float, default=0.0)
+    include_trending: Mapped[bool] = mapped_column(Boolean, default=True)
+    quiet_day_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    style: Mapped[str] = mapped_column(String(16), default="messages")  # messages | thread
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = now_column()
+
+
+class ChannelTopic(Base):
+    __tablename__ = "channel_topics"
+
+    channel_id: Mapped[str] = mapped_column(
+        ForeignKey("channels.channel_id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = now_column()
+
+
+class DigestRun(Base):
+    """One digest for one channel at one scheduled time: recorded before anything is posted."""
+
+    __tablename__ = "digest_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.channel_id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(
+        String(16), default="planned"
+    )  # planned|posting|done|failed
+    # The papers chosen, in order, fixed when the run is recorded so a restart posts the same.
+    paper_ids: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
+    header_ts: Mapped[str | None] = mapped_column(String(32))
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = now_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "scheduled_for", name="uq_digest_runs_channel_time"),
+    )
+
+
+class PostedMessage(Base):
+    """Every message Paperboy posted, so a reply in its thread resolves to its paper."""
+
+    __tablename__ = "posted_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    arxiv_id: Mapped[str | None] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="SET NULL"))
+    digest_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # header | paper | notice | summary | answer
+    position: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = now_column()
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "ts", name="uq_posted_messages_channel_ts"),
+        UniqueConstraint("digest_run_id", "position", name="uq_posted_messages_run_position"),
+        Index("ix_posted_messages_channel_paper", "channel_id", "arxiv_id"),
+    )
+
+
+class SlackEvent(Base):
+    """Event ids already handled: Slack retries deliveries, each is acted on once."""
+
+    __tablename__ = "slack_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = now_column()
+
+
+class SavedPaper(Base):
+    __tablename__ = "saved_papers"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    saved_at: Mapped[datetime] = now_column()
+
+
+class Feedback(Base):
+    """A user's thumbs up (+1) or down (-1) on a paper in a channel; feeds digest ranking."""
+
+    __tablename__ = "feedback"
+
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = now_column()
+
+
+class JobRun(Base):
+    """A scheduled job's run: unique per (job, scheduled time), so replicas never run it twice."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(128))
+    scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = now_column()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed
+    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("job_id", "scheduled_for", name="uq_job_runs_job_time"),)
