@@ -11,7 +11,7 @@ class TestLinks:
         "url",
         [
             "https://arxiv.org/abs/2210.03629",
-            "http://export.arxiv.org/api/query",
+            "http://export.arxiv.org/abs/2210.03629",
             "https://huggingface.co/papers/2210.03629",
         ],
     )
