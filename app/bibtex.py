@@ -11,6 +11,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from app.paperids import abs_url
+
 _LATEX_SPECIAL = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -88,7 +90,7 @@ def entry(paper: PaperLike, *, key: str | None = None) -> str:
         fields.append(("doi", escape_latex(paper.doi)))
     if paper.journal_ref:
         fields.append(("note", escape_latex(paper.journal_ref)))
-    fields.append(("url", f"https://arxiv.org/abs/{paper.arxiv_id}"))
+    fields.append(("url", abs_url(paper.arxiv_id)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key or _key(paper, year)},\n{body}\n}}"
 

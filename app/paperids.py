@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from app.safety import is_allowed_url
 
@@ -15,6 +15,15 @@ ID_RE = re.compile(rf"^{_ID}$", re.IGNORECASE)
 _PATH_RE = re.compile(rf"^/(?:abs|pdf|html|papers|api/papers)/{_ID}(?:\.pdf)?/?$", re.IGNORECASE)
 _BARE_IN_TEXT = re.compile(rf"(?<![\w./]){_NEW}(?:v\d+)?(?![\w])")
 _URL_IN_TEXT = re.compile(r"<?(https?://[^\s<>|]+)(?:\|[^>]*)?>?")
+
+
+def abs_url(arxiv_id: str) -> str:
+    """The paper's arXiv page: the one link every surface (Slack, search, BibTeX) gives."""
+    return f"https://arxiv.org/abs/{quote(arxiv_id, safe='/.-')}"
+
+
+def pdf_url(arxiv_id: str) -> str:
+    return f"https://arxiv.org/pdf/{quote(arxiv_id, safe='/.-')}"
 
 
 def split_version(raw: str) -> tuple[str, int | None]:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Paper, Topic
 from app.errors import UserInputError
+from app.paperids import abs_url
 from app.search_query import Node, Not, all_of, any_of, parse, render, to_tsquery
 
 # At most this many of the newest matches are ranked (per stage), whatever the term.
@@ -187,7 +188,7 @@ def _run(
             authors=[a.get("name", "") for a in row.authors or () if isinstance(a, dict)],
             published=row.published,
             score=round(float(row.score), 6),
-            url=f"https://arxiv.org/abs/{row.arxiv_id}",
+            url=abs_url(row.arxiv_id),
             hf_upvotes=row.hf_upvotes,
             abstract=row.abstract or "",
         )

@@ -88,11 +88,12 @@ def summaries_step(ctx: DemoContext) -> None:
     Direct calls only (no Message Batch, which can take an hour) and a small cap, so the demo
     costs a fraction of a cent; without a key the digest shows extractive summaries.
     """
+    from app.llm.client import llm_configured
     from app.relevance import refresh_relevance
     from app.worker import drain
 
     cfg = ctx.settings
-    if cfg.anthropic_api_key is None:
+    if not llm_configured(cfg):
         console.print("No ANTHROPIC_API_KEY: summaries below are extractive (marked as such)")
         return
     direct = cfg.model_copy(update={"llm_batch_min": 10**9})

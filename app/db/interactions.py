@@ -5,9 +5,7 @@ Keyword-only functions taking a Session; the caller owns the transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -88,12 +86,6 @@ def clear_feedback(
     )
 
 
-def posted_message(session: Session, *, channel_id: str, ts: str) -> PostedMessage | None:
-    return session.scalar(
-        select(PostedMessage).where(PostedMessage.channel_id == channel_id, PostedMessage.ts == ts)
-    )
-
-
 def paper_for_message(session: Session, *, channel_id: str, ts: str) -> str | None:
     """The paper of a Paperboy paper post (posted_messages kind='paper'), else None."""
     return session.scalar(
@@ -159,15 +151,3 @@ def record_post(
         .on_conflict_do_nothing(constraint="uq_posted_messages_channel_ts")
     )
     session.execute(stmt)
-
-
-def feedback_for(session: Session, *, channel_id: str, arxiv_ids: Sequence[str]) -> dict[str, int]:
-    """Net votes in a channel for the given papers (missing = no votes)."""
-    if not arxiv_ids:
-        return {}
-    rows = session.execute(
-        select(Feedback.arxiv_id, func.sum(Feedback.value))
-        .where(and_(Feedback.channel_id == channel_id, Feedback.arxiv_id.in_(list(arxiv_ids))))
-        .group_by(Feedback.arxiv_id)
-    )
-    return {arxiv_id: int(total) for arxiv_id, total in rows}

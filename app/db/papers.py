@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Paper
@@ -117,10 +116,6 @@ def get_paper(session: Session, *, arxiv_id: str) -> Paper | None:
     except ValueError:
         return None
     return session.get(Paper, key)
-
-
-def count_papers(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Paper)) or 0
 
 
 # --- statements ----------------------------------------------------------------------------

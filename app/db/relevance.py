@@ -95,10 +95,6 @@ def store_grade(
     session.execute(stmt)
 
 
-def get_relevance(session: Session, *, topic_id: int, arxiv_id: str) -> Relevance | None:
-    return session.get(Relevance, (topic_id, arxiv_id))
-
-
 def topics(session: Session, *, topic_ids: Iterable[int] | None = None) -> list[Topic]:
     query = select(Topic).order_by(Topic.id)
     if topic_ids is not None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import jobs as queue
 from app.db.models import LlmCall, Notice
-from app.llm.client import Usage
+from app.llm.client import Usage, llm_configured
 from app.llm.cost import cost_usd
 
 NOTICE_KIND = "llm_budget"
@@ -128,7 +128,7 @@ def usage_today(session: Session, settings: Settings) -> dict[str, Any]:
     )
     return {
         "day": day_start().date().isoformat(),
-        "llm_enabled": settings.anthropic_api_key is not None,
+        "llm_enabled": llm_configured(settings),
         "model": settings.paperboy_llm_model,
         "calls": int(calls),
         "batch_calls": int(batched),

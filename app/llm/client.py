@@ -243,9 +243,15 @@ _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], AnthropicLLM] = {}
 
 
+def llm_configured(settings: Settings) -> bool:
+    """True when ANTHROPIC_API_KEY is set: the one answer to "is there an LLM to call?"."""
+    key = settings.anthropic_api_key
+    return key is not None and bool(key.get_secret_value())
+
+
 def get_llm(settings: Settings) -> LLM | None:
     """The configured LLM, or None without ANTHROPIC_API_KEY (then: fallbacks, no calls)."""
-    if settings.anthropic_api_key is None or not settings.anthropic_api_key.get_secret_value():
+    if settings.anthropic_api_key is None or not llm_configured(settings):
         return None
     key = (
         settings.anthropic_api_key.get_secret_value(),

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from app.llm.schemas import cut_words
 from app.safety import safe_llm_text
 
 _ABBREV = re.compile(r"\b(e\.g|i\.e|et al|etc|vs|cf|Fig|Eq|Sec|approx|resp)\.", re.I)
@@ -58,11 +59,6 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text) if w.lower() not in _STOP]
 
 
-def _cut(text: str, limit: int) -> str:
-    words = text.split()
-    return text if len(words) <= limit else " ".join(words[:limit]).rstrip(",;:") + "…"
-
-
 def _scores(title: str, sents: list[str]) -> list[float]:
     freq = Counter(w for s in sents for w in _words(s))
     for w in _words(title):
@@ -105,8 +101,8 @@ def extractive_card(
         if tag and tag not in tags:
             tags.append(tag)
     return {
-        "tldr": safe_llm_text(_cut(sents[lead], 35)),
-        "key_points": [safe_llm_text(_cut(sents[i], 30)) for i in points],
+        "tldr": safe_llm_text(cut_words(sents[lead], 35)),
+        "key_points": [safe_llm_text(cut_words(sents[i], 30)) for i in points],
         "tags": [safe_llm_text(t) for t in tags[:5]],
     }
 
@@ -141,5 +137,5 @@ def extractive_answer(*, question: str, text: str) -> tuple[str, list[str], bool
     best = [i for overlap, i in scored[:2] if overlap >= max(1, min(2, len(wanted)))]
     if not best:
         return NOT_SAID, [], False
-    quotes = [safe_llm_text(_cut(sents[i], 60)) for i in sorted(best)]
+    quotes = [safe_llm_text(cut_words(sents[i], 60)) for i in sorted(best)]
     return " ".join(quotes), quotes, True

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
+from app.paperids import abs_url, pdf_url
 from app.safety import escape_mrkdwn, truncate
 from app.slack.blockkit import (
     BUTTON_TEXT,
@@ -43,6 +44,7 @@ __all__ = [
     "BUTTON_TEXT", "BUTTON_VALUE", "CONTEXT_ELEMENTS", "FALLBACK_TEXT", "FIELD_TEXT",
     "HEADER_TEXT", "MAX_BLOCKS", "MAX_MESSAGE_CHARS", "SECTION_TEXT", "Block", "Message",
     "button", "context", "esc", "esc_block", "fit", "header", "plain", "section",
+    "split_sections",
     "ACTION_PDF", "ACTION_SAVE", "ACTION_SUMMARIZE", "ACTION_VOTE_DOWN", "ACTION_VOTE_UP",
     "CardLike", "abs_url", "pdf_url", "author_line", "github_link", "title_link",
     "paper_actions", "paper_card_blocks", "fallback_line", "paper_message", "digest_header",
@@ -69,14 +71,6 @@ class CardLike(Protocol):
     def tags(self) -> Sequence[str]: ...
     @property
     def extractive(self) -> bool: ...
-
-
-def abs_url(arxiv_id: str) -> str:
-    return f"https://arxiv.org/abs/{quote(arxiv_id, safe='/.-')}"
-
-
-def pdf_url(arxiv_id: str) -> str:
-    return f"https://arxiv.org/pdf/{quote(arxiv_id, safe='/.-')}"
 
 
 # --- papers -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import html
 import re
 import shlex
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.errors import UnsafeLinkError, UserInputError
@@ -163,7 +164,7 @@ def paper_id(text: str) -> str:
     if value.lower().startswith(("http://", "https://", "www.")):
         url = value if value.lower().startswith("http") else "https://" + value
         if not is_allowed_url(url):
-            raise UnsafeLinkError(REFUSE_LINK.format(host=_host(url)))
+            raise UnsafeLinkError(REFUSE_LINK.format(host=link_host(url)))
         found = id_from_url(url)
         if not found:
             raise UserInputError("That link isn't an arXiv or Hugging Face paper page.")
@@ -309,7 +310,7 @@ def _query(text: str) -> str:
         )
     for url in find_urls(text):
         if not is_allowed_url(url):
-            raise UnsafeLinkError(REFUSE_LINK.format(host=_host(url)))
+            raise UnsafeLinkError(REFUSE_LINK.format(host=link_host(url)))
     return text
 
 
@@ -329,9 +330,8 @@ def _unwrap_links(text: str) -> str:
     return html.unescape(_SLACK_LINK.sub(r"\1", text))
 
 
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
+def link_host(url: str) -> str:
+    """A refused link's host, safe to show back ("that site" when there is none)."""
     try:
         return escape_mrkdwn(urlsplit(url).hostname or "that site")
     except ValueError:

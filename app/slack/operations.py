@@ -24,6 +24,7 @@ from app.db.jobs import enqueue
 from app.db.models import Paper
 from app.errors import PaperboyError
 from app.llm.cards import card_for, cards_for
+from app.llm.client import llm_configured
 from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
@@ -41,6 +42,8 @@ SEARCH_LIMIT = 5
 ACTION_SEARCH_POST = "search_post"
 ACTION_SEARCH_FOLLOW = "search_follow"
 ACTION_EDIT_QUERY = "topic_edit_query"
+NO_TOPICS = "This channel follows no topics yet. Try `/papers follow LLM agents`."
+NOT_IN_CHANNEL = "I'm not in this channel: invite me with `/invite @Paperboy` first."
 # A BibTeX export message stays well inside Slack's message size.
 BIBTEX_CHARS = 9000
 
@@ -134,11 +137,6 @@ def search_message(
 # --- topics --------------------------------------------------------------------------------------
 
 
-def llm_available(settings: Settings) -> bool:
-    key = settings.anthropic_api_key
-    return key is not None and bool(key.get_secret_value())
-
-
 def follow_topic(
     settings: Settings, engine: Engine, *, channel_id: str, topic: str, reply: Reply
 ) -> None:
@@ -157,7 +155,7 @@ def follow_topic(
     if expanded:
         reply(expansion_message(name, expanded))
         return
-    if not (created and llm_available(settings)):
+    if not (created and llm_configured(settings)):
         return
     from app.llm.service import expand_topic
 
@@ -203,7 +201,7 @@ def topics_message(engine: Engine, *, channel_id: str) -> Message:
         topics = channels_db.channel_topics(session, channel_id=channel_id)
         channel = channels_db.get_channel(session, channel_id=channel_id)
     if not topics:
-        return text_message("This channel follows no topics yet. Try `/papers follow LLM agents`.")
+        return text_message(NO_TOPICS)
     lines = [f"This channel follows {len(topics)} topic{'s' if len(topics) != 1 else ''}:"]
     for topic in topics[:40]:
         line = f"• *{escape_mrkdwn(topic.name)}*"
@@ -250,11 +248,11 @@ def schedule_message(
 
 def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Message:
     """One paper's card, fetching the paper from arXiv / Hugging Face when it is not stored."""
-    from app.slack.threads import ensure_paper
+    from app.slack.threads import NOT_FOUND, ensure_paper
 
     paper = ensure_paper(settings, engine, arxiv_id=arxiv_id)
     if paper is None:
-        return text_message(f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face.")
+        return text_message(NOT_FOUND.format(arxiv_id=arxiv_id))
     with Session(engine) as session:
         paper = session.get(Paper, paper.arxiv_id) or paper
         card = card_for(session, paper=paper, settings=settings)
@@ -266,7 +264,7 @@ def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Messa
 def queue_card_upgrades(settings: Settings, engine: Engine, *, arxiv_ids: list[str]) -> None:
     """Someone is looking at these extractive cards now: queue Claude's versions as urgent jobs
     (they jump the queue), so the next time the papers are shown they carry a real summary."""
-    if not arxiv_ids or not llm_available(settings):
+    if not arxiv_ids or not llm_configured(settings):
         return
     with session_scope(engine) as session:
         for arxiv_id in arxiv_ids:
@@ -290,22 +288,7 @@ def saved_message(engine: Engine, *, user_id: str) -> Message:
     if len(papers) > 30:
         lines.append(f"…and {len(papers) - 30} more.")
     lines.append("`/papers saved bibtex` exports them as BibTeX.")
-    return {"text": lines[0], "blocks": line_sections(lines)}
-
-
-def line_sections(lines: list[str]) -> list[dict[str, Any]]:
-    """Lines of mrkdwn packed into as few sections as Slack's 3,000-character limit allows."""
-    out: list[dict[str, Any]] = []
-    chunk = ""
-    for line in lines:
-        line = truncate(line, blocks.SECTION_TEXT - 10)
-        if chunk and len(chunk) + 1 + len(line) > blocks.SECTION_TEXT - 10:
-            out.append(blocks.section(chunk))
-            chunk = ""
-        chunk = f"{chunk}\n{line}" if chunk else line
-    if chunk:
-        out.append(blocks.section(chunk))
-    return out
+    return {"text": lines[0], "blocks": blocks.split_sections("\n".join(lines))}
 
 
 def bibtex_message(engine: Engine, *, user_id: str) -> Message:

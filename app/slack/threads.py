@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import interactions
 from app.db.models import Paper
-from app.paperids import find_paper_ids, foreign_urls
+from app.paperids import abs_url, find_paper_ids, foreign_urls
 from app.safety import escape_mrkdwn, truncate
+from app.slack.commands_parse import link_host
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ REFUSAL = (
     "Share the paper's arXiv link and I'll take a look."
 )
 MAX_CANDIDATES = 10
+# When ensure_paper() finds nothing (stored, on arXiv or on Hugging Face).
+NOT_FOUND = "I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."
 
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^>|]+)(?:\|[^>]*)?>")
@@ -114,7 +117,7 @@ def resolve(
     if own_ids:
         return _choose(engine, own_ids, number)
     if refused:
-        return Resolution(message=REFUSAL.format(host=_host(refused[0])))
+        return Resolution(message=REFUSAL.format(host=link_host(refused[0])))
     if not in_thread:
         return Resolution(message=HINT)
     assert thread_ts is not None
@@ -140,7 +143,7 @@ def resolve(
         return _choose(engine, parent_ids, number)
     refused = foreign_urls(parent_text)
     if refused:
-        return Resolution(message=REFUSAL.format(host=_host(refused[0])))
+        return Resolution(message=REFUSAL.format(host=link_host(refused[0])))
     return Resolution(message=HINT)
 
 
@@ -160,7 +163,7 @@ def candidates_text(resolution: Resolution, *, verb: str = "summarize") -> str:
     for i, arxiv_id in enumerate(resolution.candidates, start=1):
         title = resolution.titles.get(arxiv_id)
         label = escape_mrkdwn(truncate(" ".join(title.split()), 120)) if title else arxiv_id
-        lines.append(f"{i}. {label} (<https://arxiv.org/abs/{arxiv_id}|{arxiv_id}>)")
+        lines.append(f"{i}. {label} (<{abs_url(arxiv_id)}|{arxiv_id}>)")
     return "\n".join(lines)
 
 
@@ -216,12 +219,3 @@ def ensure_paper(settings: Settings, engine: Engine, *, arxiv_id: str) -> Paper 
     from app.ingest import fetch_paper_on_demand
 
     return fetch_paper_on_demand(settings, engine, arxiv_id=arxiv_id)
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    try:
-        return escape_mrkdwn(urlsplit(url).hostname or "that site")
-    except ValueError:
-        return "that site"

@@ -190,11 +190,11 @@ def _user(body: dict[str, Any]) -> str:
 
 def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
     from app.llm.service import deep_summary
-    from app.slack.threads import ensure_paper
+    from app.slack.threads import NOT_FOUND, ensure_paper
 
     paper = ensure_paper(services.settings, services.engine, arxiv_id=arxiv_id)
     if paper is None:
-        raise UserInputError(f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face.")
+        raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))
     deep = deep_summary(services.settings, services.engine, arxiv_id=arxiv_id)
     return blocks.deep_summary_blocks(paper, deep)
 
@@ -214,7 +214,7 @@ def _post_search(
         client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **message)
     except SlackApiError as exc:
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
-            return {"text": "I'm not in this channel: invite me with `/invite @Paperboy` first."}
+            return {"text": operations.NOT_IN_CHANNEL}
         raise
     respond(delete_original=True)
     return None

@@ -145,7 +145,7 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     with Session(services.engine) as session:
         topics = channels_db.channel_topics(session, channel_id=channel_id)
     if not topics:
-        return {"text": "This channel follows no topics yet. Try `/papers follow LLM agents`."}
+        return {"text": operations.NO_TOPICS}
     result = run_digest(
         services.settings, services.engine, client, channel_id=channel_id, force=True
     )
@@ -156,7 +156,7 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     if result.status in ("skipped", "done_before"):
         return {"text": "A digest for this channel is being posted right now."}
     if result.status == "failed" and "not_in_channel" in (result.error or ""):
-        return {"text": "I'm not in this channel: invite me with `/invite @Paperboy` first."}
+        return {"text": operations.NOT_IN_CHANNEL}
     if result.status == "failed":
         error_id = new_error_id()
         log.error(

@@ -146,7 +146,7 @@ class EventHandler:
         with note:
             paper = threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id)
             if paper is None:
-                note.finish({"text": f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."})
+                note.finish({"text": threads.NOT_FOUND.format(arxiv_id=arxiv_id)})
                 return
             from app.llm.service import deep_summary
             from app.slack.blocks import deep_summary_blocks
@@ -215,12 +215,8 @@ class EventHandler:
                 return
             arxiv_id = resolution.arxiv_id
             if threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id) is None:
-                post_in_thread(
-                    client,
-                    channel,
-                    reply_ts,
-                    {"text": f"I couldn't find arXiv:{arxiv_id} on arXiv or Hugging Face."},
-                )
+                text = threads.NOT_FOUND.format(arxiv_id=arxiv_id)
+                post_in_thread(client, channel, reply_ts, {"text": text})
                 return
             history = thread_history(
                 client, channel=channel, thread_ts=asked.thread_ts, before=asked.ts
