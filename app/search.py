@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Subquery, func, literal, select, union_all
@@ -27,6 +27,7 @@ from app.db.models import Paper, Topic
 from app.errors import UserInputError
 from app.paperids import abs_url
 from app.search_query import Node, Not, all_of, any_of, parse, render, to_tsquery
+from app.timeutil import aware
 
 # At most this many of the newest matches are ranked (per stage), whatever the term.
 CANDIDATES = 500
@@ -158,7 +159,7 @@ def _run(
     cutoff = _prepare(session, node, text)
     query = to_tsquery(node)
     match = [Paper.search_vector.bool_op("@@")(query), *([extra] if extra is not None else [])]
-    candidates = _candidates(match, cutoff=cutoff, since=_aware(since) if since else None)
+    candidates = _candidates(match, cutoff=cutoff, since=aware(since) if since else None)
 
     age_days = func.extract("epoch", func.now() - candidates.c.published) / 86400.0
     decay = func.coalesce(
@@ -226,7 +227,3 @@ def _candidates(
         .limit(CANDIDATES)
     )
     return union_all(select(recent), older).subquery("candidates")
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

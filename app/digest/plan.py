@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from app.digest.batch import Batch
 from app.digest.select import Candidate, load_papers, select_papers
 from app.llm.cards import cards_for
 from app.slack import blocks
+from app.timeutil import aware
 
 # The first digest of a channel looks this far back.
 FIRST_LOOKBACK = timedelta(days=3)
@@ -58,10 +59,6 @@ class OutMessage:
 
 def _ready(payload: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     return lambda: payload
-
-
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def digest_since(

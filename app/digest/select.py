@@ -36,6 +36,7 @@ from app.digest.batch import Batch
 from app.errors import UserInputError
 from app.search import topic_candidates
 from app.search_query import Node, Not, all_of, any_of, parse, to_tsquery
+from app.timeutil import aware
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,6 @@ class Candidate:
     @property
     def arxiv_id(self) -> str:
         return self.paper.arxiv_id
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def topic_node(topic: Topic) -> Node | None:
@@ -170,7 +167,7 @@ def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dic
 def _recency(moment: datetime | None, now: datetime) -> float:
     if moment is None:
         return 0.0
-    age_days = max(0.0, (now - _aware(moment)).total_seconds() / 86400.0)
+    age_days = max(0.0, (now - aware(moment)).total_seconds() / 86400.0)
     return float(0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS))
 
 
@@ -192,8 +189,8 @@ def select_papers(
 
     `batch` carries what a fan-out knows already about many channels (app/digest/batch.py).
     """
-    now = _aware(now or datetime.now(UTC))
-    since = _aware(since)
+    now = aware(now or datetime.now(UTC))
+    since = aware(since)
     batch = batch or Batch()
     cid = channel.channel_id
     search_cache = batch.searches
@@ -260,8 +257,8 @@ def select_papers(
         if i in facts
         and (
             i in trending
-            or _aware(facts[i].first_seen_at) >= since
-            or (facts[i].published is not None and _aware(facts[i].published) >= since)
+            or aware(facts[i].first_seen_at) >= since
+            or (facts[i].published is not None and aware(facts[i].published) >= since)
         )
     ]
     if not fresh:
