@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine, func, select
@@ -113,7 +113,14 @@ def render_ingest(data: dict[str, Any]) -> RenderableType:
             *(str(run[c]) for c in _COUNTS),
             Text(run["error"] or ""),  # Text, not markup: errors quote what upstream sent
         )
-    return table
+    # The error column is the first to be squeezed out of a narrow terminal: repeat each error
+    # on its own line so a failing source is never shown as a silent blank.
+    errors = [
+        Text(f"{source}: {info['last_run']['error']}", style="red")
+        for source, info in data["runs"].items()
+        if info["last_run"] is not None and info["last_run"]["error"]
+    ]
+    return Group(table, *errors) if errors else table
 
 
 _COUNTS = ("fetched", "inserted", "updated", "skipped")

@@ -120,6 +120,14 @@ def test_status_text_shows_counts_and_errors_verbatim(
     assert "ti:[/x]" in data["ingest"]["runs"]["arxiv"]["last_run"]["error"]
 
 
+def test_status_on_a_narrow_terminal_still_shows_each_sources_error(cfg: Settings, hf_fake: FakeHF):
+    hf_fake.fail(503)
+    assert run(cfg, "ingest").returncode == 0
+    result = run(cfg, "status", COLUMNS="80")
+    assert result.returncode == 0, result.stderr
+    assert "hf: " in result.stdout and "503" in result.stdout
+
+
 def test_status_text_before_any_run(cfg: Settings):
     result = run(cfg, "status")
     assert result.returncode == 0, result.stderr
