@@ -38,9 +38,10 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from ._loopback import LoopbackServer
 from .anthropic_batches import BatchesMixin
 from .anthropic_errors import ERROR_TYPES, ApiError, error_body
 from .anthropic_responder import default_reply, request_text
@@ -72,7 +73,7 @@ class Step:
     seconds: float = 0.0
 
 
-class AnthropicFake(BatchesMixin):
+class AnthropicFake(BatchesMixin, LoopbackServer):
     def __init__(self, *, min_cache_tokens: int = 1024, batch_polls: int = 1) -> None:
         self.min_cache_tokens = min_cache_tokens
         self.batch_polls = batch_polls
@@ -84,30 +85,7 @@ class AnthropicFake(BatchesMixin):
         self._batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> AnthropicFake:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> AnthropicFake:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self._listen(self._handler())
 
     # --- scripting ---------------------------------------------------------------------------
 

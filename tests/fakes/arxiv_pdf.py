@@ -10,10 +10,11 @@ unknown paths are 404. Every request is recorded (`requests`: paths).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ._loopback import LoopbackServer
 
 
 def make_pdf(pages: Sequence[str]) -> bytes:
@@ -51,33 +52,18 @@ def make_pdf(pages: Sequence[str]) -> bytes:
     return bytes(out)
 
 
-class PdfServer:
+class PdfServer(LoopbackServer):
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
         self.requests: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._listen(self._handler())
 
     def add(self, name: str, pages: Sequence[str]) -> None:
         self.files[f"/pdf/{name}"] = make_pdf(pages)
 
     def redirect(self, path: str, location: str) -> None:
         self.redirects[path] = location
-
-    def __enter__(self) -> PdfServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
