@@ -24,7 +24,7 @@ from app.db.models import Topic
 from app.db.relevance import store_lexical, topics, ungraded
 from app.db.summaries import papers_without_current
 from app.errors import UserInputError
-from app.llm.client import get_llm
+from app.llm.client import llm_configured
 from app.llm.prompts import CARD_PROMPT_VERSION, GRADE_PROMPT_VERSION
 from app.search import SearchHit, topic_candidates
 
@@ -66,7 +66,7 @@ def refresh_relevance(
 ) -> RelevanceReport:
     """Store lexical scores, queue LLM grading of each topic's new top candidates, and queue
     cards for the papers that match a topic (when no topic filter is given)."""
-    report = RelevanceReport(llm=get_llm(settings) is not None)
+    report = RelevanceReport(llm=llm_configured(settings))
     with session_scope(engine) as session:
         chosen = topics(session, topic_ids=topic_ids)
     for topic in chosen:
@@ -107,7 +107,7 @@ def enqueue_cards_for_new_papers(
 ) -> int:
     """Queue card jobs for recent papers that match at least one topic and have no current card,
     the most relevant first (best rank in any topic). Returns how many jobs were new."""
-    if get_llm(settings) is None:
+    if not llm_configured(settings):
         return 0
     since = since or datetime.now(UTC) - CARD_WINDOW
     with session_scope(engine) as session:

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -38,10 +37,11 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
+from app.digest import run_due_digests
+from app.digest.ports import Poster
 from app.errors import PaperboyError
-
-if TYPE_CHECKING:
-    from slack_sdk import WebClient
+from app.ingest import run_ingest
+from app.relevance import refresh_relevance
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +159,10 @@ def fire(
 
 
 # --- the jobs: thin wrappers around service functions ---------------------------------------
-# Service modules are imported when a job runs: they belong to other areas and pull in heavy
-# clients that a `paperboy serve` that never ingests should not pay for at start-up.
 
 
 def ingest_job(settings: Settings, engine: Engine) -> None:
     """New papers from arXiv and Hugging Face, then relevance scores (and LLM grading queued)."""
-    from app.ingest import run_ingest
-    from app.relevance import refresh_relevance
-
     report = run_ingest(settings, engine)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
@@ -176,15 +171,13 @@ def ingest_job(settings: Settings, engine: Engine) -> None:
         raise JobFailed("ingest failed for " + "; ".join(failed))
 
 
-def digest_tick(settings: Settings, engine: Engine, client: WebClient, now: datetime) -> None:
+def digest_tick(settings: Settings, engine: Engine, poster: Poster, now: datetime) -> None:
     """Post every channel digest that is due at `now` (each channel's own cron and time zone).
 
     One channel failing does not stop the others; the run is still recorded as failed, so
     /healthz shows it (the digest resumes on a later tick).
     """
-    from app.digest import run_due_digests
-
-    results = run_due_digests(settings, engine, client, now)
+    results = run_due_digests(settings, engine, poster, now)
     failed = [r for r in results if r.status == "failed"]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
@@ -200,7 +193,7 @@ def housekeeping(engine: Engine, now: datetime) -> None:
     log.info("housekeeping: %d event ids, %d job runs removed, %d abandoned", events, pruned, stale)
 
 
-def job_specs(settings: Settings, engine: Engine, client: WebClient) -> list[JobSpec]:
+def job_specs(settings: Settings, engine: Engine, poster: Poster) -> list[JobSpec]:
     """Paperboy's scheduled jobs, with their fixed ids."""
     return [
         # Hourly; the :35 run after 00:00/01:00 UTC (summer/winter) picks up arXiv's announcement.
@@ -213,7 +206,7 @@ def job_specs(settings: Settings, engine: Engine, client: WebClient) -> list[Job
         JobSpec(
             id="digest",
             trigger=CronTrigger(minute="*", second=0, timezone=SCHEDULER_TZ),
-            body=lambda slot: digest_tick(settings, engine, client, slot),
+            body=lambda slot: digest_tick(settings, engine, poster, slot),
             misfire_grace_time=50,
         ),
         JobSpec(
@@ -251,9 +244,9 @@ def build_scheduler(
     return scheduler
 
 
-def start_scheduler(settings: Settings, engine: Engine, client: WebClient) -> BaseScheduler:
+def start_scheduler(settings: Settings, engine: Engine, poster: Poster) -> BaseScheduler:
     """Start Paperboy's jobs in background threads (for `paperboy serve`)."""
-    scheduler = build_scheduler(engine, job_specs(settings, engine, client))
+    scheduler = build_scheduler(engine, job_specs(settings, engine, poster))
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     return scheduler

@@ -1,10 +1,6 @@
 """`paperboy status`: one dict made of sections, each from a provider function.
 
-Areas add their own section at import time (e.g. the LLM area's spend and queue):
-
-    from app.status import register_section
-    register_section("llm", build_llm_status, render=render_llm_status)
-
+The sections are the explicit list `SECTIONS` at the end of this module. Each one's
 `build(session, settings) -> dict` must be cheap and read-only; `render(data)` returns a rich
 renderable for the text output (without one, the section prints as key: value lines).
 `--json` prints `build_status(...)` as is, so keep values JSON-friendly (str, numbers, lists).
@@ -24,7 +20,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.jobs import queue_status
 from app.db.models import IngestRun, Paper
+from app.llm.budget import usage_today
 
 Build = Callable[[Session, Settings], dict[str, Any]]
 Render = Callable[[dict[str, Any]], RenderableType]
@@ -35,23 +33,6 @@ class Section:
     name: str
     build: Build
     render: Render | None = None
-
-
-_SECTIONS: dict[str, Section] = {}
-
-
-def register_section(name: str, build: Build, *, render: Render | None = None) -> None:
-    """Add (or replace) a section; sections print in registration order."""
-    _SECTIONS[name] = Section(name, build, render)
-
-
-def sections() -> list[Section]:
-    return list(_SECTIONS.values())
-
-
-def build_status(settings: Settings, engine: Engine) -> dict[str, Any]:
-    with Session(engine) as session:
-        return {s.name: s.build(session, settings) for s in _SECTIONS.values()}
 
 
 # --- the ingest section ----------------------------------------------------------------------
@@ -142,4 +123,56 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-register_section("ingest", ingest_status, render=render_ingest)
+# --- the llm section -------------------------------------------------------------------------
+
+
+def llm_status(session: Session, cfg: Settings) -> dict[str, Any]:
+    return {**usage_today(session, cfg), **queue_status(session)}
+
+
+def render_llm_status(data: dict[str, Any]) -> RenderableType:
+    state = "on" if data["llm_enabled"] else "off (no ANTHROPIC_API_KEY: extractive summaries)"
+    lines = [
+        Text.from_markup(f"[bold]LLM[/bold] {data['model']}: {state}"),
+        Text(
+            f"  today ({data['day']} UTC): ${data['cost_usd']:.4f} of ${data['budget_usd']:.2f}, "
+            f"{data['calls']} calls ({data['batch_calls']} batched, {data['failed_calls']} failed)"
+        ),
+        Text(
+            f"  tokens: {data['input_tokens']:,} in, {data['output_tokens']:,} out, "
+            f"{data['cache_write_tokens']:,} cache write, {data['cache_read_tokens']:,} cache read"
+        ),
+        Text("  queue: " + ", ".join(f"{n} {name}" for name, n in data["queue"].items())),
+    ]
+    if data["budget_notice"]:
+        lines.append(Text(f"  {data['budget_notice']}", style="yellow"))
+    if not data["recent_failures"]:
+        return Group(*lines)
+    table = Table(title="Recent LLM failures", title_justify="left")
+    for column in ("at", "what", "kind", "paper", "error"):
+        table.add_column(column, overflow="fold")
+    for row in data["recent_failures"]:
+        # Text cells, not markup: stored error text may hold "[...]" that rich would parse.
+        table.add_row(
+            Text((row.get("at") or "")[:19].replace("T", " ")),
+            Text(str(row["what"])),
+            Text(row.get("kind") or ""),
+            Text(row.get("arxiv_id") or ""),
+            Text(row.get("error") or ""),
+        )
+    return Group(*lines, table)
+
+
+# What `paperboy status` shows, in this order: an explicit list, not import-time registration.
+SECTIONS: list[Section] = [
+    Section("ingest", ingest_status, render_ingest),
+    Section("llm", llm_status, render_llm_status),
+]
+
+
+def build_status(
+    settings: Settings, engine: Engine, sections: list[Section] | None = None
+) -> dict[str, Any]:
+    """Every section's data, read in one session (`--json` prints this as is)."""
+    with Session(engine) as session:
+        return {s.name: s.build(session, settings) for s in sections or SECTIONS}

@@ -27,7 +27,8 @@ from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import LlmJob
 from app.llm.batching import BatchRunner
-from app.llm.client import get_llm
+from app.llm.client import LLM
+from app.llm.fulltext import PdfFetcher
 from app.llm.prompts import GRADE_GROUP_SIZE
 from app.llm.runner import JobRunner, WorkerReport
 
@@ -98,15 +99,21 @@ class Worker(JobRunner):
         return first
 
 
-def drain(settings: Settings, engine: Engine, *, limit: int | None = None) -> WorkerReport:
+def drain(
+    settings: Settings,
+    engine: Engine,
+    *,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
+    limit: int | None = None,
+) -> WorkerReport:
     """Work the queue until it is empty (or `limit` jobs were claimed) and batches are in.
 
     Without an API key nothing is claimed: jobs wait, and readers show extractive fallbacks.
     """
-    llm = get_llm(settings)
     if llm is None:
         return WorkerReport(llm_disabled=True)
-    worker = Worker(settings, engine, llm)
+    worker = Worker(settings, engine, llm, pdfs)
     while True:
         if worker.step(limit=limit):
             continue
@@ -116,14 +123,20 @@ def drain(settings: Settings, engine: Engine, *, limit: int | None = None) -> Wo
         time.sleep(min(wait, 1.0))
 
 
-def run_worker(settings: Settings, engine: Engine, stop_event: threading.Event) -> WorkerReport:
+def run_worker(
+    settings: Settings,
+    engine: Engine,
+    *,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
+    stop_event: threading.Event,
+) -> WorkerReport:
     """Work the queue until `stop_event` is set; the current job finishes first."""
-    llm = get_llm(settings)
     if llm is None:
         log.warning("no ANTHROPIC_API_KEY: the worker idles; extractive summaries are shown")
         stop_event.wait()
         return WorkerReport(llm_disabled=True)
-    worker = Worker(settings, engine, llm)
+    worker = Worker(settings, engine, llm, pdfs)
     while not stop_event.is_set():
         try:
             progressed = worker.step()

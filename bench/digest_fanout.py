@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.slack.poster import SlackPoster
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -116,7 +118,7 @@ def main() -> None:
     client = make_web_client(settings)
     started = time.perf_counter()
     # The same call the scheduler's minute tick makes, with the default pacer.
-    results = run_due_digests(settings, engine, client, datetime.now(UTC))
+    results = run_due_digests(settings, engine, SlackPoster(client), datetime.now(UTC))
     wall = time.perf_counter() - started
     engine.dispose()
     parent.send("stop")

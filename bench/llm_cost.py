@@ -32,6 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.deps import llm_deps
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -157,7 +159,7 @@ def main() -> None:
             upsert_papers(session, records=recs)
             enqueue_many(session, kind="card", items=[(r.arxiv_id, None, 0.0) for r in recs])
         started = time.perf_counter()
-        report = drain(settings, engine)
+        report = drain(settings, engine, **llm_deps(settings))
         wall = time.perf_counter() - started
         with session_scope(engine) as session:
             calls, tin, tout, cw, cr, usd = session.execute(

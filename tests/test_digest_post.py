@@ -18,7 +18,7 @@ from app.db.models import IngestRun
 from app.digest import run_digest, run_due_digests
 from app.digest.plan import plan_run
 from app.digest.post import DigestPoster
-from app.slack.poster import make_web_client
+from app.slack.poster import SlackPoster, make_web_client
 
 PAPERS = ["2501.00001", "2501.00002", "2501.00003"]
 
@@ -39,7 +39,7 @@ class TestStyles:
         self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any
     ) -> None:
         settings, client = env
-        result = run_digest(settings, engine, client, channel_id="C1")
+        result = run_digest(settings, engine, SlackPoster(client), channel_id="C1")
         assert (result.status, result.posted) == ("posted", 4)
         messages = slack_fake.posted("C1")
         assert "3 new papers" in messages[0]["text"]
@@ -62,7 +62,7 @@ class TestStyles:
         settings, client = env
         with session_scope(engine) as session:
             channels.update_channel(session, channel_id="C1", style="thread")
-        run_digest(settings, engine, client, channel_id="C1")
+        run_digest(settings, engine, SlackPoster(client), channel_id="C1")
         header, *papers = slack_fake.posted("C1")
         assert "thread_ts" not in header and len(papers) == 3
         assert {m["thread_ts"] for m in papers} == {header["ts"]}
@@ -74,9 +74,15 @@ class TestExactlyOnce:
         self, env: tuple[Settings, Any], engine: Engine, slack_fake: Any
     ) -> None:
         settings, client = env
-        first = run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
-        again = run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
-        later = run_digest(settings, engine, client, channel_id="C1")  # a new digest: no news
+        first = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+        )
+        again = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+        )
+        later = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C1"
+        )  # a new digest: no news
         assert (first.status, again.status, later.status) == ("posted", "done_before", "empty")
         assert len(slack_fake.calls_to("chat.postMessage")) == 4
 
@@ -94,7 +100,9 @@ class TestExactlyOnce:
                 client = make_web_client(settings)
                 start.wait()
                 results.append(
-                    run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+                    run_digest(
+                        settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+                    )
                 )
             finally:
                 engine.dispose()
@@ -119,16 +127,22 @@ class TestExactlyOnce:
             assert channel is not None
             run, _ = plan_run(session, channel=channel, scheduled_for=NOW)
         other = create_engine(db_url)
-        holder = DigestPoster(settings, other, client, pacer=None)  # "process A" holds the run
+        holder = DigestPoster(
+            settings, other, SlackPoster(client), pacer=None
+        )  # "process A" holds the run
         try:
             assert holder.claim(run.id)
-            result = run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+            result = run_digest(
+                settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+            )
             assert result.status == "skipped"
             assert slack_fake.calls_to("chat.postMessage") == []
         finally:
             holder.close()  # A dies without posting: its lock goes with it
             other.dispose()
-        result = run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+        result = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+        )
         assert result.status == "posted" and posted_papers(slack_fake, "C1") == PAPERS
 
     def test_crash_between_posts_is_finished_without_repeats(
@@ -136,13 +150,17 @@ class TestExactlyOnce:
     ) -> None:
         settings, client = env
         slack_fake.fail_after("chat.postMessage", 2, status=500)  # Slack dies after 2 messages
-        broken = run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+        broken = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW
+        )
         assert (broken.status, broken.posted) == ("failed", 2)
         assert posted_papers(slack_fake, "C1") == PAPERS[:1]
         assert runs(engine, "C1")[0].status == "posting"
 
         slack_fake.heal()  # the restarted scheduler's next tick finishes the run
-        results = run_due_digests(settings, engine, client, now=NOW + timedelta(minutes=1))
+        results = run_due_digests(
+            settings, engine, SlackPoster(client), now=NOW + timedelta(minutes=1)
+        )
         assert sum(r.resumed + r.posted for r in results) == 2
         assert posted_papers(slack_fake, "C1") == PAPERS
         assert len(slack_fake.posted("C1")) == 4
@@ -160,14 +178,18 @@ class TestExactlyOnce:
         # the run stops there, as if the process had died before recording it.
         quick = make_web_client(settings.model_copy(update={"http_timeout_seconds": 1.0}))
         slack_fake.stall_answer("chat.postMessage", after=2, seconds=10)
-        broken = run_digest(settings, engine, quick, channel_id="C1", scheduled_for=NOW)
+        broken = run_digest(
+            settings, engine, SlackPoster(quick), channel_id="C1", scheduled_for=NOW
+        )
         assert broken.status == "failed" and broken.posted == 2
         assert posted_papers(slack_fake, "C1") == PAPERS[:2]  # Slack has the unconfirmed one
         unconfirmed = slack_fake.posted("C1")[2]["ts"]
 
         slack_fake.heal()
         client = make_web_client(settings)
-        results = run_due_digests(settings, engine, client, now=NOW + timedelta(minutes=1))
+        results = run_due_digests(
+            settings, engine, SlackPoster(client), now=NOW + timedelta(minutes=1)
+        )
         assert sum(r.resumed for r in results) == 1  # only the last paper was posted now
         assert posted_papers(slack_fake, "C1") == PAPERS  # each paper exactly once
         assert len(slack_fake.posted("C1")) == 4
@@ -187,10 +209,10 @@ class TestExactlyOnce:
         slack_fake.add_channel("C1", is_member=False)
         quick = make_web_client(settings.model_copy(update={"http_timeout_seconds": 1.0}))
         slack_fake.stall_answer("chat.postMessage", after=2, seconds=10)
-        run_digest(settings, engine, quick, channel_id="C1", scheduled_for=NOW)
+        run_digest(settings, engine, SlackPoster(quick), channel_id="C1", scheduled_for=NOW)
         slack_fake.heal()
         client = make_web_client(settings)
-        run_due_digests(settings, engine, client, now=NOW + timedelta(minutes=1))
+        run_due_digests(settings, engine, SlackPoster(client), now=NOW + timedelta(minutes=1))
         assert posted_papers(slack_fake, "C1") == [PAPERS[0], PAPERS[1], PAPERS[1], PAPERS[2]]
         assert runs(engine, "C1")[0].status == "done"
 
@@ -199,7 +221,7 @@ class TestExactlyOnce:
     ) -> None:
         settings, client = env
         slack_fake.rate_limit(1, retry_after=1, method="chat.postMessage")
-        result = run_digest(settings, engine, client, channel_id="C1")
+        result = run_digest(settings, engine, SlackPoster(client), channel_id="C1")
         assert result.status == "posted"
         calls = slack_fake.calls_to("chat.postMessage")
         assert [c.status for c in calls] == [429, 200, 200, 200, 200]
@@ -216,7 +238,7 @@ class TestContent:
             channels.follow(session, channel_id="C9", topic_name="language models")
             add_paper(session, "2501.66666", "<!channel> & <@U1>: language models for all",
                       abstract="Language models are long. " * 2000)  # fmt: skip
-        result = run_digest(s, engine, make_web_client(s), channel_id="C9")
+        result = run_digest(s, engine, SlackPoster(make_web_client(s)), channel_id="C9")
         assert result.status == "posted"  # the fake rejects anything outside Block Kit limits
         paper = slack_fake.posted("C9")[1]
         head = paper["blocks"][0]["text"]["text"]
@@ -234,12 +256,16 @@ class TestEmptyDays:
         settings, client = env
         with session_scope(engine) as session:
             channels.follow(session, channel_id="C2", topic_name="protein folding")
-        silent = run_digest(settings, engine, client, channel_id="C2", scheduled_for=NOW)
+        silent = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C2", scheduled_for=NOW
+        )
         assert silent.status == "empty" and slack_fake.posted("C2") == []
         with session_scope(engine) as session:
             channels.update_channel(session, channel_id="C2", quiet_day_notice=True)
         later = NOW + timedelta(days=1)
-        quiet = run_digest(settings, engine, client, channel_id="C2", scheduled_for=later)
+        quiet = run_digest(
+            settings, engine, SlackPoster(client), channel_id="C2", scheduled_for=later
+        )
         assert quiet.status == "posted"
         [notice] = slack_fake.posted("C2")
         assert "No new papers" in notice["text"] and len(notice["blocks"]) == 1
@@ -252,8 +278,8 @@ class TestEmptyDays:
             channels.follow(session, channel_id="C3", topic_name="language models")
             session.add(IngestRun(source="arxiv", status="failed", error="arXiv answered 503"))
         client = make_web_client(s)
-        result = run_digest(s, engine, client, channel_id="C3", scheduled_for=NOW)
-        again = run_digest(s, engine, client, channel_id="C3", scheduled_for=NOW)
+        result = run_digest(s, engine, SlackPoster(client), channel_id="C3", scheduled_for=NOW)
+        again = run_digest(s, engine, SlackPoster(client), channel_id="C3", scheduled_for=NOW)
         assert (result.status, again.status) == ("posted", "done_before")
         [notice] = slack_fake.posted("C3")
         assert "could not fetch new papers" in notice["text"]
@@ -273,7 +299,9 @@ class TestEmptyDays:
                 IngestRun(source="hf", status="ok", started_at=NOW - timedelta(minutes=29)),
             ])  # fmt: skip
             add_paper(session, "2501.77777", "Protein folding with diffusion")
-        result = run_digest(s, engine, make_web_client(s), channel_id="C4", scheduled_for=NOW)
+        result = run_digest(
+            s, engine, SlackPoster(make_web_client(s)), channel_id="C4", scheduled_for=NOW
+        )
         assert result.status == "posted"
         [notice] = slack_fake.posted("C4")
         assert "could not fetch new papers" in notice["text"]
@@ -290,7 +318,9 @@ class TestEmptyDays:
                 IngestRun(source="arxiv", status="ok", started_at=NOW - timedelta(hours=1)),
                 IngestRun(source="hf", status="running", started_at=NOW - timedelta(hours=1)),
             ])  # fmt: skip
-        result = run_digest(s, engine, make_web_client(s), channel_id="C5", scheduled_for=NOW)
+        result = run_digest(
+            s, engine, SlackPoster(make_web_client(s)), channel_id="C5", scheduled_for=NOW
+        )
         assert result.status == "empty" and slack_fake.posted("C5") == []
 
     def test_a_channel_with_papers_gets_its_digest_not_the_notice(
@@ -299,7 +329,7 @@ class TestEmptyDays:
         settings, client = env
         with session_scope(engine) as session:
             session.add(IngestRun(source="arxiv", status="failed", error="arXiv answered 503"))
-        run_digest(settings, engine, client, channel_id="C1", scheduled_for=NOW)
+        run_digest(settings, engine, SlackPoster(client), channel_id="C1", scheduled_for=NOW)
         messages = slack_fake.posted("C1")
         assert posted_papers(slack_fake, "C1") == PAPERS
         assert not any("could not fetch" in m["text"] for m in messages)
@@ -314,7 +344,9 @@ def test_one_channel_failing_does_not_stop_the_others(
         for channel_id in ("C1", "C2"):
             channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
     slack_fake.error_next("chat.postMessage", "channel_not_found")  # whichever posts first
-    results = {r.channel_id: r for r in run_due_digests(settings, engine, client, now=NOW)}
+    results = {
+        r.channel_id: r for r in run_due_digests(settings, engine, SlackPoster(client), now=NOW)
+    }
     statuses = sorted(r.status for r in results.values())
     assert statuses == ["failed", "posted"]
     failed = next(r for r in results.values() if r.status == "failed")
@@ -335,7 +367,7 @@ def test_each_channel_is_paced_while_channels_post_in_parallel(
         for channel_id in ("C1", "C2"):
             channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
     started = time.monotonic()
-    results = run_due_digests(paced, engine, client, now=NOW)
+    results = run_due_digests(paced, engine, SlackPoster(client), now=NOW)
     wall = time.monotonic() - started
     assert sorted(r.status for r in results) == ["posted", "posted"]
     assert slack_fake.rate_limited == 0

@@ -18,7 +18,7 @@ from app.db import channels
 from app.db.engine import session_scope
 from app.digest import due_channels, run_due_digests
 from app.scheduler import build_scheduler, job_specs
-from app.slack.poster import make_web_client
+from app.slack.poster import SlackPoster, make_web_client
 
 # Monday 10 March 2025, 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 BERLIN_NINE = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
@@ -74,10 +74,10 @@ def test_scheduled_digest_posts_once_at_its_local_time(
     with session_scope(engine) as session:
         berlin_channel(session)
         add_paper(session, "2503.00001", "Language models in Berlin")
-    assert run_due_digests(s, engine, client, BERLIN_NINE - timedelta(minutes=1)) == []
-    [result] = run_due_digests(s, engine, client, BERLIN_NINE)
+    assert run_due_digests(s, engine, SlackPoster(client), BERLIN_NINE - timedelta(minutes=1)) == []
+    [result] = run_due_digests(s, engine, SlackPoster(client), BERLIN_NINE)
     assert (result.status, result.scheduled_for) == ("posted", BERLIN_NINE)
-    assert run_due_digests(s, engine, client, BERLIN_NINE + timedelta(minutes=1)) == []
+    assert run_due_digests(s, engine, SlackPoster(client), BERLIN_NINE + timedelta(minutes=1)) == []
     assert posted_papers(slack_fake, "CBERLIN") == ["2503.00001"]
     header = slack_fake.posted("CBERLIN")[0]
     assert "Mon 10 Mar 2025" in header["blocks"][0]["text"]["text"]
@@ -99,7 +99,7 @@ def test_running_schedulers_post_a_digest_once_at_the_channels_local_minute(
             channels.follow(session, channel_id=channel_id, topic_name="language models")
             channels.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
         add_paper(session, "2503.00002", "Language models in Kolkata")
-    digest = next(spec for spec in job_specs(s, engine, client) if spec.id == "digest")
+    digest = next(spec for spec in job_specs(s, engine, SlackPoster(client)) if spec.id == "digest")
     every_second = dataclasses.replace(digest, trigger=CronTrigger(second="*", timezone=UTC))
     other = create_engine(db_url)  # the second replica's own pool
     replicas = [

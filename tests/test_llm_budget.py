@@ -17,9 +17,11 @@ from app.db.jobs import enqueue
 from app.db.models import LlmCall, LlmJob, Notice, Paper
 from app.llm.budget import usage_today
 from app.llm.cards import card_for
-from app.llm.client import Usage
+from app.llm.client import Usage, build_llm
 from app.llm.cost import cost_usd
+from app.llm.fulltext import PdfFetcher
 from app.worker import drain
+from tests.deps import llm_deps
 
 PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 
@@ -55,8 +57,8 @@ class TestBudget:
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
         session.commit()
 
-        first = drain(cfg, engine)
-        second = drain(cfg, engine)
+        first = drain(cfg, engine, **llm_deps(cfg))
+        second = drain(cfg, engine, **llm_deps(cfg))
 
         assert anthropic_fake.requests == []
         assert first.deferred == 1 and second.deferred == 1  # one claim each, then it stops
@@ -74,7 +76,7 @@ class TestBudget:
         session.execute(update(LlmCall).values(at=LlmCall.at - timedelta(days=1)))
         session.execute(update(LlmJob).values(run_after=func.now()))
         session.commit()
-        assert drain(cfg, engine).summarized == 2
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 2
         session.expire_all()
         card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
         assert not card.extractive and card.model == "claude-haiku-5-5"
@@ -88,7 +90,7 @@ class TestBudget:
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
         session.commit()
 
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert 2 <= report.summarized < 7 and report.deferred == 1
         spent = sum(c.cost_usd for c in session.scalars(select(LlmCall)))
@@ -100,7 +102,6 @@ class TestBudget:
     def test_a_submitted_batch_counts_against_the_budget_until_its_results_are_in(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
-        from app.llm.client import get_llm
         from app.llm.cost import estimate_usd
         from app.llm.prompts import PaperData, card_request
         from app.worker import Worker
@@ -122,12 +123,12 @@ class TestBudget:
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
         session.commit()
         anthropic_fake.batch_polls = 1000  # the batch stays in progress
-        assert Worker(cfg, engine, get_llm(cfg)).step()  # type: ignore[arg-type]
+        assert Worker(cfg, engine, build_llm(cfg), PdfFetcher(cfg)).step()  # type: ignore[arg-type]
         assert len(anthropic_fake.batch_requests) == 1 and calls_cost(session) == 0
 
         enqueue(session, kind="card", arxiv_id="2611.00006", urgent=True)
         session.commit()
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.deferred == 1 and anthropic_fake.message_requests == []
         assert usage_today(session, cfg)["budget_notice"]
@@ -144,8 +145,7 @@ class TestStatus:
     ) -> None:
         from rich.console import Console
 
-        from app.cli.llm_cmds import render_llm_status
-        from app.status import build_status
+        from app.status import build_status, render_llm_status
 
         cfg = llm_settings(settings, anthropic_fake, llm_max_attempts=1, llm_max_retries=0)
         for n in (1, 2):
@@ -153,7 +153,7 @@ class TestStatus:
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
         session.commit()
         anthropic_fake.overloaded()
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
 
         data = build_status(cfg, engine)["llm"]
 

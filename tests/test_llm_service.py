@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Paper, PaperText, Topic
+from app.llm.client import build_llm
 from app.llm.fulltext import may_fetch
 from app.llm.service import answer_question, deep_summary, expand_topic
+from tests.deps import llm_deps
 
 PAGE_1 = (
     "LazyRAG: Retrieval on Demand. 1 Introduction. Retrieval-augmented generation grounds "
@@ -35,7 +37,7 @@ class TestDeepSummary:
         cfg = llm_settings(settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf")
         _setup(session, pdf_server)
 
-        deep = deep_summary(cfg, engine, arxiv_id="2611.00001v1")
+        deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001v1")
 
         assert not deep.extractive and deep.source_text == "fulltext"
         assert deep.problem and deep.method and deep.results and deep.why_it_matters
@@ -46,7 +48,7 @@ class TestDeepSummary:
         text = session.get_one(PaperText, "2611.00001")
         assert "Natural Questions" in text.text and text.version == 1
 
-        again = deep_summary(cfg, engine, arxiv_id="2611.00001")
+        again = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
         assert again.problem == deep.problem
         assert len(anthropic_fake.message_requests) == 1 and len(pdf_server.requests) == 1
         assert summaries(session, "deep")["2611.00001"].source_text == "fulltext"
@@ -59,7 +61,7 @@ class TestDeepSummary:
         )
         _setup(session, pdf_server)
 
-        deep = deep_summary(cfg, engine, arxiv_id="2611.00001")
+        deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
         assert deep.source_text == "fulltext"
         text = session.get_one(PaperText, "2611.00001")
@@ -74,13 +76,13 @@ class TestDeepSummary:
     ) -> None:
         cfg = llm_settings(settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf")
         _setup(session, pdf_server)
-        first = deep_summary(cfg, engine, arxiv_id="2611.00001")
+        first = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
         paper = session.get_one(Paper, "2611.00001")
         paper.version = 2
         session.commit()
         pdf_server.add("2611.00001v2", ["Version two rewrites everything. " * 20, PAGE_2])
-        second = deep_summary(cfg, engine, arxiv_id="2611.00001")
+        second = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
         assert pdf_server.requests == ["/pdf/2611.00001v1", "/pdf/2611.00001v2"]
         assert second.problem != first.problem and "Version two" in second.problem
@@ -98,7 +100,7 @@ class TestDeepSummary:
             link = {"href": elsewhere.url + "/pdf/evil.pdf", "rel": "related", "title": "pdf"}
             _setup(session, pdf_server, links=[link])
 
-            deep = deep_summary(cfg, engine, arxiv_id="2611.00001")
+            deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
             assert elsewhere.requests == [] and deep.source_text == "fulltext"
 
@@ -113,7 +115,7 @@ class TestDeepSummary:
             add_paper(session, "2611.00001")
             pdf_server.redirect("/pdf/2611.00001v1", elsewhere.url + "/pdf/x")
 
-            deep = deep_summary(cfg, engine, arxiv_id="2611.00001")
+            deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
             assert elsewhere.requests == []
             assert deep.source_text == "abstract" and not deep.extractive
@@ -136,7 +138,7 @@ class TestDeepSummary:
         cfg = llm_settings(settings, anthropic_fake, anthropic_api_key=None)
         add_paper(session, "2611.00001")
 
-        deep = deep_summary(cfg, engine, arxiv_id="2611.00001")
+        deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
         assert deep.extractive and "LazyRAG" in deep.method
         assert anthropic_fake.requests == []
@@ -150,11 +152,16 @@ class TestAnswers:
         _setup(session, pdf_server)
 
         first = answer_question(
-            cfg, engine, arxiv_id="2611.00001", question="Which uncertainty threshold is used?"
+            cfg,
+            engine,
+            **llm_deps(cfg),
+            arxiv_id="2611.00001",
+            question="Which uncertainty threshold is used?",
         )
         second = answer_question(
             cfg,
             engine,
+            **llm_deps(cfg),
             arxiv_id="2611.00001",
             question="How many fewer retrieval calls than always-retrieve?",
             history=[
@@ -177,7 +184,9 @@ class TestAnswers:
         cfg = llm_settings(settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf")
         _setup(session, pdf_server)
 
-        answer = answer_question(cfg, engine, arxiv_id="2611.00001", question="Who funded it?")
+        answer = answer_question(
+            cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001", question="Who funded it?"
+        )
 
         assert answer.text.startswith("The paper does not say.")
         assert not answer.answerable and answer.quotes == []
@@ -192,7 +201,9 @@ class TestAnswers:
                 "made up quote"], "answerable": True}
         )  # fmt: skip
 
-        answer = answer_question(cfg, engine, arxiv_id="2611.00001", question="Threshold?")
+        answer = answer_question(
+            cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001", question="Threshold?"
+        )
 
         assert is_safe(answer.text) and "0.35" in answer.text
         assert answer.quotes == []  # not in the paper: dropped
@@ -206,7 +217,11 @@ class TestAnswers:
         _setup(session, pdf_server)
 
         answer = answer_question(
-            cfg, engine, arxiv_id="2611.00001", question="Which uncertainty threshold is used?"
+            cfg,
+            engine,
+            **llm_deps(cfg),
+            arxiv_id="2611.00001",
+            question="Which uncertainty threshold is used?",
         )
 
         assert answer.extractive and "0.35" in answer.text and anthropic_fake.requests == []
@@ -220,14 +235,14 @@ class TestExpandTopic:
         session.add(Topic(name="rag", query="rag", categories=[], exclude=[]))
         session.commit()
 
-        expanded = expand_topic(cfg, engine, name="rag")
+        expanded = expand_topic(cfg, engine, llm=build_llm(cfg), name="rag")
 
         assert expanded and expanded.startswith("rag OR ") and '"rag methods"' in expanded
         session.expire_all()
         assert session.get_one(Topic, 1).expanded_query == expanded
-        assert expand_topic(cfg, engine, name="rag") == expanded
+        assert expand_topic(cfg, engine, llm=build_llm(cfg), name="rag") == expanded
         assert len(anthropic_fake.message_requests) == 1
 
     def test_no_llm_no_expansion(self, settings: Settings, engine: Engine, anthropic_fake) -> None:
         cfg = llm_settings(settings, anthropic_fake, anthropic_api_key=None)
-        assert expand_topic(cfg, engine, name="rag") is None
+        assert expand_topic(cfg, engine, llm=build_llm(cfg), name="rag") is None

@@ -19,6 +19,7 @@ from app.llm.cards import card_for
 from app.llm.prompts import CARD_PROMPT_VERSION
 from app.relevance import enqueue_cards_for_new_papers, refresh_relevance
 from app.worker import drain
+from tests.deps import llm_deps
 
 PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 ID = "2611.00001"
@@ -77,7 +78,7 @@ class TestUpgradeOnceTheLlmIsBack:
         _topic_and_paper(session)
         anthropic_fake.refuse()
         assert enqueue_cards_for_new_papers(cfg, engine) == 1
-        assert drain(cfg, engine).fallbacks == 1
+        assert drain(cfg, engine, **llm_deps(cfg)).fallbacks == 1
         assert _card(session, cfg).extractive
 
         # Straight away: the refusal is remembered, nothing is sent again.
@@ -86,7 +87,7 @@ class TestUpgradeOnceTheLlmIsBack:
 
         _age_summary(session, FALLBACK_RETRY_AFTER + timedelta(minutes=1))
         assert enqueue_cards_for_new_papers(cfg, engine) == 1
-        assert drain(cfg, engine).summarized == 1
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 1
 
         card = _card(session, cfg)
         assert not card.extractive and card.tldr.startswith(LLM_TLDR_START)
@@ -101,7 +102,7 @@ class TestUpgradeOnceTheLlmIsBack:
 
         for _ in range(FALLBACK_MAX_TRIES + 2):
             enqueue_cards_for_new_papers(cfg, engine)
-            drain(cfg, engine)
+            drain(cfg, engine, **llm_deps(cfg))
             _age_summary(session, FALLBACK_RETRY_AFTER + timedelta(minutes=1))
 
         assert len(anthropic_fake.message_requests) == FALLBACK_MAX_TRIES
@@ -118,12 +119,12 @@ class TestUpgradeOnceTheLlmIsBack:
         add_paper(session, ID)
         anthropic_fake.refuse()
 
-        assert deep_summary(cfg, engine, arxiv_id=ID).extractive
-        assert deep_summary(cfg, engine, arxiv_id=ID).extractive
+        assert deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id=ID).extractive
+        assert deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id=ID).extractive
         assert len(anthropic_fake.message_requests) == 1
 
         _age_summary(session, FALLBACK_RETRY_AFTER + timedelta(minutes=1))
-        again = deep_summary(cfg, engine, arxiv_id=ID)
+        again = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id=ID)
 
         assert not again.extractive and len(anthropic_fake.message_requests) == 2
 
@@ -143,7 +144,7 @@ class TestRegeneration:
         assert _card(session, cfg).tldr != old["tldr"]  # not shown under the new prompt
 
         assert enqueue_cards_for_new_papers(cfg, engine) == 1
-        assert drain(cfg, engine).summarized == 1
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 1
 
         card = _card(session, cfg)
         assert not card.extractive and card.tldr.startswith(LLM_TLDR_START)
@@ -156,7 +157,7 @@ class TestRegeneration:
         cfg = llm_settings(settings, anthropic_fake)
         _topic_and_paper(session)
         refresh_relevance(cfg, engine)
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
         assert refresh_relevance(cfg, engine).cards_queued == 0
 
         paper = session.get_one(Paper, ID)
@@ -165,7 +166,7 @@ class TestRegeneration:
         session.commit()
 
         assert refresh_relevance(cfg, engine).cards_queued == 1
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
 
         card = _card(session, cfg)
         assert card.tldr.startswith("We propose LazyRAG v2")

@@ -15,6 +15,7 @@ from app.config import Settings
 from app.db.models import LlmJob, Relevance, Topic
 from app.relevance import refresh_relevance
 from app.worker import drain
+from tests.deps import llm_deps
 
 
 def _topic(session: Session, name: str = "retrieval augmented generation") -> Topic:
@@ -73,7 +74,7 @@ class TestWithTheLlm:
         scores = [rows[a].lexical_score for a in by_priority]
         assert scores == sorted(scores, reverse=True)
 
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
 
         grading = [b for b in anthropic_fake.message_requests if "<topic>" in _text(b)]
         assert [len(re.findall(r"<paper id=", _text(b))) for b in grading] == [10, 2]
@@ -92,7 +93,7 @@ class TestWithTheLlm:
         _topic(session)
         _papers(session, matching=5)
         refresh_relevance(cfg, engine)
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
 
         assert refresh_relevance(cfg, engine).grades_queued == 0
         add_paper(
@@ -114,7 +115,7 @@ class TestWithTheLlm:
         partial = {"grades": [{"arxiv_id": "2611.00001", "score": 9, "reason": "On topic."}]}
         anthropic_fake.reply_json(partial, times=2)
 
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.fallbacks == 3 and len(anthropic_fake.message_requests) == 2
         assert all(r.llm_score is None for r in _rows(session, topic).values())

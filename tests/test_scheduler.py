@@ -26,6 +26,7 @@ from app.scheduler import (
     latest_fire_time,
     run_guarded,
 )
+from app.slack.poster import SlackPoster
 
 SLOT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -199,7 +200,9 @@ class TestSlots:
 class TestPaperboyJobs:
     def _specs(self, settings, engine):
         return job_specs(
-            settings, engine, WebClient(token="xoxb-x", base_url=settings.slack_api_url)
+            settings,
+            engine,
+            SlackPoster(WebClient(token="xoxb-x", base_url=settings.slack_api_url)),
         )
 
     def test_jobs_have_fixed_ids_and_are_not_duplicated_when_added_again(self, settings, engine):

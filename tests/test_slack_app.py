@@ -18,6 +18,7 @@ from app.db import jobruns
 from app.db.engine import session_scope
 from app.slack.app import SlackNotConfigured, check_slack_settings
 from app.slack.server import start_http
+from tests.deps import llm_deps
 
 URL_VERIFICATION = {
     "token": "x",
@@ -121,7 +122,8 @@ class TestHealthz:
         dead = create_engine(
             "postgresql+psycopg://postgres@127.0.0.1:9/nope", connect_args={"connect_timeout": 2}
         )
-        running = start_http(app_settings(settings, slack_fake), dead, port=0)
+        cfg = app_settings(settings, slack_fake)
+        running = start_http(cfg, dead, **llm_deps(cfg), port=0)
         try:
             response = httpx.get(running.url + "/healthz", timeout=10)
         finally:
@@ -244,7 +246,8 @@ class TestConfiguration:
         assert "Traceback" not in result.stderr
 
     def test_socket_mode_serves_only_healthz(self, settings, slack_fake, engine):
-        running = start_http(app_settings(settings, slack_fake), engine, port=0, socket_mode=True)
+        cfg = app_settings(settings, slack_fake)
+        running = start_http(cfg, engine, **llm_deps(cfg), port=0, socket_mode=True)
         try:
             health = httpx.get(running.url + "/healthz")
             events = post_event(running.url, SECRET, {"type": "app_mention", "text": "hi"})
@@ -261,13 +264,18 @@ class TestConfiguration:
             FakeSlack(valid_tokens={"xoxb-the-real-one"}) as fake,
             pytest.raises(SlackNotConfigured, match=r"rejected SLACK_BOT_TOKEN \(invalid_auth\)"),
         ):
-            start_http(app_settings(settings, fake), engine, port=0)
+            start_http(app_settings(settings, fake), engine, **llm_deps(settings), port=0)
 
     def test_port_already_taken_is_one_clear_error(self, slack_app_server, engine):
         from app.errors import PaperboyError
 
         with pytest.raises(PaperboyError, match=f"127.0.0.1:{slack_app_server.running.port}"):
-            start_http(slack_app_server.settings, engine, port=slack_app_server.running.port)
+            start_http(
+                slack_app_server.settings,
+                engine,
+                **llm_deps(slack_app_server.settings),
+                port=slack_app_server.running.port,
+            )
 
 
 class TestServeProcess:

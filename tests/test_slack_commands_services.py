@@ -20,6 +20,7 @@ from slack_cmd_support import command_replies as _replies
 from sqlalchemy.orm import Session
 
 from app.db.models import Topic
+from tests.deps import llm_deps
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ class TestWithAnLLM:
         with Session(engine) as session:
             job = session.query(LlmJob).filter_by(kind="card", arxiv_id="2401.00001").one()
             assert job.urgent and job.state == "pending"  # jumps the ingest backlog
-        drain(llm_app.settings, engine)
+        drain(llm_app.settings, engine, **llm_deps(llm_app.settings))
         again = _replies(llm_app.command("paper 2401.00001"))[0]
         assert "extractive summary" not in all_text(again)
 

@@ -6,17 +6,21 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from llm_helpers import add_paper, calls, jobs, llm_settings, summaries
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
-from app.llm.client import get_llm
+from app.db.models import LlmJob
+from app.llm.client import build_llm
+from app.llm.fulltext import PdfFetcher
 from app.worker import Worker, drain, enqueue
+from tests.deps import llm_deps
 
 PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 
@@ -62,12 +66,14 @@ class TestLeasesAndFailures:
         cfg = llm_settings(settings, anthropic_fake)
         _queue_cards(session, 1)
         with session_scope(engine) as s:  # a worker claims the job, then dies
-            queue.claim(s, worker_id="crashed", limit=1, lease_seconds=0.5)
+            # Long enough that a loaded machine cannot let it lapse before the first drain.
+            queue.claim(s, worker_id="crashed", limit=1, lease_seconds=60)
 
-        assert drain(cfg, engine).processed == 0  # still leased: nobody touches it
+        assert drain(cfg, engine, **llm_deps(cfg)).processed == 0  # still leased: nobody touches it
         assert anthropic_fake.requests == []
-        time.sleep(0.6)
-        assert drain(cfg, engine).summarized == 1
+        with session_scope(engine) as s:  # a minute later: the lease has run out
+            s.execute(update(LlmJob).values(lease_until=func.now() - timedelta(seconds=1)))
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 1
 
         (job,) = jobs(session)
         assert job.state == "done" and job.attempts == 2 and job.leased_by != "crashed"
@@ -79,7 +85,7 @@ class TestLeasesAndFailures:
         _queue_cards(session, 1)
         anthropic_fake.overloaded(times=10)
 
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.retried == 2 and report.dead == 1
         (job,) = jobs(session)
@@ -95,13 +101,13 @@ class TestLeasesAndFailures:
         _queue_cards(session, 1)
         anthropic_fake.overloaded(times=10)
 
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
         (job,) = jobs(session)
         first_wait = (job.run_after - job.created_at).total_seconds()
         assert job.state == "pending" and 29 < first_wait < 40
         with session_scope(engine) as s:  # make it due again; the next failure waits twice as long
             s.get_one(type(job), job.id).run_after = job.created_at
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
         (job,) = jobs(session)
         assert job.attempts == 2 and (job.run_after - job.created_at).total_seconds() > 59
 
@@ -113,7 +119,7 @@ class TestBatches:
         cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5)
         ids = _queue_cards(session, 6)
 
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.batches == 1 and report.summarized == 6
         assert anthropic_fake.message_requests == []
@@ -130,7 +136,7 @@ class TestBatches:
         first, second = jobs(session)[:2]
         anthropic_fake.batch_outcomes = {str(first.id): "errored", str(second.id): "expired"}
 
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.batches == 1 and report.summarized == 4 and report.retried == 2
         by_id = {j.id: j for j in jobs(session)}
@@ -141,7 +147,7 @@ class TestBatches:
         with session_scope(engine) as s:
             for job in (first, second):
                 s.get_one(type(job), job.id).run_after = job.created_at
-        assert drain(cfg, engine).summarized == 2
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 2
         assert len(anthropic_fake.message_requests) == 2 and len(summaries(session)) == 6
 
     def test_urgent_jobs_go_direct_even_when_a_batch_is_due(
@@ -153,7 +159,7 @@ class TestBatches:
         enqueue(session, kind="card", arxiv_id="2611.09999", urgent=True)
         session.commit()
 
-        drain(cfg, engine)
+        drain(cfg, engine, **llm_deps(cfg))
 
         (direct,) = anthropic_fake.message_requests
         assert '<paper id="2611.09999">' in direct["messages"][0]["content"]
@@ -166,13 +172,13 @@ class TestBatches:
         cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_lease_seconds=0.3)
         _queue_cards(session, 5)
         anthropic_fake.batch_polls = 1000
-        crashed = Worker(cfg, engine, get_llm(cfg))  # type: ignore[arg-type]
+        crashed = Worker(cfg, engine, build_llm(cfg), PdfFetcher(cfg))  # type: ignore[arg-type]
         assert crashed.step()  # submits the batch, then "dies"
         assert len(anthropic_fake.batch_requests) == 1
 
         anthropic_fake.batch_polls = 0
         time.sleep(0.4)
-        report = drain(cfg, engine)
+        report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.summarized == 5 and report.batches == 0
         assert len(anthropic_fake.batch_requests) == 1 and anthropic_fake.message_requests == []

@@ -13,8 +13,8 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from app.config import Settings, get_settings
-from app.db.engine import get_engine
 from app.errors import PaperboyError
+from app.runtime import Runtime
 
 app = typer.Typer(
     name="paperboy",
@@ -51,10 +51,27 @@ def expected_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@functools.cache
+def runtime() -> Runtime:
+    """This process's dependencies, built once (the CLI is a composition root: app/runtime.py)."""
+    return Runtime(get_settings())
+
+
 def settings() -> Settings:
-    return get_settings()
+    return runtime().settings
 
 
 def engine() -> Engine:
     """The engine for the configured database; migrations applied on first use."""
-    return get_engine(get_settings())
+    return runtime().engine
+
+
+def log_to_stderr(cfg: Settings) -> None:
+    """Long-running processes log at LOG_LEVEL (job runs, connections); one-off commands stay
+    quiet (WARNING, set in app/cli/__init__.py)."""
+    level = cfg.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    # Their INFO lines (each migration step, each job execution) drown out Paperboy's own.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -1,8 +1,7 @@
 """`paperboy demo` (what `make demo` runs): database, ingest, default topics, top papers.
 
 Live when the network answers, else (or with PAPERBOY_OFFLINE=1) the bundled sample feed.
-The demo is a list of steps (`STEPS`) over one `DemoContext`; later areas append theirs (e.g. a
-digest preview) without touching the earlier ones.
+The demo is the explicit list of steps `STEPS` over one `DemoContext`.
 """
 
 from __future__ import annotations
@@ -18,10 +17,18 @@ from rich.text import Text
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from app.cli._common import app, console, engine, expected_errors, settings
+from app.cli._common import app, console, expected_errors, runtime
 from app.cli.ingest_cmds import ingest_with_progress
 from app.config import Settings
+from app.db.topics import ensure_default_topics, get_topic
+from app.digest.ports import Poster
+from app.digest.preview import demo_digest, render_text
 from app.ingest import IngestReport
+from app.llm.client import LLM
+from app.llm.fulltext import PdfFetcher
+from app.relevance import refresh_relevance
+from app.search import topic_candidates
+from app.worker import drain
 
 # A live demo reads one page per category, so it finishes in well under a minute.
 DEMO_MAX_PER_CATEGORY = 100
@@ -35,6 +42,9 @@ DEMO_LLM_JOBS = 80
 class DemoContext:
     settings: Settings
     engine: Engine
+    llm: LLM | None
+    pdfs: PdfFetcher
+    poster: Poster
     offline: bool = False
     report: IngestReport | None = None
     topic_names: list[str] = field(default_factory=list)
@@ -76,8 +86,6 @@ def ingest_step(ctx: DemoContext) -> None:
 
 
 def topics_step(ctx: DemoContext) -> None:
-    from app.db.topics import ensure_default_topics
-
     with Session(ctx.engine) as session, session.begin():
         ctx.topic_names = [t.name for t in ensure_default_topics(session)]
 
@@ -88,18 +96,14 @@ def summaries_step(ctx: DemoContext) -> None:
     Direct calls only (no Message Batch, which can take an hour) and a small cap, so the demo
     costs a fraction of a cent; without a key the digest shows extractive summaries.
     """
-    from app.llm.client import llm_configured
-    from app.relevance import refresh_relevance
-    from app.worker import drain
-
     cfg = ctx.settings
-    if not llm_configured(cfg):
+    if ctx.llm is None:
         console.print("No ANTHROPIC_API_KEY: summaries below are extractive (marked as such)")
         return
     direct = cfg.model_copy(update={"llm_batch_min": 10**9})
     queued = refresh_relevance(direct, ctx.engine)
     with console.status("Claude is grading and summarizing the best matches..."):
-        report = drain(direct, ctx.engine, limit=DEMO_LLM_JOBS)
+        report = drain(direct, ctx.engine, llm=ctx.llm, pdfs=ctx.pdfs, limit=DEMO_LLM_JOBS)
     console.print(
         f"Claude: {queued.grades_queued} grades and {queued.cards_queued} cards queued, "
         f"{report.summarized} done, {report.fallbacks + report.retried + report.dead} fell back",
@@ -108,9 +112,6 @@ def summaries_step(ctx: DemoContext) -> None:
 
 
 def table_step(ctx: DemoContext) -> None:
-    from app.db.topics import get_topic
-    from app.search import topic_candidates
-
     # One small table per topic: a narrow (non-tty, 80 columns) terminal still reads well.
     console.rule("Top papers for the default topics")
     with Session(ctx.engine) as session:
@@ -136,11 +137,31 @@ def table_step(ctx: DemoContext) -> None:
     console.print(f"Papers from {source}. Try: paperboy search 'LLM+retrieval'", highlight=False)
 
 
+def demo_digest_step(ctx: DemoContext) -> None:
+    """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
+    result, path = demo_digest(ctx.settings, ctx.engine, ctx.poster, topics=ctx.topic_names)
+    console.rule("The digest a channel following these topics would get")
+    if result.payloads:
+        console.print(render_text(result.payloads), markup=False, highlight=False)
+    else:
+        console.print("(no papers for these topics yet)")
+    cfg = ctx.settings
+    if result.status == "posted":
+        where = f"posted to {result.channel_id}"
+    elif cfg.slack_bot_token and cfg.paperboy_demo_channel:
+        where = f"nothing new to post to {cfg.paperboy_demo_channel}"
+    else:
+        where = "not posted: set SLACK_BOT_TOKEN and PAPERBOY_DEMO_CHANNEL to post it"
+    console.print(f"Block Kit JSON: {path} ({where})", highlight=False)
+
+
+# The demo, in order: an explicit list (no step registers itself from another module).
 STEPS: list[Callable[[DemoContext], None]] = [
     ingest_step,
     topics_step,
     summaries_step,
     table_step,
+    demo_digest_step,
 ]
 
 
@@ -148,6 +169,9 @@ STEPS: list[Callable[[DemoContext], None]] = [
 @expected_errors
 def demo() -> None:
     """Ingest (live, or the bundled sample feed offline) and show the default topics' top papers."""
-    ctx = DemoContext(settings=settings(), engine=engine())
+    rt = runtime()
+    ctx = DemoContext(
+        settings=rt.settings, engine=rt.engine, llm=rt.llm, pdfs=rt.pdfs, poster=rt.poster
+    )
     for step in STEPS:
         step(ctx)

@@ -13,14 +13,12 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from app.cli._common import app, console, engine, expected_errors, settings
-from app.cli.demo_cmd import STEPS, DemoContext
+from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.db import channels as channel_db
 from app.db.engine import session_scope
-from app.digest.preview import demo_digest, render_text
+from app.digest.preview import render_text
 from app.digest.run import run_digest
 from app.errors import UserInputError
-from app.slack.poster import make_web_client
 
 CHANNEL = typer.Option(..., "--channel", "-c", help="Slack channel id, like C0123456789.")
 
@@ -125,7 +123,7 @@ def digest(
     if not dry_run and not cfg.slack_bot_token:  # unset, or empty in .env
         raise UserInputError("SLACK_BOT_TOKEN is not set: set it to post, or use --dry-run")
     result = run_digest(
-        cfg, engine(), make_web_client(cfg), channel_id=channel, force=force, dry_run=dry_run
+        cfg, engine(), runtime().poster, channel_id=channel, force=force, dry_run=dry_run
     )
     if as_json:
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))
@@ -148,24 +146,3 @@ def digest(
         else:
             summary += f" (and {finished})"
     (typer.echo(summary, err=True) if as_json else console.print(summary, highlight=False))
-
-
-def demo_digest_step(ctx: DemoContext) -> None:
-    """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
-    result, path = demo_digest(ctx.settings, ctx.engine, topics=ctx.topic_names)
-    console.rule("The digest a channel following these topics would get")
-    if result.payloads:
-        console.print(render_text(result.payloads), markup=False, highlight=False)
-    else:
-        console.print("(no papers for these topics yet)")
-    cfg = ctx.settings
-    if result.status == "posted":
-        where = f"posted to {result.channel_id}"
-    elif cfg.slack_bot_token and cfg.paperboy_demo_channel:
-        where = f"nothing new to post to {cfg.paperboy_demo_channel}"
-    else:
-        where = "not posted: set SLACK_BOT_TOKEN and PAPERBOY_DEMO_CHANNEL to post it"
-    console.print(f"Block Kit JSON: {path} ({where})", highlight=False)
-
-
-STEPS.append(demo_digest_step)  # demo_cmd's extension point: steps run in order

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from app.cli._common import app, console, engine, expected_errors, settings
 from app.config import Settings
 from app.ingest import IngestReport, SourceReport, run_ingest
-from app.status import build_status, sections
+from app.status import SECTIONS, build_status
 
 _COLOURS = {"ok": "green", "partial": "yellow", "failed": "red"}
 
@@ -71,7 +71,7 @@ def status(
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
         return
-    for section in sections():
+    for section in SECTIONS:
         value = data.get(section.name)
         if value is None:
             continue

@@ -25,16 +25,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.config import Settings
 from app.db.models import DigestRun, PostedMessage
+from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage
+from app.digest.ports import Poster, PostError
 from app.digest.reconcile import find_posted
-from app.slack.poster import ChannelPacer
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +65,11 @@ class DigestPoster:
     """
 
     def __init__(
-        self, settings: Settings, engine: Engine, client: WebClient, *, pacer: ChannelPacer | None
+        self, settings: Settings, engine: Engine, poster: Poster, *, pacer: ChannelPacer | None
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.client = client
+        self.poster = poster
         self._own_pacer = pacer is None
         self.pacer = pacer or ChannelPacer(settings.slack_channel_interval_seconds)
         self._conn = engine.connect()
@@ -133,7 +132,7 @@ class DigestPoster:
     ) -> dict[int, str]:
         """Record the missing messages Slack has after all; {position: ts} of those."""
         found = find_posted(
-            self.client, channel_id=channel_id, run_id=run_id, since=since, header_ts=header_ts,
+            self.poster, channel_id=channel_id, run_id=run_id, since=since, header_ts=header_ts,
             in_thread=any(m.in_thread for m in missing),
         )  # fmt: skip
         recovered = {m.position: found[m.position] for m in missing if m.position in found}
@@ -174,23 +173,17 @@ class DigestPoster:
                 return
             payload["thread_ts"] = state.header_ts
         try:
-            response = self.client.chat_postMessage(**payload)
-        except SlackApiError as exc:
-            state.error = f"slack: {exc.response.get('error') or exc.response.status_code}"
-            # Slack answered (200 + ok:false): retrying would get the same answer.
-            state.permanent = exc.response.status_code == 200
+            posted = self.poster.post(payload)
+        except PostError as exc:
+            state.error = str(exc)
+            state.permanent = exc.permanent
             log.warning("digest run %s position %s: %s", run_id, message.position, state.error)
             return
-        except Exception as exc:  # noqa: BLE001 - network trouble: the next attempt resumes
-            state.error = f"{type(exc).__name__}: {exc}"
-            log.warning("digest run %s position %s: %s", run_id, message.position, state.error)
-            return
-        ts = str(response["ts"])
+        ts = posted.ts
         if message.kind == "header":
             state.header_ts = ts
         state.payloads.append(payload)
-        channel = str(response.get("channel") or payload["channel"])
-        self._record(run_id, message, channel, ts, payload.get("thread_ts"))
+        self._record(run_id, message, posted.channel, ts, payload.get("thread_ts"))
         state.posted += 1
 
     def _finish(self, state: RunState) -> None:

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db import channels
 from app.db.engine import session_scope
+from app.digest.ports import Poster
 from app.digest.run import DigestResult, run_digest
-from app.slack.poster import make_web_client
 
 DEMO_CHANNEL = "CDEMO"
 DEMO_FILE = "demo_digest.json"
@@ -57,7 +57,7 @@ def render_text(payloads: Sequence[dict[str, Any]]) -> str:
 
 
 def demo_digest(
-    settings: Settings, engine: Engine, *, topics: Sequence[str]
+    settings: Settings, engine: Engine, poster: Poster, *, topics: Sequence[str]
 ) -> tuple[DigestResult, Path]:
     """Render the demo channel's digest of `topics`, write its Block Kit JSON to
     PAPERBOY_DATA_DIR, and post it for real when SLACK_BOT_TOKEN and PAPERBOY_DEMO_CHANNEL are
@@ -70,11 +70,10 @@ def demo_digest(
                 session, channel_id=channel_id, topic_name=name,
                 timezone=settings.paperboy_timezone,
             )  # fmt: skip
-    client = make_web_client(settings)
-    result = run_digest(settings, engine, client, channel_id=channel_id, dry_run=not live)
+    result = run_digest(settings, engine, poster, channel_id=channel_id, dry_run=not live)
     if live and result.status in ("empty", "done_before"):
         # Everything new was posted already: show the latest papers again (not posted).
-        result = run_digest(settings, engine, client, channel_id=channel_id, dry_run=True,
+        result = run_digest(settings, engine, poster, channel_id=channel_id, dry_run=True,
                             force=True)  # fmt: skip
     path = Path(settings.paperboy_data_dir) / DEMO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

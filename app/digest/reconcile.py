@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_sdk import WebClient
+from app.digest.ports import Poster
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _scan(pages: Any, run_id: int, found: dict[int, Found]) -> None:
 def _pages(call: Any, **kwargs: Any) -> Any:
     cursor = None
     for _ in range(MAX_PAGES):
-        page = call(**kwargs, cursor=cursor, limit=PAGE_SIZE, include_all_metadata=True)
+        page = call(**kwargs, cursor=cursor, limit=PAGE_SIZE)
         yield page
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not page.get("has_more") or not cursor:
@@ -63,7 +63,7 @@ def _pages(call: Any, **kwargs: Any) -> Any:
 
 
 def find_posted(
-    client: WebClient,
+    poster: Poster,
     *,
     channel_id: str,
     run_id: int,
@@ -76,13 +76,11 @@ def find_posted(
     found: dict[int, Found] = {}
     try:
         oldest = f"{(since - CLOCK_SKEW).timestamp():.6f}"
-        _scan(
-            _pages(client.conversations_history, channel=channel_id, oldest=oldest), run_id, found
-        )
+        _scan(_pages(poster.history, channel=channel_id, oldest=oldest), run_id, found)
         header_ts = header_ts or (found[0].ts if 0 in found else None)
         if in_thread and header_ts:
             _scan(
-                _pages(client.conversations_replies, channel=channel_id, ts=header_ts),
+                _pages(poster.replies, channel=channel_id, ts=header_ts),
                 run_id,
                 found,
             )

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_sdk import WebClient
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.orm import Session
 
@@ -22,10 +21,11 @@ from app.db.channels import cron_trigger, get_channel
 from app.db.engine import session_scope
 from app.db.models import Channel, ChannelTopic, DigestRun
 from app.digest.batch import Batch
+from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
+from app.digest.ports import Poster
 from app.digest.post import DigestPoster, RunState
 from app.errors import PaperboyError, UserInputError
-from app.slack.poster import ChannelPacer
 
 log = logging.getLogger(__name__)
 
@@ -260,24 +260,24 @@ class _Runner:
 def _execute(
     settings: Settings,
     engine: Engine,
-    client: WebClient,
+    poster: Poster,
     jobs: list[_Job],
     pacer: ChannelPacer | None,
     now: datetime,
     batch: Batch | None = None,
 ) -> list[DigestResult]:
-    with DigestPoster(settings, engine, client, pacer=pacer) as poster:
-        runner = _Runner(settings, engine, poster, now, batch or Batch())
+    with DigestPoster(settings, engine, poster, pacer=pacer) as batch_poster:
+        runner = _Runner(settings, engine, batch_poster, now, batch or Batch())
         for job in jobs:
             runner.submit(job)
-        poster.pacer.wait_idle()
+        batch_poster.pacer.wait_idle()
     return [job.conclude() for job in jobs]
 
 
 def run_digest(
     settings: Settings,
     engine: Engine,
-    client: WebClient,
+    poster: Poster,
     *,
     channel_id: str,
     scheduled_for: datetime | None = None,
@@ -289,13 +289,13 @@ def run_digest(
     (default: now). Unfinished earlier runs of the channel are finished first."""
     when = aware(scheduled_for) if scheduled_for else datetime.now(UTC).replace(microsecond=0)
     job = _Job(DigestResult(channel_id=channel_id, scheduled_for=when), force, dry_run)
-    return _execute(settings, engine, client, [job], pacer, when)[0]
+    return _execute(settings, engine, poster, [job], pacer, when)[0]
 
 
 def run_due_digests(
     settings: Settings,
     engine: Engine,
-    client: WebClient,
+    poster: Poster,
     now: datetime | None = None,
     *,
     pacer: ChannelPacer | None = None,
@@ -322,7 +322,7 @@ def run_due_digests(
     ]
     if not jobs:
         return []
-    results = _execute(settings, engine, client, jobs, pacer, now, batch)
+    results = _execute(settings, engine, poster, jobs, pacer, now, batch)
     for result in results:
         if result.status == "failed":
             log.warning("digest %s: %s", result.channel_id, result.error)

@@ -13,7 +13,6 @@ SDK is imported on first use: it takes over a second, and readers of stored card
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -239,36 +238,23 @@ class AnthropicLLM:
                 yield BatchOutcome(line.custom_id, None, f"batch request {result.type}")
 
 
-_lock = threading.Lock()
-_clients: dict[tuple[Any, ...], AnthropicLLM] = {}
-
-
 def llm_configured(settings: Settings) -> bool:
     """True when ANTHROPIC_API_KEY is set: the one answer to "is there an LLM to call?"."""
     key = settings.anthropic_api_key
     return key is not None and bool(key.get_secret_value())
 
 
-def get_llm(settings: Settings) -> LLM | None:
-    """The configured LLM, or None without ANTHROPIC_API_KEY (then: fallbacks, no calls)."""
+def build_llm(settings: Settings) -> LLM | None:
+    """The configured LLM, or None without ANTHROPIC_API_KEY (then: fallbacks, no calls).
+
+    Called once per process by the composition root (app/runtime.py), which passes it down.
+    """
     if settings.anthropic_api_key is None or not llm_configured(settings):
         return None
-    key = (
-        settings.anthropic_api_key.get_secret_value(),
-        settings.anthropic_base_url,
-        settings.paperboy_llm_model,
-        settings.llm_max_retries,
-        settings.llm_timeout_seconds,
+    return AnthropicLLM(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        model=settings.paperboy_llm_model,
+        max_retries=settings.llm_max_retries,
+        timeout=settings.llm_timeout_seconds,
     )
-    with _lock:
-        llm = _clients.get(key)
-        if llm is None:
-            llm = AnthropicLLM(
-                api_key=key[0],
-                base_url=settings.anthropic_base_url,
-                model=settings.paperboy_llm_model,
-                max_retries=settings.llm_max_retries,
-                timeout=settings.llm_timeout_seconds,
-            )
-            _clients[key] = llm
-        return llm

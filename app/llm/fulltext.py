@@ -60,13 +60,22 @@ def extract_text(data: bytes, *, max_chars: int) -> tuple[str, bool]:
     return text[:max_chars], len(text) > max_chars or len(parts) < len(reader.pages)
 
 
-def download(settings: Settings, url: str) -> bytes:
-    """GET a PDF from an allowed URL, following redirects only to allowed URLs."""
-    with httpx.Client(timeout=settings.http_timeout_seconds, follow_redirects=False) as client:
+class PdfFetcher:
+    """Downloads PDFs from allowed URLs over one HTTP client, built once per process
+    (app/runtime.py) and shared by every deep summary and question."""
+
+    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+        self.settings = settings
+        self.client = client or httpx.Client(
+            timeout=settings.http_timeout_seconds, follow_redirects=False
+        )
+
+    def download(self, url: str) -> bytes:
+        """GET a PDF from an allowed URL, following redirects only to allowed URLs."""
         for _ in range(MAX_REDIRECTS + 1):
-            if not may_fetch(settings, url):
+            if not may_fetch(self.settings, url):
                 raise UnsafeLinkError(f"not fetching {url}: only arXiv and Hugging Face")
-            with client.stream("GET", url) as response:
+            with self.client.stream("GET", url, follow_redirects=False) as response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
                     continue
@@ -78,10 +87,13 @@ def download(settings: Settings, url: str) -> bytes:
                     if len(data) > MAX_PDF_BYTES:
                         raise SourceError("PDF larger than 40 MB")
                 return bytes(data)
-    raise SourceError("too many redirects")
+        raise SourceError("too many redirects")
+
+    def close(self) -> None:
+        self.client.close()
 
 
-def full_text(settings: Settings, engine: Engine, *, paper: Paper) -> str | None:
+def full_text(settings: Settings, engine: Engine, *, pdfs: PdfFetcher, paper: Paper) -> str | None:
     """The paper's text (cached per version), or None when it cannot be had."""
     version = paper.version or 1
     with session_scope(engine) as session:
@@ -90,7 +102,7 @@ def full_text(settings: Settings, engine: Engine, *, paper: Paper) -> str | None
             return cached.text
     url = pdf_url(settings, arxiv_id=paper.arxiv_id, version=version)
     try:
-        data = download(settings, url)
+        data = pdfs.download(url)
         text, truncated = extract_text(
             data, max_chars=settings.fulltext_max_tokens * CHARS_PER_TOKEN
         )

@@ -25,6 +25,7 @@ from app.db.models import LlmJob
 from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
+from app.llm.fulltext import PdfFetcher
 from app.llm.tasks import Task, build_task
 
 log = logging.getLogger("app.worker")
@@ -58,6 +59,7 @@ class JobRunner:
     settings: Settings
     engine: Engine
     llm: LLM
+    pdfs: PdfFetcher
     worker_id: str = field(default_factory=new_worker_id)
     report: WorkerReport = field(default_factory=WorkerReport)
     blocked_until: datetime | None = None
@@ -81,7 +83,7 @@ class JobRunner:
 
     def task(self, group: list[LlmJob]) -> Task | None:
         try:
-            task = build_task(self.settings, self.engine, group)
+            task = build_task(self.settings, self.engine, self.pdfs, group)
         except Exception as exc:  # noqa: BLE001 - one broken job must not stop the worker
             log.exception("cannot prepare %s job %s", group[0].kind, group[0].id)
             self.fail(group, f"{type(exc).__name__}: {exc}", retryable=False)

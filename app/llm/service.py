@@ -29,9 +29,9 @@ from app.db.relevance import topic_named
 from app.db.summaries import get_summary, is_current
 from app.errors import LLMError, UserInputError
 from app.llm import calls, prompts
-from app.llm.client import Usage, get_llm
+from app.llm.client import LLM, Usage
 from app.llm.fallback import NOT_SAID, extractive_answer, extractive_deep
-from app.llm.fulltext import full_text
+from app.llm.fulltext import PdfFetcher, full_text
 from app.llm.runner import JobRunner
 from app.llm.schemas import DeepSummary
 from app.llm.tasks import paper_data
@@ -98,17 +98,23 @@ def _deep_fallback(paper: Paper) -> DeepResult:
     return DeepResult.model_construct(**content, arxiv_id=paper.arxiv_id, extractive=True)
 
 
-def deep_summary(settings: Settings, engine: Engine, *, arxiv_id: str) -> DeepResult:
+def deep_summary(
+    settings: Settings,
+    engine: Engine,
+    *,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
+    arxiv_id: str,
+) -> DeepResult:
     """The paper's in-depth summary: stored, else made now (full text when the PDF can be had),
     else the extractive one. Raises UserInputError only for an unknown paper."""
     paper = _load(engine, arxiv_id)
     stored = _stored_deep(settings, engine, paper)
     if stored is not None:
         return stored
-    llm = get_llm(settings)
     if llm is None:
         return _deep_fallback(paper)
-    worker = JobRunner(settings, engine, llm)
+    worker = JobRunner(settings, engine, llm, pdfs)
     with session_scope(engine) as session:
         queue.enqueue(
             session,
@@ -159,6 +165,8 @@ def answer_question(
     settings: Settings,
     engine: Engine,
     *,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
     arxiv_id: str,
     question: str,
     history: Sequence[Any] = (),
@@ -169,10 +177,9 @@ def answer_question(
     if not question:
         raise UserInputError("Ask a question about the paper.")
     paper = _load(engine, arxiv_id)
-    text = full_text(settings, engine, paper=paper)
+    text = full_text(settings, engine, pdfs=pdfs, paper=paper)
     source = text or f"{paper.title}. {paper.abstract}"
     source_text = "fulltext" if text else "abstract"
-    llm = get_llm(settings)
     if llm is not None:
         request = prompts.answer_request(
             paper_data(paper), full_text=text, question=question, history=_history(history)
@@ -211,14 +218,13 @@ def _as_query(phrases: Sequence[str]) -> str:
     return " OR ".join(f'"{p}"' if " " in p else p for p in seen)
 
 
-def expand_topic(settings: Settings, engine: Engine, *, name: str) -> str | None:
+def expand_topic(settings: Settings, engine: Engine, *, llm: LLM | None, name: str) -> str | None:
     """The topic's name widened into a search query once by the LLM (stored on the topic as
     `expanded_query`); None without an LLM or when the call fails."""
     with session_scope(engine) as session:
         topic = topic_named(session, name=name)
         if topic is not None and topic.expanded_query:
             return topic.expanded_query
-    llm = get_llm(settings)
     if llm is None:
         return None
     try:

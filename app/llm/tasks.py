@@ -24,7 +24,7 @@ from app.db.summaries import get_summary, is_current, store_summary
 from app.llm import prompts, schemas
 from app.llm.client import Reply, Request
 from app.llm.fallback import extractive_card, extractive_deep
-from app.llm.fulltext import full_text
+from app.llm.fulltext import PdfFetcher, full_text
 from app.safety import safe_llm_text
 
 KINDS = ("card", "deep", "grade")
@@ -115,9 +115,11 @@ def card_task(settings: Settings, engine: Engine, job: LlmJob) -> Task | None:
     return _summary_task(settings, "card", paper, [job], request, "abstract")
 
 
-def deep_task(settings: Settings, engine: Engine, paper: Paper, jobs: list[LlmJob]) -> Task:
+def deep_task(
+    settings: Settings, engine: Engine, pdfs: PdfFetcher, paper: Paper, jobs: list[LlmJob]
+) -> Task:
     """Deep summaries read the full text when the PDF can be had (network: no transaction)."""
-    text = full_text(settings, engine, paper=paper)
+    text = full_text(settings, engine, pdfs=pdfs, paper=paper)
     request = prompts.deep_request(paper_data(paper), full_text=text)
     return _summary_task(settings, "deep", paper, jobs, request, "fulltext" if text else "abstract")
 
@@ -174,7 +176,9 @@ def grade_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Ta
     )
 
 
-def build_task(settings: Settings, engine: Engine, jobs: list[LlmJob]) -> Task | None:
+def build_task(
+    settings: Settings, engine: Engine, pdfs: PdfFetcher, jobs: list[LlmJob]
+) -> Task | None:
     """The task for a group of claimed jobs (one job, or same-topic grade jobs); None when
     there is nothing left to do (already summarized or graded, paper or topic deleted)."""
     kind = jobs[0].kind
@@ -187,5 +191,5 @@ def build_task(settings: Settings, engine: Engine, jobs: list[LlmJob]) -> Task |
             paper = session.get(Paper, jobs[0].arxiv_id)
             if paper is None or not needs_summary(settings, session, paper=paper, kind="deep"):
                 return None
-        return deep_task(settings, engine, paper, jobs)
+        return deep_task(settings, engine, pdfs, paper, jobs)
     raise ValueError(f"unknown job kind {kind!r}")

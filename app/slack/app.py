@@ -23,6 +23,9 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.errors import PaperboyError
+from app.llm.client import LLM
+from app.llm.fulltext import PdfFetcher
+from app.slack.poster import make_web_client
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class Services:
     settings: Settings
     engine: Engine
     client: WebClient
+    llm: LLM | None
+    pdfs: PdfFetcher
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(BACKGROUND_THREADS, "paperboy-bg")
     )
@@ -231,14 +236,17 @@ _bolt_log.addFilter(_DropClientTokenWarning())
 
 
 def build_app(
-    settings: Settings, engine: Engine, *, client: WebClient | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    client: WebClient | None = None,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
     from app.slack.listeners import register_listeners
 
     if client is None:
-        from app.slack.poster import make_web_client
-
         client = make_web_client(settings)
     verify_token(client, api_url=settings.slack_api_url)
     listener_executor = ThreadPoolExecutor(LISTENER_THREADS, "bolt-listener")
@@ -253,12 +261,24 @@ def build_app(
     app.use(attach_response_sent)
     app.error(handle_error)
     services = Services(
-        settings=settings, engine=engine, client=client, listener_executor=listener_executor
+        settings=settings,
+        engine=engine,
+        client=client,
+        llm=llm,
+        pdfs=pdfs,
+        listener_executor=listener_executor,
     )
     register_listeners(app, services)
     return app, services
 
 
-def create_app(settings: Settings, engine: Engine, *, client: WebClient | None = None) -> App:
+def create_app(
+    settings: Settings,
+    engine: Engine,
+    *,
+    client: WebClient | None = None,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
+) -> App:
     """The Bolt app with every listener registered (see build_app for the Services too)."""
-    return build_app(settings, engine, client=client)[0]
+    return build_app(settings, engine, client=client, llm=llm, pdfs=pdfs)[0]

@@ -24,7 +24,8 @@ from app.db.jobs import enqueue
 from app.db.models import Paper
 from app.errors import PaperboyError
 from app.llm.cards import card_for, cards_for
-from app.llm.client import llm_configured
+from app.llm.client import LLM, llm_configured
+from app.llm.service import expand_topic
 from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
@@ -138,7 +139,13 @@ def search_message(
 
 
 def follow_topic(
-    settings: Settings, engine: Engine, *, channel_id: str, topic: str, reply: Reply
+    settings: Settings,
+    engine: Engine,
+    *,
+    llm: LLM | None,
+    channel_id: str,
+    topic: str,
+    reply: Reply,
 ) -> None:
     """Follow a topic here; a new topic is expanded once by the LLM and shown back, editable."""
     with session_scope(engine) as session:
@@ -155,11 +162,9 @@ def follow_topic(
     if expanded:
         reply(expansion_message(name, expanded))
         return
-    if not (created and llm_configured(settings)):
+    if not created or llm is None:
         return
-    from app.llm.service import expand_topic
-
-    expanded = expand_topic(settings, engine, name=name)
+    expanded = expand_topic(settings, engine, llm=llm, name=name)
     if expanded:
         reply(expansion_message(name, expanded))
 

@@ -1,7 +1,7 @@
-"""The Slack app process: HTTP mode or Socket Mode, plus /healthz, the scheduler and a worker.
+"""The Slack app's HTTP front end: Bolt's events endpoint (HTTP mode) and /healthz.
 
-`paperboy serve` calls `serve()`; tests call `start_http()` to run the same HTTP front end on a
-free port. Modes:
+`paperboy serve` (app/runtime.py `serve`) starts it next to the scheduler and a worker; tests
+call `start_http()` to run the same front end on a free port. Modes:
 
 - HTTP (SLACK_APP_TOKEN unset): a threaded WSGI server (cheroot) on PORT answers POST
   /slack/events through Bolt's WSGI adapter; Bolt checks the SLACK_SIGNING_SECRET signature and
@@ -18,10 +18,8 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +35,11 @@ from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
 from app.errors import PaperboyError
-from app.scheduler import start_scheduler
+from app.llm.client import LLM
+from app.llm.fulltext import PdfFetcher
 from app.slack.app import (
     Services,
-    app_token,
     build_app,
-    check_slack_settings,
     set_response_sent,
 )
 
@@ -197,84 +194,17 @@ def start_http(
     engine: Engine,
     *,
     client: WebClient | None = None,
+    llm: LLM | None,
+    pdfs: PdfFetcher,
     host: str = "127.0.0.1",
     port: int | None = None,
     socket_mode: bool = False,
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
-    app, services = build_app(settings, engine, client=client)
+    app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http")
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
     bound = server.start()
     log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)
     return RunningApp(app=app, services=services, server=server, host=host, port=bound)
-
-
-def install_stop_signals(stop: threading.Event) -> None:
-    """SIGTERM (docker stop) and Ctrl-C set `stop` instead of killing the process mid-request."""
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-
-
-def wait_for(stop: threading.Event) -> None:
-    """Sleep until `stop` is set. Polls: a signal handler calling stop.set() while this thread sat
-    inside Event.wait() (holding the event's lock) could deadlock."""
-    while not stop.is_set():
-        time.sleep(0.2)
-
-
-def serve(
-    settings: Settings,
-    engine: Engine,
-    *,
-    stop: threading.Event,
-    scheduler: bool = True,
-    worker: bool = True,
-    host: str = "0.0.0.0",  # inside a container the port must be reachable from outside
-) -> None:
-    """Run the Slack app (HTTP or Socket Mode), the scheduler and a worker until `stop` is set."""
-    check_slack_settings(settings)
-    xapp = app_token(settings)
-    running = start_http(settings, engine, host=host, socket_mode=xapp is not None)
-    stoppers: list[Callable[[], object]] = [running.stop]
-    try:
-        if xapp is not None:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            handler = SocketModeHandler(running.app, xapp)
-            handler.connect()
-            stoppers.append(handler.close)
-            log.info("connected to Slack in Socket Mode")
-        if scheduler:
-            sched = start_scheduler(settings, engine, running.app.client)
-            stoppers.append(lambda: sched.shutdown(wait=True))
-        if worker:
-            from app.worker import run_worker
-
-            thread = threading.Thread(
-                target=run_worker, args=(settings, engine, stop), name="worker", daemon=True
-            )
-            thread.start()
-            stoppers.append(lambda: thread.join(timeout=30))
-        tune_for_serving()
-        wait_for(stop)
-        log.info("stopping")
-    finally:
-        stop.set()  # the worker watches the same event
-        for stopper in reversed(stoppers):
-            try:
-                stopper()
-            except Exception:
-                log.exception("error while stopping")
-
-
-def run_scheduler(settings: Settings, engine: Engine, *, stop: threading.Event) -> None:
-    """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
-    from app.slack.poster import make_web_client
-
-    sched = start_scheduler(settings, engine, make_web_client(settings))
-    try:
-        wait_for(stop)
-    finally:
-        sched.shutdown(wait=True)

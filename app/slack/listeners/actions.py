@@ -142,6 +142,7 @@ def register(app: App, services: Services) -> None:
             operations.follow_topic,
             settings,
             engine,
+            llm=services.llm,
             channel_id=channel,
             topic=" ".join(query.split())[:200],
             reply=reply,
@@ -195,7 +196,13 @@ def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
     paper = ensure_paper(services.settings, services.engine, arxiv_id=arxiv_id)
     if paper is None:
         raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))
-    deep = deep_summary(services.settings, services.engine, arxiv_id=arxiv_id)
+    deep = deep_summary(
+        services.settings,
+        services.engine,
+        llm=services.llm,
+        pdfs=services.pdfs,
+        arxiv_id=arxiv_id,
+    )
     return blocks.deep_summary_blocks(paper, deep)
 
 

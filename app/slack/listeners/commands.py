@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from app.db import channels as channels_db
+from app.digest import run_digest
 from app.errors import UserInputError
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
 from app.slack.app import RESPONSE_SENT, new_error_id
+from app.slack.poster import SlackPoster
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -85,6 +87,7 @@ def handle(
                 operations.follow_topic,
                 settings,
                 engine,
+                llm=services.llm,
                 channel_id=channel_id,
                 topic=topic,
                 reply=reply,
@@ -140,14 +143,12 @@ def handle(
 
 def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str, Any]:
     """Run this channel's digest now (forced: papers posted before may appear again)."""
-    from app.digest import run_digest
-
     with Session(services.engine) as session:
         topics = channels_db.channel_topics(session, channel_id=channel_id)
     if not topics:
         return {"text": operations.NO_TOPICS}
     result = run_digest(
-        services.settings, services.engine, client, channel_id=channel_id, force=True
+        services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
     )
     if result.status == "posted":
         count = len(result.paper_ids)

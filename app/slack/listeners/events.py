@@ -151,7 +151,13 @@ class EventHandler:
             from app.llm.service import deep_summary
             from app.slack.blocks import deep_summary_blocks
 
-            deep = deep_summary(self.settings, self.engine, arxiv_id=arxiv_id)
+            deep = deep_summary(
+                self.settings,
+                self.engine,
+                llm=self.services.llm,
+                pdfs=self.services.pdfs,
+                arxiv_id=arxiv_id,
+            )
             posted_ts = note.finish(deep_summary_blocks(paper, deep))
         self._joined(channel, posted_ts, "summary", arxiv_id, reply_ts)
 
@@ -224,6 +230,8 @@ class EventHandler:
             answer = answer_question(
                 self.settings,
                 self.engine,
+                llm=self.services.llm,
+                pdfs=self.services.pdfs,
                 arxiv_id=arxiv_id,
                 question=asked.request.text,
                 history=history,

@@ -131,6 +131,7 @@ def apply_settings(services: Services, form: modals.SettingsForm, reply: operati
                 operations.follow_topic,
                 services.settings,
                 engine,
+                llm=services.llm,
                 channel_id=form.channel_id,
                 topic=name,
                 reply=reply,

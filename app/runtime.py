@@ -1,0 +1,178 @@
+"""The composition root: a process builds its dependencies here, once, and passes them down.
+
+`paperboy serve`, `paperboy scheduler`, `paperboy worker` and every CLI command get a `Runtime`
+(app/cli/_common.py makes one per process). Library code never looks a dependency up: it takes
+the engine, the LLM, the PDF fetcher, the sources or the Slack client as arguments. Each one is
+built on first use, so `paperboy --help` starts no database and a CLI command that never posts
+never builds a Slack client.
+
+Long-running entry points live here too (`serve`, `run_scheduler`, `run_worker_until`): they
+wire the Slack front end (app/slack/server.py), the scheduler (app/scheduler.py) and the worker
+(app/worker.py) together, which no lower layer may do.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db.engine import get_engine
+from app.digest.ports import Poster
+from app.llm.client import LLM, build_llm
+from app.llm.fulltext import PdfFetcher
+from app.scheduler import start_scheduler
+from app.slack.app import app_token, check_slack_settings
+from app.slack.poster import SlackPoster, make_web_client
+from app.slack.server import start_http, tune_for_serving
+from app.worker import WorkerReport, run_worker
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """Everything a Paperboy process depends on, each built once on first use."""
+
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The configured PostgreSQL (or the embedded one), schema upgraded on first use."""
+        return get_engine(self.settings)
+
+    @cached_property
+    def llm(self) -> LLM | None:
+        """Claude, or None without ANTHROPIC_API_KEY (then: extractive fallbacks, no calls)."""
+        return build_llm(self.settings)
+
+    @cached_property
+    def pdfs(self) -> PdfFetcher:
+        """The one HTTP client that downloads arXiv PDFs for deep summaries and questions."""
+        return PdfFetcher(self.settings)
+
+    @cached_property
+    def slack(self) -> WebClient:
+        """The Web API client for SLACK_API_URL, with Paperboy's retry handlers."""
+        return make_web_client(self.settings)
+
+    @cached_property
+    def poster(self) -> Poster:
+        """How digests reach Slack: the Web API client behind the digest's Poster protocol."""
+        return SlackPoster(self.slack)
+
+    def close(self) -> None:
+        if "pdfs" in self.__dict__:
+            self.pdfs.close()
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM (docker stop) and Ctrl-C set `stop` instead of killing the process mid-request."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def wait_for(stop: threading.Event) -> None:
+    """Sleep until `stop` is set. Polls: a signal handler calling stop.set() while this thread sat
+    inside Event.wait() (holding the event's lock) could deadlock."""
+    while not stop.is_set():
+        time.sleep(0.2)
+
+
+def start_worker_thread(
+    rt: Runtime, stop: threading.Event
+) -> tuple[threading.Thread, list[WorkerReport]]:
+    """The summary worker on its own thread until `stop` is set; its report lands in the list."""
+    result: list[WorkerReport] = []
+
+    def work() -> None:
+        result.append(run_worker(rt.settings, rt.engine, llm=rt.llm, pdfs=rt.pdfs, stop_event=stop))
+
+    thread = threading.Thread(target=work, name="worker", daemon=True)
+    thread.start()
+    return thread, result
+
+
+def serve(
+    rt: Runtime,
+    *,
+    stop: threading.Event,
+    scheduler: bool = True,
+    worker: bool = True,
+    host: str = "0.0.0.0",  # inside a container the port must be reachable from outside
+) -> None:
+    """Run the Slack app (HTTP or Socket Mode), the scheduler and a worker until `stop` is set."""
+    settings = rt.settings
+    check_slack_settings(settings)
+    xapp = app_token(settings)
+    running = start_http(
+        settings,
+        rt.engine,
+        client=rt.slack,
+        llm=rt.llm,
+        pdfs=rt.pdfs,
+        host=host,
+        socket_mode=xapp is not None,
+    )
+    stoppers: list[Callable[[], object]] = [running.stop]
+    try:
+        if xapp is not None:
+            handler = SocketModeHandler(running.app, xapp)
+            handler.connect()
+            stoppers.append(handler.close)
+            log.info("connected to Slack in Socket Mode")
+        if scheduler:
+            sched = start_scheduler(settings, rt.engine, rt.poster)
+            stoppers.append(lambda: sched.shutdown(wait=True))
+        if worker:
+            thread, _ = start_worker_thread(rt, stop)
+            stoppers.append(lambda: thread.join(timeout=30))
+        tune_for_serving()
+        wait_for(stop)
+        log.info("stopping")
+    finally:
+        stop.set()  # the worker watches the same event
+        for stopper in reversed(stoppers):
+            try:
+                stopper()
+            except Exception:  # noqa: BLE001 - one part failing to stop must not keep the rest running
+                log.exception("error while stopping")
+        rt.close()
+
+
+def run_scheduler(rt: Runtime, *, stop: threading.Event) -> None:
+    """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
+    sched = start_scheduler(rt.settings, rt.engine, rt.poster)
+    try:
+        wait_for(stop)
+    finally:
+        sched.shutdown(wait=True)
+        rt.close()
+
+
+def run_worker_until(rt: Runtime, *, stop: threading.Event) -> WorkerReport | None:
+    """Run the summary worker until `stop` is set (`paperboy worker`); its final report."""
+    thread, result = start_worker_thread(rt, stop)
+    try:
+        while not stop.is_set() and thread.is_alive():
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join()
+        rt.close()
+    return result[0] if result else None
