@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from digest_helpers import NOW, add_paper
 from sqlalchemy.orm import Session
 
+from app import search
 from app.db import channels
 from app.db.models import Feedback, PostedMessage, Relevance
+from app.db.topics import create_topic
 from app.digest import select_papers
+from app.search import score_papers, topic_candidates
 
 SINCE = NOW - timedelta(days=1)
 
@@ -113,3 +117,35 @@ class TestRanking:
         channels.follow(session, channel_id="C2", topic_name="speech recognition")
         c2 = channels.update_channel(session, channel_id="C2", max_papers=2)
         assert ids(select_papers(session, channel=c2, since=SINCE)) == before
+
+
+class TestOneScoreScale:
+    """Search hits and trending papers are scored by one text score (docs/ranking.md)."""
+
+    def test_a_trending_paper_scores_as_the_search_would_score_it(self, session: Session) -> None:
+        topic = create_topic(session, name="diffusion")
+        for i, age in enumerate((0.5, 3.0, 9.0)):
+            add_paper(session, f"2501.5000{i}", "Diffusion models for video", age_days=age)
+        hits = {h.arxiv_id: h.score for h in topic_candidates(session, topic=topic)}
+        assert len(hits) == 3
+        assert score_papers(session, topic=topic, arxiv_ids=hits) == pytest.approx(hits)
+
+    def test_equal_text_matches_differ_only_by_their_recency(self, session: Session) -> None:
+        channels.follow(session, channel_id="C1", topic_name="diffusion")
+        month_ago = NOW - timedelta(days=30)
+        add_paper(session, "2501.60001", "Diffusion models for video", age_days=0.5)
+        add_paper(session, "2412.60002", "Diffusion models for video", age_days=30,
+                  first_seen_at=month_ago, hf_trending_at=NOW)  # fmt: skip
+        channel = channels.get_channel(session, channel_id="C1")
+        hit, trending = select_papers(session, channel=channel, since=SINCE)
+        assert (hit.arxiv_id, trending.arxiv_id) == ("2501.60001", "2412.60002")
+        assert trending.trending and not hit.trending
+
+        def recency(age_days: float) -> float:
+            decay = 0.5 ** (age_days / search.HALF_LIFE_DAYS)
+            return search.RECENCY_FLOOR + (1 - search.RECENCY_FLOOR) * decay
+
+        # Raw ts_rank_cd for the trending paper would put it level with the fresh hit.
+        assert trending.relevance / hit.relevance == pytest.approx(
+            recency(30) / recency(0.5), rel=1e-3
+        )
