@@ -76,7 +76,7 @@ def ingest_step(ctx: DemoContext) -> None:
 
 
 def topics_step(ctx: DemoContext) -> None:
-    from app.db.topics import ensure_default_topics
+    from app.topics import ensure_default_topics
 
     with Session(ctx.engine) as session, session.begin():
         ctx.topic_names = [t.name for t in ensure_default_topics(session)]
