@@ -15,9 +15,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Row, func, select, union
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, defer
 
 from app.db.channels import channel_topics
@@ -231,7 +230,7 @@ def _trending_hits(
     return set(found)
 
 
-def _new_since(signals: Row[Any], since: datetime) -> bool:
+def _new_since(signals: PaperSignals, since: datetime) -> bool:
     published = signals.published
     return aware(signals.first_seen_at) >= since or (
         published is not None and aware(published) >= since
@@ -260,18 +259,23 @@ def trending_since(session: Session, *, since: datetime) -> list[str]:
     return list(session.scalars(select(Paper.arxiv_id).where(Paper.hf_trending_at >= since)))
 
 
-def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[Row[Any]]:
-    """What ranking needs of each paper besides its text match (arxiv_id, first_seen_at,
-    published, upvotes): a few columns, so whole rows load only for the papers chosen."""
+@dataclass(frozen=True, slots=True)
+class PaperSignals:
+    arxiv_id: str
+    first_seen_at: datetime
+    published: datetime | None
+    upvotes: int | None
+
+
+def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[PaperSignals]:
+    """What ranking needs of each paper besides its text match: a few columns, so whole rows load
+    only for the papers chosen."""
     if not arxiv_ids:
         return []
-    stmt = select(
-        Paper.arxiv_id,
-        Paper.first_seen_at,
-        Paper.published,
-        Paper.hf_upvotes.label("upvotes"),
-    ).where(Paper.arxiv_id.in_(list(arxiv_ids)))
-    return list(session.execute(stmt))
+    stmt = select(Paper.arxiv_id, Paper.first_seen_at, Paper.published, Paper.hf_upvotes).where(
+        Paper.arxiv_id.in_(list(arxiv_ids))
+    )
+    return [PaperSignals(*row) for row in session.execute(stmt)]
 
 
 def load_papers(session: Session, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
