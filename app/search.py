@@ -80,7 +80,7 @@ def search_papers(
 def topic_candidates(
     session: Session, *, topic: Topic, limit: int = 50, since: datetime | None = None
 ) -> list[SearchHit]:
-    """Papers for a topic (topic_query), best first."""
+    """Papers for a topic, best first: what topic_query finds, scored by text_score."""
     node, extra = topic_query(topic)
     return _run(session, node=node, text=topic.query, limit=limit, since=since, extra=extra)
 
@@ -198,8 +198,7 @@ def _run(
     match = [Paper.search_vector.bool_op("@@")(query), *([extra] if extra is not None else [])]
     candidates = _candidates(match, cutoff=cutoff, since=aware(since) if since else None)
 
-    c = candidates.c
-    score = text_score(c.search_vector, query, c.published).label("score")
+    score = text_score(candidates.c.search_vector, query, candidates.c.published).label("score")
     order = (score.desc(), candidates.c.published.desc().nulls_last(), candidates.c.arxiv_id)
     top = select(candidates.c.arxiv_id, score).order_by(*order).limit(limit).subquery("top")
     rows = session.execute(
