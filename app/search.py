@@ -1,5 +1,6 @@
 """Full-text search over the papers: PostgreSQL's weighted tsvector (title A, abstract B) behind a
-GIN index, ranked by `ts_rank_cd` blended with recency.
+GIN index, ranked by `ts_rank_cd` blended with recency (text_score; the formula is in
+docs/ranking.md).
 
 Ranking is the expensive part (it reads every candidate's tsvector), so only the newest
 CANDIDATES matches are ranked, found in two bounded stages:
@@ -16,6 +17,7 @@ Papers without a `published` date are only found while the store is smaller than
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -36,9 +38,7 @@ CANDIDATES = 500
 RECENT_WINDOW = 10_000
 ENOUGH_RECENT = 200
 MAX_LIMIT = 200
-# Recency: a paper's text score is scaled by FLOOR + (1 - FLOOR) * 0.5 ** (age / HALF_LIFE), so a
-# three-week-old paper counts about 70% of today's and an old classic never drops below 40%:
-# fresh papers win close calls, clearly better matches still win.
+# The text score's recency factor (text_score; docs/ranking.md states the formula and why).
 HALF_LIFE_DAYS = 21.0
 RECENCY_FLOOR = 0.4
 # ts_rank_cd normalisation 32 maps scores into [0, 1) (rank / (rank + 1)).
@@ -80,9 +80,34 @@ def search_papers(
 def topic_candidates(
     session: Session, *, topic: Topic, limit: int = 50, since: datetime | None = None
 ) -> list[SearchHit]:
-    """Papers for a topic: its query (OR its LLM expansion, when it has one), limited to its
-    arXiv categories when it names any, without papers that mention its excluded words."""
-    # An unusable expansion must not break the topic's own query.
+    """Papers for a topic, best first: what topic_query finds, scored by text_score."""
+    node, extra = topic_query(topic)
+    return _run(session, node=node, text=topic.query, limit=limit, since=since, extra=extra)
+
+
+def score_papers(session: Session, *, topic: Topic, arxiv_ids: Iterable[str]) -> dict[str, float]:
+    """{arxiv_id: score} for those of the given papers that match the topic, on the scale of
+    topic_candidates' hits (a trending paper and a search hit compare fairly)."""
+    ids = list(dict.fromkeys(arxiv_ids))
+    if not ids:
+        return {}
+    node, extra = topic_query(topic)
+    query = to_tsquery(node)
+    score = text_score(Paper.search_vector, query, Paper.published)
+    stmt = select(Paper.arxiv_id, score).where(
+        Paper.arxiv_id.in_(ids),
+        Paper.search_vector.bool_op("@@")(query),
+        *([extra] if extra is not None else []),
+    )
+    return {arxiv_id: round(float(value or 0.0), 6) for arxiv_id, value in session.execute(stmt)}
+
+
+def topic_query(topic: Topic) -> tuple[Node, ColumnElement[bool] | None]:
+    """The one definition of a topic's search: its query OR its LLM expansion (when it has a
+    usable one), without papers that mention its excluded words; plus, when it names arXiv
+    categories, a filter keeping papers in any of them. Raises UserInputError when the topic's
+    own query has nothing to search for."""
+    # An unusable expansion or exclude must not break the topic's own query.
     expansion = _parse_or_none(topic.expanded_query or "")
     node = any_of([parse(topic.query), *([expansion] if expansion is not None else [])])
     excluded = [_parse_or_none(word) for word in topic.exclude or ()]
@@ -90,8 +115,20 @@ def topic_candidates(
     if excluded_nodes:
         node = all_of([node, Not(any_of(excluded_nodes))])
     categories = [c for c in topic.categories or () if c]
-    extra = Paper.categories.overlap(categories) if categories else None
-    return _run(session, node=node, text=topic.query, limit=limit, since=since, extra=extra)
+    return node, (Paper.categories.overlap(categories) if categories else None)
+
+
+def text_score(
+    vector: ColumnElement[Any], query: ColumnElement[Any], published: ColumnElement[Any]
+) -> ColumnElement[float]:
+    """The one text score (docs/ranking.md): ts_rank_cd in [0, 1) scaled by recency, so a fresh
+    paper wins a close call and a much better old match still wins."""
+    age_days = func.extract("epoch", func.now() - published) / 86400.0
+    decay = func.coalesce(
+        func.exp(literal(-math.log(2) / HALF_LIFE_DAYS) * func.greatest(age_days, 0.0)), 0.0
+    )
+    relevance = func.ts_rank_cd(vector, query, _RANK_NORMALIZATION)
+    return (relevance * (RECENCY_FLOOR + (1 - RECENCY_FLOOR) * decay)).cast(Float)
 
 
 def check_query(session: Session, *, text: str) -> str:
@@ -161,12 +198,7 @@ def _run(
     match = [Paper.search_vector.bool_op("@@")(query), *([extra] if extra is not None else [])]
     candidates = _candidates(match, cutoff=cutoff, since=aware(since) if since else None)
 
-    age_days = func.extract("epoch", func.now() - candidates.c.published) / 86400.0
-    decay = func.coalesce(
-        func.exp(literal(-math.log(2) / HALF_LIFE_DAYS) * func.greatest(age_days, 0.0)), 0.0
-    )
-    relevance = func.ts_rank_cd(candidates.c.search_vector, query, _RANK_NORMALIZATION)
-    score = (relevance * (RECENCY_FLOOR + (1 - RECENCY_FLOOR) * decay)).cast(Float).label("score")
+    score = text_score(candidates.c.search_vector, query, candidates.c.published).label("score")
     order = (score.desc(), candidates.c.published.desc().nulls_last(), candidates.c.arxiv_id)
     top = select(candidates.c.arxiv_id, score).order_by(*order).limit(limit).subquery("top")
     rows = session.execute(

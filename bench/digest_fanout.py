@@ -39,6 +39,7 @@ from app.db.engine import get_engine, session_scope  # noqa: E402
 from app.db.models import Paper  # noqa: E402
 from app.digest import run_due_digests  # noqa: E402
 from app.slack.poster import make_web_client  # noqa: E402
+from app.topics import follow  # noqa: E402
 
 LATENCY = 0.05
 INTERVAL = 1.0
@@ -85,7 +86,7 @@ def seed(settings: Settings, channels: int, papers: int) -> None:
         session.flush()
         for c in range(channels):
             channel_id = f"CBENCH{c:04d}"
-            channel_db.follow(session, channel_id=channel_id, topic_name=f"fanoutword{c % TOPICS}")
+            follow(session, channel_id=channel_id, topic_name=f"fanoutword{c % TOPICS}")
             channel_db.update_channel(session, channel_id=channel_id, max_papers=papers)
             channel_db.set_schedule(
                 session, channel_id=channel_id, cron="* * * * *", timezone="UTC"

@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from app.db import channels
 from app.errors import UserInputError
+from app.topics import follow
 
 
 class TestFollow:
     def test_first_follow_creates_channel_with_default_schedule_and_topic(
         self, session: Session
     ) -> None:
-        channel, topic, created = channels.follow(
+        channel, topic, created = follow(
             session, channel_id="C1", topic_name="retrieval augmented generation",
             timezone="Europe/Berlin",
         )  # fmt: skip
@@ -31,20 +32,16 @@ class TestFollow:
     def test_following_twice_or_from_another_channel_reuses_the_topic(
         self, session: Session
     ) -> None:
-        channels.follow(session, channel_id="C1", topic_name="agents")
-        _, topic_again, created_again = channels.follow(
-            session, channel_id="C1", topic_name="agents"
-        )
-        _, topic_other, created_other = channels.follow(
-            session, channel_id="C2", topic_name="agents"
-        )
+        follow(session, channel_id="C1", topic_name="agents")
+        _, topic_again, created_again = follow(session, channel_id="C1", topic_name="agents")
+        _, topic_other, created_other = follow(session, channel_id="C2", topic_name="agents")
         assert not created_again and not created_other
         assert topic_again.id == topic_other.id
         assert len(channels.channel_topics(session, channel_id="C1")) == 1
         assert set(channels.topics_by_channel(session)) == {"C1", "C2"}
 
     def test_unfollow(self, session: Session) -> None:
-        channels.follow(session, channel_id="C1", topic_name="agents")
+        follow(session, channel_id="C1", topic_name="agents")
         assert channels.unfollow(session, channel_id="C1", topic_name="agents") is True
         assert channels.unfollow(session, channel_id="C1", topic_name="agents") is False
         assert channels.unfollow(session, channel_id="C1", topic_name="never heard of") is False
@@ -52,9 +49,9 @@ class TestFollow:
 
     def test_blank_names_are_refused(self, session: Session) -> None:
         with pytest.raises(UserInputError, match="topic name"):
-            channels.follow(session, channel_id="C1", topic_name="   ")
+            follow(session, channel_id="C1", topic_name="   ")
         with pytest.raises(UserInputError, match="channel id"):
-            channels.follow(session, channel_id=" ", topic_name="agents")
+            follow(session, channel_id=" ", topic_name="agents")
 
 
 class TestSchedule:
@@ -109,7 +106,7 @@ class TestSchedule:
 
 class TestSettings:
     def test_update_channel_validates(self, session: Session) -> None:
-        channels.follow(session, channel_id="C1", topic_name="agents")
+        follow(session, channel_id="C1", topic_name="agents")
         channel = channels.update_channel(
             session, channel_id="C1", max_papers=3, style="thread", quiet_day_notice=True,
             min_relevance=0.4, include_trending=False,
@@ -122,6 +119,6 @@ class TestSettings:
                 channels.update_channel(session, channel_id="C1", **bad)
 
     def test_list_channels(self, session: Session) -> None:
-        channels.follow(session, channel_id="C2", topic_name="agents")
-        channels.follow(session, channel_id="C1", topic_name="rag")
+        follow(session, channel_id="C2", topic_name="agents")
+        follow(session, channel_id="C1", topic_name="rag")
         assert [c.channel_id for c in channels.list_channels(session)] == ["C1", "C2"]

@@ -19,6 +19,7 @@ from app.digest import run_digest, run_due_digests
 from app.digest.plan import plan_run
 from app.digest.post import DigestPoster
 from app.slack.poster import SlackPoster, make_web_client
+from app.topics import follow
 
 PAPERS = ["2501.00001", "2501.00002", "2501.00003"]
 
@@ -28,7 +29,7 @@ def env(settings: Settings, engine: Engine, slack_fake: Any) -> tuple[Settings, 
     """Channel C1 follows "language models"; three fresh papers match."""
     s = slack_settings(settings, slack_fake)
     with session_scope(engine) as session:
-        channels.follow(session, channel_id="C1", topic_name="language models")
+        follow(session, channel_id="C1", topic_name="language models")
         for i, arxiv_id in enumerate(PAPERS):
             add_paper(session, arxiv_id, f"Language models, part {i}", hf_upvotes=10 - i)
     return s, make_web_client(s)
@@ -235,7 +236,7 @@ class TestContent:
     ) -> None:
         s = slack_settings(settings, slack_fake)
         with session_scope(engine) as session:
-            channels.follow(session, channel_id="C9", topic_name="language models")
+            follow(session, channel_id="C9", topic_name="language models")
             add_paper(session, "2501.66666", "<!channel> & <@U1>: language models for all",
                       abstract="Language models are long. " * 2000)  # fmt: skip
         result = run_digest(s, engine, SlackPoster(make_web_client(s)), channel_id="C9")
@@ -255,7 +256,7 @@ class TestEmptyDays:
     ) -> None:
         settings, client = env
         with session_scope(engine) as session:
-            channels.follow(session, channel_id="C2", topic_name="protein folding")
+            follow(session, channel_id="C2", topic_name="protein folding")
         silent = run_digest(
             settings, engine, SlackPoster(client), channel_id="C2", scheduled_for=NOW
         )
@@ -275,7 +276,7 @@ class TestEmptyDays:
     ) -> None:
         s = slack_settings(settings, slack_fake)
         with session_scope(engine) as session:
-            channels.follow(session, channel_id="C3", topic_name="language models")
+            follow(session, channel_id="C3", topic_name="language models")
             session.add(IngestRun(source="arxiv", status="failed", error="arXiv answered 503"))
         client = make_web_client(s)
         result = run_digest(s, engine, SlackPoster(client), channel_id="C3", scheduled_for=NOW)
@@ -292,7 +293,7 @@ class TestEmptyDays:
         # papers, none about this channel's topic.
         s = slack_settings(settings, slack_fake)
         with session_scope(engine) as session:
-            channels.follow(session, channel_id="C4", topic_name="language models")
+            follow(session, channel_id="C4", topic_name="language models")
             session.add_all([
                 IngestRun(source="arxiv", status="failed", error="arXiv answered 503",
                           started_at=NOW - timedelta(minutes=30)),
@@ -311,7 +312,7 @@ class TestEmptyDays:
     ) -> None:
         s = slack_settings(settings, slack_fake)
         with session_scope(engine) as session:
-            channels.follow(session, channel_id="C5", topic_name="language models")
+            follow(session, channel_id="C5", topic_name="language models")
             session.add_all([
                 IngestRun(source="arxiv", status="failed", error="arXiv answered 503",
                           started_at=NOW - timedelta(hours=2)),
@@ -340,7 +341,7 @@ def test_one_channel_failing_does_not_stop_the_others(
 ) -> None:
     settings, client = env
     with session_scope(engine) as session:
-        channels.follow(session, channel_id="C2", topic_name="language models")
+        follow(session, channel_id="C2", topic_name="language models")
         for channel_id in ("C1", "C2"):
             channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
     slack_fake.error_next("chat.postMessage", "channel_not_found")  # whichever posts first
@@ -363,7 +364,7 @@ def test_each_channel_is_paced_while_channels_post_in_parallel(
     paced = settings.model_copy(update={"slack_channel_interval_seconds": 0.4})
     slack_fake.enforce_channel_rate, slack_fake.channel_interval = True, 0.4  # 429 if faster
     with session_scope(engine) as session:
-        channels.follow(session, channel_id="C2", topic_name="language models")
+        follow(session, channel_id="C2", topic_name="language models")
         for channel_id in ("C1", "C2"):
             channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
     started = time.monotonic()

@@ -19,13 +19,14 @@ from app.db.engine import session_scope
 from app.digest import due_channels, run_due_digests
 from app.scheduler import build_scheduler, job_specs
 from app.slack.poster import SlackPoster, make_web_client
+from app.topics import follow
 
 # Monday 10 March 2025, 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 BERLIN_NINE = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
 
 
 def berlin_channel(session: Session, channel_id: str = "CBERLIN") -> None:
-    channels.follow(session, channel_id=channel_id, topic_name="language models")
+    follow(session, channel_id=channel_id, topic_name="language models")
     channels.set_schedule(
         session, channel_id=channel_id, cron="0 9 * * 1-5", timezone="Europe/Berlin"
     )
@@ -96,7 +97,7 @@ def test_running_schedulers_post_a_digest_once_at_the_channels_local_minute(
     cron = f"{local.minute} {local.hour} * * *"
     with session_scope(engine) as session:
         for channel_id, zone in (("CKOLKATA", "Asia/Kolkata"), ("CUTC", "UTC")):
-            channels.follow(session, channel_id=channel_id, topic_name="language models")
+            follow(session, channel_id=channel_id, topic_name="language models")
             channels.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
         add_paper(session, "2503.00002", "Language models in Kolkata")
     digest = next(spec for spec in job_specs(s, engine, SlackPoster(client)) if spec.id == "digest")

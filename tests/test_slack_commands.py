@@ -20,6 +20,7 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.models import Channel, Topic
 from app.slack.commands_parse import SUBCOMMAND_NAMES
+from app.topics import follow
 
 
 @pytest.fixture
@@ -162,7 +163,7 @@ class TestSubscriptions:
 
     def test_settings_opens_a_modal_with_the_channels_values(self, slack_app_server, engine):
         with session_scope(engine) as session:
-            channels_db.follow(session, channel_id=CHANNEL, topic_name="agents")
+            follow(session, channel_id=CHANNEL, topic_name="agents")
         sent = slack_app_server.command("settings")
         assert sent.status_code == 200
         call = wait_for(lambda: slack_app_server.slack.calls_to("views.open"), what="views.open")[0]
@@ -183,7 +184,7 @@ class TestDigestNow:
 
     def test_posts_the_channels_digest_now(self, slack_app_server, engine, papers):
         with session_scope(engine) as session:
-            channels_db.follow(session, channel_id=CHANNEL, topic_name="retrieval")
+            follow(session, channel_id=CHANNEL, topic_name="retrieval")
         reply = _replies(slack_app_server.command("digest now"))[0]
         assert reply["text"] == "Posted a digest with 1 paper."
         posted = [all_text(m) for m in slack_app_server.slack.posted(CHANNEL)]
@@ -193,14 +194,14 @@ class TestDigestNow:
         self, slack_app_server, engine, papers
     ):
         with session_scope(engine) as session:
-            channels_db.follow(session, channel_id=CHANNEL, topic_name="retrieval")
+            follow(session, channel_id=CHANNEL, topic_name="retrieval")
         slack_app_server.slack.error_next("chat.postMessage", "not_in_channel", times=5)
         reply = _replies(slack_app_server.command("digest now"))[0]
         assert "/invite @Paperboy" in reply["text"]
 
     def test_nothing_new_posts_nothing(self, slack_app_server, engine, papers):
         with session_scope(engine) as session:
-            channels_db.follow(session, channel_id=CHANNEL, topic_name="zebrafish")
+            follow(session, channel_id=CHANNEL, topic_name="zebrafish")
         reply = _replies(slack_app_server.command("digest now"))[0]
         assert "nothing to post" in reply["text"]
 

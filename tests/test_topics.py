@@ -6,15 +6,10 @@ import pytest
 from search_helpers import paper, store
 from sqlalchemy.orm import Session
 
-from app.db.topics import (
-    create_topic,
-    default_topics,
-    ensure_default_topics,
-    get_topic,
-    list_topics,
-)
+from app.db.topics import get_topic, list_topics
 from app.errors import UserInputError
 from app.search import topic_candidates
+from app.topics import create_topic, default_topics, ensure_default_topics
 
 
 class TestCreateTopic:

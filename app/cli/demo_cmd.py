@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.cli._common import app, console, expected_errors, runtime
 from app.cli.ingest_cmds import ingest_with_progress
 from app.config import Settings
-from app.db.topics import ensure_default_topics, get_topic
+from app.db.topics import get_topic
 from app.digest.ports import Poster
 from app.digest.preview import demo_digest, render_text
 from app.ingest import IngestReport
@@ -28,6 +28,7 @@ from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.relevance import refresh_relevance
 from app.search import topic_candidates
+from app.topics import ensure_default_topics
 from app.worker import drain
 
 # A live demo reads one page per category, so it finishes in well under a minute.

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from app import topics as topic_service
 from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.db import channels as channel_db
 from app.db.engine import session_scope
@@ -33,7 +34,7 @@ def follow(
     """Make a channel follow a topic (both are created when new)."""
     cfg = settings()
     with session_scope(engine()) as session:
-        row, topic_row, created = channel_db.follow(
+        row, topic_row, created = topic_service.follow(
             session, channel_id=channel, topic_name=" ".join(topic), query=query,
             timezone=cfg.paperboy_timezone,
         )  # fmt: skip

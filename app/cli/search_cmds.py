@@ -10,8 +10,9 @@ from rich.text import Text
 
 from app.cli._common import app, console, engine, expected_errors
 from app.db.engine import session_scope
-from app.db.topics import create_topic, list_topics
+from app.db.topics import list_topics
 from app.search import MAX_LIMIT, normalize_query, search_papers
+from app.topics import create_topic
 
 topic_app = typer.Typer(help="Topics: named searches that channels follow.", no_args_is_help=True)
 app.add_typer(topic_app, name="topic")

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Channel, ChannelTopic, Topic
+from app.db.topics import get_topic
 from app.errors import UserInputError
 
 DEFAULT_CRON = "0 9 * * mon-fri"
@@ -146,30 +147,12 @@ def topics_by_channel(session: Session) -> dict[str, list[Topic]]:
     return out
 
 
-def follow(
-    session: Session,
-    *,
-    channel_id: str,
-    topic_name: str,
-    query: str | None = None,
-    timezone: str | None = None,
-) -> tuple[Channel, Topic, bool]:
-    """Make the channel follow a topic, creating the channel and the topic when new.
-
-    Returns (channel, topic, topic_created): `topic_created` is True when this call created the
-    topic (the Slack command then offers to expand its query). Following twice is harmless.
-    `timezone` (PAPERBOY_TIMEZONE) only applies to a channel seen for the first time.
-    """
-    from app.db.topics import create_topic, get_topic
-
-    name = " ".join(topic_name.split())
-    if not name:
-        raise UserInputError("a topic name is needed, e.g. `retrieval augmented generation`")
+def add_topic(
+    session: Session, *, channel_id: str, topic: Topic, timezone: str | None = None
+) -> Channel:
+    """Make the channel (created when new) follow a stored topic; following twice is harmless.
+    app.topics.follow is the whole use case, creating the topic too."""
     channel = ensure_channel(session, channel_id=channel_id, timezone=timezone)
-    topic = get_topic(session, name=name)
-    created = topic is None
-    if topic is None:
-        topic = create_topic(session, name=name, query=query)
     session.execute(
         insert(ChannelTopic)
         .values(channel_id=channel.channel_id, topic_id=topic.id)
@@ -178,13 +161,11 @@ def follow(
     if not channel.active:
         channel.active = True
     session.flush()
-    return channel, topic, created
+    return channel
 
 
 def unfollow(session: Session, *, channel_id: str, topic_name: str) -> bool:
     """Stop following; True when the channel was following the topic."""
-    from app.db.topics import get_topic
-
     topic = get_topic(session, name=" ".join(topic_name.split()))
     if topic is None:
         return False

@@ -1,104 +1,18 @@
-"""Topics: named searches that channels follow and digests are built from.
+"""Stored topics: lookup by name, the list, and the bare insert.
 
-A topic's `query` is search text in the syntax of app.search (it defaults to the name); its
-optional `categories` keep only papers in those arXiv categories; `exclude` drops papers that
-mention any of those words or phrases; `arxiv_query` is an optional raw arXiv API query the
-ingest also runs. Names are unique regardless of case ("LLM agents" is "llm agents").
+Creating a topic (which validates its query as a search) is app.topics.create_topic: the
+database layer sits below search and does not know what a valid query is.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Topic
-from app.errors import UserInputError
-from app.search import check_query, normalize_query
-
-MAX_NAME = 200
-MAX_ARXIV_QUERY = 1000
-MAX_LIST = 20
-MAX_EXCLUDE_CHARS = 100
-# arXiv category ids: "cs.CL", "stat.ML", "q-bio.NC", "physics.comp-ph", "hep-th".
-_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSpec:
-    name: str
-    query: str
-    categories: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-
-def default_topics() -> list[TopicSpec]:
-    """The topics a fresh install starts with (the demo's table shows these)."""
-    return [
-        TopicSpec("LLM agents", 'LLM (agent OR agentic OR "tool use")'),
-        TopicSpec("retrieval-augmented generation", 'RAG OR "retrieval augmented"'),
-        TopicSpec("reinforcement learning", 'RL OR RLHF OR "policy optimization"'),
-        TopicSpec("vision-language models", 'VLM OR MLLM OR "multimodal large language model"'),
-        TopicSpec(
-            "efficient inference",
-            'quantization OR "speculative decoding" OR "knowledge distillation" OR pruning '
-            'OR "efficient inference"',
-        ),
-    ]
-
-
-def create_topic(
-    session: Session,
-    *,
-    name: str,
-    query: str | None = None,
-    arxiv_query: str | None = None,
-    categories: Iterable[str] | str = (),
-    exclude: Iterable[str] | str = (),
-) -> Topic:
-    """Create a topic, or return the existing one of that name.
-
-    Idempotent: asking again for an existing topic returns it, as long as whatever you pass
-    explicitly (query, arxiv_query, categories, exclude) agrees with what it has; a conflicting
-    definition raises UserInputError rather than silently changing a topic channels follow.
-    """
-    name = _clean_name(name)
-    cats = _clean_categories(categories)
-    excl = _clean_list(exclude, what="exclude", max_chars=MAX_EXCLUDE_CHARS)
-    raw_arxiv = _clean_arxiv_query(arxiv_query)
-    text = " ".join((query if query is not None else name).split())
-    existing = get_topic(session, name=name)
-    if existing is None or query is not None:
-        try:
-            check_query(session, text=text)
-        except UserInputError as exc:
-            raise UserInputError(f"topic {name!r}: {exc}") from None
-    if existing is None:
-        new_id = session.scalar(
-            pg_insert(Topic)
-            .values(name=name, query=text, arxiv_query=raw_arxiv, categories=cats, exclude=excl)
-            .on_conflict_do_nothing(index_elements=[Topic.name])
-            .returning(Topic.id)
-        )
-        if new_id is not None:
-            topic = session.get(Topic, new_id)
-            assert topic is not None
-            return topic
-        existing = get_topic(session, name=name)  # created concurrently a moment ago
-        assert existing is not None
-    _check_same(
-        existing,
-        query=text if query is not None else None,
-        arxiv_query=raw_arxiv,
-        categories=cats,
-        exclude=excl,
-    )
-    return existing
 
 
 def get_topic(session: Session, *, name: str) -> Topic | None:
@@ -118,99 +32,26 @@ def list_topics(session: Session) -> list[Topic]:
     return list(session.scalars(select(Topic).order_by(func.lower(Topic.name), Topic.id)))
 
 
-def ensure_default_topics(session: Session) -> list[Topic]:
-    """Create the default topics that do not exist yet (a same-named topic is left as it is)."""
-    topics = []
-    for spec in default_topics():
-        topic = get_topic(session, name=spec.name)
-        if topic is None:
-            topic = create_topic(
-                session,
-                name=spec.name,
-                query=spec.query,
-                categories=spec.categories,
-                exclude=spec.exclude,
-            )
-        topics.append(topic)
-    return topics
-
-
-def _same_query(a: str, b: str) -> bool:
-    """Equal as searches ("LLM+agents" is "llm agents")."""
-    try:
-        return a == b or normalize_query(a) == normalize_query(b)
-    except UserInputError:
-        return False
-
-
-# --- validation ----------------------------------------------------------------------------
-
-
-def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    if not name:
-        raise UserInputError("a topic needs a name, e.g. `LLM agents`")
-    if len(name) > MAX_NAME:
-        raise UserInputError(f"topic names are at most {MAX_NAME} characters (got {len(name)})")
-    if _CONTROL.search(name):
-        raise UserInputError("topic names cannot contain control characters")
-    return name
-
-
-def _clean_arxiv_query(raw: str | None) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    raw = " ".join(raw.split())
-    if len(raw) > MAX_ARXIV_QUERY:
-        raise UserInputError(f"--arxiv-query is at most {MAX_ARXIV_QUERY} characters")
-    return raw
-
-
-def _clean_list(values: Iterable[str] | str, *, what: str, max_chars: int) -> list[str]:
-    items = values.split(",") if isinstance(values, str) else list(values)
-    out: list[str] = []
-    for item in items:
-        item = " ".join(str(item).split())
-        if not item or item.lower() in (o.lower() for o in out):
-            continue
-        if len(item) > max_chars or _CONTROL.search(item):
-            raise UserInputError(f"{what}: {item[:40]!r} is not a usable entry")
-        out.append(item)
-    if len(out) > MAX_LIST:
-        raise UserInputError(f"{what}: at most {MAX_LIST} entries (got {len(out)})")
-    return out
-
-
-def _clean_categories(values: Iterable[str] | str) -> list[str]:
-    cats = _clean_list(values, what="categories", max_chars=40)
-    bad = [c for c in cats if not _CATEGORY.match(c)]
-    if bad:
-        raise UserInputError(
-            f"not an arXiv category: {', '.join(repr(b) for b in bad)} (expected e.g. cs.CL)"
-        )
-    return cats
-
-
-def _check_same(
-    topic: Topic,
+def insert_topic(
+    session: Session,
     *,
-    query: str | None,
+    name: str,
+    query: str,
     arxiv_query: str | None,
     categories: Sequence[str],
     exclude: Sequence[str],
-) -> None:
-    differences = []
-    if query is not None and not _same_query(query, topic.query):
-        differences.append(f"query {topic.query!r}")
-    if arxiv_query is not None and arxiv_query != topic.arxiv_query:
-        differences.append(f"arXiv query {topic.arxiv_query!r}")
-    if categories and sorted(categories) != sorted(topic.categories or ()):
-        differences.append(f"categories {','.join(topic.categories or ()) or '(any)'}")
-    if exclude and sorted(e.lower() for e in exclude) != sorted(
-        e.lower() for e in topic.exclude or ()
-    ):
-        differences.append(f"exclude {','.join(topic.exclude or ()) or '(none)'}")
-    if differences:
-        raise UserInputError(
-            f"topic {topic.name!r} already exists with {'; '.join(differences)}: pick another name"
+) -> Topic | None:
+    """Store a new topic as given (already validated); None when one of that name exists."""
+    new_id = session.scalar(
+        pg_insert(Topic)
+        .values(
+            name=name,
+            query=query,
+            arxiv_query=arxiv_query,
+            categories=list(categories),
+            exclude=list(exclude),
         )
+        .on_conflict_do_nothing(index_elements=[Topic.name])
+        .returning(Topic.id)
+    )
+    return session.get(Topic, new_id) if new_id is not None else None

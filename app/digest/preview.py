@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.db import channels
 from app.db.engine import session_scope
 from app.digest.ports import Poster
 from app.digest.run import DigestResult, run_digest
+from app.topics import follow
 
 DEMO_CHANNEL = "CDEMO"
 DEMO_FILE = "demo_digest.json"
@@ -66,7 +66,7 @@ def demo_digest(
     live = bool(settings.slack_bot_token and settings.paperboy_demo_channel)
     with session_scope(engine) as session:
         for name in topics:
-            channels.follow(
+            follow(
                 session, channel_id=channel_id, topic_name=name,
                 timezone=settings.paperboy_timezone,
             )  # fmt: skip

@@ -5,47 +5,30 @@ Candidates are the papers new since the channel's last digest that match any top
 Face since then that match a topic. A paper matching several topics appears once. Papers already
 posted to the channel (or waiting in one of its unfinished digests) are left out unless forced.
 
-Ranking, kept simple on purpose (every term is 0-1 before its weight):
-
-    relevance = LLM grade / 10, when the worker has graded the paper for a matching topic;
-                else 0.6 * lexical score / best lexical score among today's candidates
-                (an ungraded paper never outranks a well-graded one on text alone)
-    score     = relevance
-              + 0.15 * min(1, log(1 + HF upvotes) / log(101))       community interest
-              + 0.10 * 0.5 ** (age in days / 2)                       freshness
-              + 0.30 * mean over its topics of tanh(net votes / 3)    this channel's feedback
-
-"Net votes" of a topic are the channel's 👍 minus 👎 on papers that match the topic, so a channel
-that downvotes a topic's papers sees fewer like them. `min_relevance` applies to `relevance`.
+Ranking is app.digest.rank, a pure function of the facts gathered here; the formula is stated
+once, in docs/ranking.md. `min_relevance` applies to a paper's relevance term.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Float, func, select, union
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, defer
 
 from app.db.channels import channel_topics
 from app.db.models import Channel, DigestRun, Feedback, Paper, PostedMessage, Relevance, Topic
 from app.digest.batch import Batch
+from app.digest.rank import PaperFacts, rank
 from app.errors import UserInputError
-from app.search import topic_candidates
-from app.search_query import Node, Not, all_of, any_of, parse, to_tsquery
+from app.search import score_papers, topic_candidates
 from app.timeutil import aware
 
 log = logging.getLogger(__name__)
 
-LEXICAL_CAP = 0.6
-UPVOTE_WEIGHT = 0.15
-RECENCY_WEIGHT = 0.10
-RECENCY_HALF_LIFE_DAYS = 2.0
-FEEDBACK_WEIGHT = 0.30
-FEEDBACK_SCALE = 3.0
 # Per topic, how many search hits are considered before ranking.
 PER_TOPIC = 100
 # arXiv `published` is the submission time, often a day or more before we first see a paper:
@@ -67,46 +50,21 @@ class Candidate:
         return self.paper.arxiv_id
 
 
-def topic_node(topic: Topic) -> Node | None:
-    """The same query topic_candidates runs: the topic's query OR its expansion, minus excludes."""
-    nodes: list[Node] = []
-    for text in (topic.query, topic.expanded_query):
-        if text and text.strip():
-            try:
-                nodes.append(parse(text))
-            except UserInputError:
-                continue
-    if not nodes:
-        return None
-    node = any_of(nodes)
-    excluded: list[Node] = []
-    for word in topic.exclude or ():
-        try:
-            excluded.append(parse(word))
-        except UserInputError:
-            continue
-    return all_of([node, Not(any_of(excluded))]) if excluded else node
-
-
 def topic_scores(
     session: Session, *, topics: Sequence[Topic], arxiv_ids: Iterable[str]
 ) -> dict[str, dict[int, float]]:
-    """For a small set of papers: {arxiv_id: {topic_id: text rank}} for the topics they match."""
+    """For a small set of papers: {arxiv_id: {topic_id: text score}} for the topics they match."""
     ids = list(dict.fromkeys(arxiv_ids))
     out: dict[str, dict[int, float]] = {}
     if not ids:
         return out
     for topic in topics:
-        node = topic_node(topic)
-        if node is None:
+        try:
+            scores = score_papers(session, topic=topic, arxiv_ids=ids)
+        except UserInputError:  # a topic that cannot search matches nothing (as in search)
             continue
-        query = to_tsquery(node)
-        stmt = select(Paper.arxiv_id, func.ts_rank_cd(Paper.search_vector, query, 32).cast(Float))
-        stmt = stmt.where(Paper.arxiv_id.in_(ids), Paper.search_vector.bool_op("@@")(query))
-        if topic.categories:
-            stmt = stmt.where(Paper.categories.overlap(list(topic.categories)))
-        for arxiv_id, rank in session.execute(stmt):
-            out.setdefault(arxiv_id, {})[topic.id] = float(rank or 0.0)
+        for arxiv_id, value in scores.items():
+            out.setdefault(arxiv_id, {})[topic.id] = value
     return out
 
 
@@ -150,31 +108,6 @@ def topic_feedback(
     return net
 
 
-def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dict[str, float]:
-    """Best LLM grade (0-1) per paper over the given topics, where graded."""
-    rows = session.execute(
-        select(Relevance.arxiv_id, func.max(Relevance.llm_score))
-        .where(
-            Relevance.topic_id.in_(topic_ids),
-            Relevance.arxiv_id.in_(arxiv_ids),
-            Relevance.llm_score.is_not(None),
-        )
-        .group_by(Relevance.arxiv_id)
-    )
-    return {arxiv_id: max(0, min(10, int(score))) / 10.0 for arxiv_id, score in rows}
-
-
-def _recency(moment: datetime | None, now: datetime) -> float:
-    if moment is None:
-        return 0.0
-    age_days = max(0.0, (now - aware(moment)).total_seconds() / 86400.0)
-    return float(0.5 ** (age_days / RECENCY_HALF_LIFE_DAYS))
-
-
-def _upvotes(upvotes: int | None) -> float:
-    return min(1.0, math.log1p(max(0, upvotes or 0)) / math.log(101))
-
-
 def select_papers(
     session: Session,
     *,
@@ -189,23 +122,79 @@ def select_papers(
 
     `batch` carries what a fan-out knows already about many channels (app/digest/batch.py).
     """
-    now = aware(now or datetime.now(UTC))
-    since = aware(since)
-    batch = batch or Batch()
+    now, since, batch = aware(now or datetime.now(UTC)), aware(since), batch or Batch()
     cid = channel.channel_id
-    search_cache = batch.searches
-    topics = (
-        batch.topics[cid]
-        if batch.topics is not None and cid in batch.topics
-        else channel_topics(session, channel_id=cid)
-    )
+    topics = batch.topics.get(cid) if batch.topics is not None else None
+    topics = topics if topics is not None else channel_topics(session, channel_id=cid)
     if not topics:
         return []
-    # lexical[arxiv_id][topic_id] = score
-    lexical: dict[str, dict[int, float]] = {}
+    matched = _topic_hits(session, topics=topics, since=since, batch=batch)  # id -> topic -> score
+    trending: set[str] = set()
+    if channel.include_trending:
+        trending = _trending_hits(session, topics=topics, since=since, batch=batch, into=matched)
+    skip = set() if force else _excluded(session, channel_id=cid, batch=batch)
+    matched = {a: by_topic for a, by_topic in matched.items() if a not in skip}
+    facts = _facts(session, channel_id=cid, topics=topics, matched=matched, trending=trending,
+                   since=since, batch=batch)  # fmt: skip
+    limit = limit if limit is not None else channel.max_papers
+    ranked = rank(facts, now=now, min_relevance=channel.min_relevance, limit=limit)
+    papers = load_papers(session, [r.arxiv_id for r in ranked])
+    names = {t.id: t.name for t in topics}
+    return [
+        Candidate(papers[r.arxiv_id], r.score, r.relevance,
+                  sorted(names[t] for t in matched[r.arxiv_id]), r.graded, r.arxiv_id in trending)
+        for r in ranked
+        if r.arxiv_id in papers
+    ]  # fmt: skip
+
+
+def _excluded(session: Session, *, channel_id: str, batch: Batch) -> set[str]:
+    if batch.excluded is not None and channel_id in batch.excluded:
+        return batch.excluded[channel_id]
+    return excluded_ids(session, channel_id=channel_id)
+
+
+def _facts(
+    session: Session,
+    *,
+    channel_id: str,
+    topics: Sequence[Topic],
+    matched: dict[str, dict[int, float]],
+    trending: set[str],
+    since: datetime,
+    batch: Batch,
+) -> list[PaperFacts]:
+    """What ranking needs of each matched paper that is new since the last digest: first seen by
+    us (or published) since then; trending papers count as new."""
+    signals = paper_signals(session, arxiv_ids=list(matched))
+    fresh = [s for s in signals if s.arxiv_id in trending or _new_since(s, since)]
+    if not fresh:
+        return []
+    grades = _grades(session, [t.id for t in topics], [s.arxiv_id for s in fresh])
+    votes = batch.votes.get(channel_id) if batch.votes is not None else None
+    feedback = topic_feedback(session, channel_id=channel_id, topics=topics, votes=votes)
+    return [
+        PaperFacts(
+            arxiv_id=s.arxiv_id,
+            lexical=max(matched[s.arxiv_id].values()),
+            grade=grades.get(s.arxiv_id),
+            upvotes=s.upvotes,
+            published=s.published,
+            first_seen=s.first_seen_at,
+            topic_votes=tuple(feedback.get(t, 0) for t in matched[s.arxiv_id]),
+        )
+        for s in fresh
+    ]
+
+
+def _topic_hits(
+    session: Session, *, topics: Sequence[Topic], since: datetime, batch: Batch
+) -> dict[str, dict[int, float]]:
+    """{arxiv_id: {topic_id: score}} of each topic's search hits (shared through the batch)."""
+    out: dict[str, dict[int, float]] = {}
     for topic in topics:
         key = (topic.id, since)
-        hits = search_cache.get(key)
+        hits = batch.searches.get(key)
         if hits is None:
             try:
                 hits = topic_candidates(
@@ -214,83 +203,79 @@ def select_papers(
             except UserInputError as exc:  # a topic that cannot search must not stop the rest
                 log.warning("topic %r skipped: %s", topic.name, exc)
                 continue
-            search_cache[key] = hits
+            batch.searches[key] = hits
         for hit in hits:
-            lexical.setdefault(hit.arxiv_id, {})[topic.id] = hit.score
-    trending: set[str] = set()
-    if channel.include_trending:
-        trending_key = ("trending", since)
-        trending_ids = search_cache.get(trending_key)
-        if trending_ids is None:
-            trending_ids = list(
-                session.scalars(select(Paper.arxiv_id).where(Paper.hf_trending_at >= since))
-            )
-            search_cache[trending_key] = trending_ids
-        for arxiv_id, matched in topic_scores(
-            session, topics=topics, arxiv_ids=trending_ids
-        ).items():
-            trending.add(arxiv_id)
-            for topic_id, rank in matched.items():
-                lexical.setdefault(arxiv_id, {}).setdefault(topic_id, rank)
-    if force:
-        skip: set[str] = set()
-    elif batch.excluded is not None and cid in batch.excluded:
-        skip = batch.excluded[cid]
-    else:
-        skip = excluded_ids(session, channel_id=cid)
-    ids = [i for i in lexical if i not in skip]
-    if not ids:
+            out.setdefault(hit.arxiv_id, {})[topic.id] = hit.score
+    return out
+
+
+def _trending_hits(
+    session: Session,
+    *,
+    topics: Sequence[Topic],
+    since: datetime,
+    batch: Batch,
+    into: dict[str, dict[int, float]],
+) -> set[str]:
+    """Papers trending since `since` that match a topic, their scores added to `into` (a search
+    hit's own score stands: both are on one scale)."""
+    key = ("trending", since)
+    trending_ids = batch.searches.get(key)
+    if trending_ids is None:
+        trending_ids = batch.searches[key] = trending_since(session, since=since)
+    found = topic_scores(session, topics=topics, arxiv_ids=trending_ids)
+    for arxiv_id, scores in found.items():
+        for topic_id, value in scores.items():
+            into.setdefault(arxiv_id, {}).setdefault(topic_id, value)
+    return set(found)
+
+
+def _new_since(signals: PaperSignals, since: datetime) -> bool:
+    published = signals.published
+    return aware(signals.first_seen_at) >= since or (
+        published is not None and aware(published) >= since
+    )
+
+
+def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dict[str, int]:
+    """Best LLM grade (0-10) per paper over the given topics, where graded."""
+    rows = session.execute(
+        select(Relevance.arxiv_id, func.max(Relevance.llm_score))
+        .where(
+            Relevance.topic_id.in_(topic_ids),
+            Relevance.arxiv_id.in_(arxiv_ids),
+            Relevance.llm_score.is_not(None),
+        )
+        .group_by(Relevance.arxiv_id)
+    )
+    return {arxiv_id: int(grade) for arxiv_id, grade in rows}
+
+
+# --- paper signals: the only queries here that read source-specific columns --------------------
+
+
+def trending_since(session: Session, *, since: datetime) -> list[str]:
+    """Papers trending on Hugging Face since `since`."""
+    return list(session.scalars(select(Paper.arxiv_id).where(Paper.hf_trending_at >= since)))
+
+
+@dataclass(frozen=True, slots=True)
+class PaperSignals:
+    arxiv_id: str
+    first_seen_at: datetime
+    published: datetime | None
+    upvotes: int | None
+
+
+def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[PaperSignals]:
+    """What ranking needs of each paper besides its text match: a few columns, so whole rows load
+    only for the papers chosen."""
+    if not arxiv_ids:
         return []
-    # Rank on a few columns; load whole rows only for the papers chosen.
-    facts = {
-        row.arxiv_id: row
-        for row in session.execute(
-            select(Paper.arxiv_id, Paper.first_seen_at, Paper.published, Paper.hf_upvotes).where(
-                Paper.arxiv_id.in_(ids)
-            )
-        )
-    }
-    # "New since the last digest": first seen by us (or published) since then; trending counts.
-    fresh = [
-        i
-        for i in ids
-        if i in facts
-        and (
-            i in trending
-            or aware(facts[i].first_seen_at) >= since
-            or (facts[i].published is not None and aware(facts[i].published) >= since)
-        )
-    ]
-    if not fresh:
-        return []
-    grades = _grades(session, [t.id for t in topics], fresh)
-    votes = batch.votes.get(cid) if batch.votes is not None else None
-    feedback = topic_feedback(session, channel_id=cid, topics=topics, votes=votes)
-    best = max((max(lexical[i].values()) for i in fresh), default=0.0) or 1.0
-    names = {t.id: t.name for t in topics}
-    ranked: list[tuple[float, str, float, list[str]]] = []
-    for arxiv_id in fresh:
-        row, matched = facts[arxiv_id], lexical[arxiv_id]
-        graded = arxiv_id in grades
-        relevance = grades[arxiv_id] if graded else LEXICAL_CAP * max(matched.values()) / best
-        if relevance < channel.min_relevance:
-            continue
-        votes = [math.tanh(feedback.get(t, 0) / FEEDBACK_SCALE) for t in matched]
-        score = (
-            relevance
-            + UPVOTE_WEIGHT * _upvotes(row.hf_upvotes)
-            + RECENCY_WEIGHT * _recency(row.published or row.first_seen_at, now)
-            + FEEDBACK_WEIGHT * (sum(votes) / len(votes))
-        )
-        ranked.append((score, arxiv_id, relevance, sorted(names[t] for t in matched)))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    ranked = ranked[: limit if limit is not None else channel.max_papers]
-    papers = load_papers(session, [r[1] for r in ranked])
-    return [
-        Candidate(papers[a], score, rel, topic_names, a in grades, a in trending)
-        for score, a, rel, topic_names in ranked
-        if a in papers
-    ]
+    stmt = select(Paper.arxiv_id, Paper.first_seen_at, Paper.published, Paper.hf_upvotes).where(
+        Paper.arxiv_id.in_(list(arxiv_ids))
+    )
+    return [PaperSignals(*row) for row in session.execute(stmt)]
 
 
 def load_papers(session: Session, arxiv_ids: Sequence[str]) -> dict[str, Paper]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app import topics as topic_service
 from app.bibtex import export
 from app.config import Settings
 from app.db import channels as channels_db
@@ -149,7 +150,7 @@ def follow_topic(
 ) -> None:
     """Follow a topic here; a new topic is expanded once by the LLM and shown back, editable."""
     with session_scope(engine) as session:
-        _, row, created = channels_db.follow(
+        _, row, created = topic_service.follow(
             session, channel_id=channel_id, topic_name=topic, timezone=settings.paperboy_timezone
         )
         name, expanded = row.name, row.expanded_query
