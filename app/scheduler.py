@@ -35,6 +35,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, text
 
+from app import schedule
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
@@ -56,6 +57,8 @@ SCHEDULER_TZ = ZoneInfo("UTC")
 EVENTS_KEEP = timedelta(days=7)
 RUNS_KEEP = timedelta(days=14)
 STALE_RUN = timedelta(hours=6)
+# How far back a job's slot is looked for: far beyond its longest interval (a day).
+SLOT_LOOKBACK = timedelta(days=64)
 
 
 class JobFailed(PaperboyError):
@@ -81,25 +84,6 @@ class JobSpec:
 
 def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def latest_fire_time(trigger: BaseTrigger, now: datetime) -> datetime:
-    """The trigger's latest fire time at or before `now`: the slot a run belongs to.
-
-    Every replica gets the same answer whatever its start-up delay, which is what makes the
-    unique job_runs row a real guard.
-    """
-    lookback = timedelta(minutes=2)
-    while lookback <= timedelta(days=64):
-        current = trigger.get_next_fire_time(None, now - lookback)
-        if current is not None and current <= now:
-            while True:
-                following = trigger.get_next_fire_time(None, current + timedelta(microseconds=1))
-                if following is None or following > now:
-                    return current
-                current = following
-        lookback *= 2
-    raise ValueError(f"trigger {trigger} has not fired in the last 64 days")
 
 
 def run_guarded(
@@ -152,7 +136,10 @@ def fire(
     engine: Engine, spec: JobSpec, *, now: datetime | None = None, owner: str | None = None
 ) -> Outcome:
     """What the scheduler calls: work out the slot, then run the job's body guarded."""
-    slot = latest_fire_time(spec.trigger, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    slot = schedule.latest_fire_time(spec.trigger, now=now, within=SLOT_LOOKBACK)
+    if slot is None:
+        raise ValueError(f"job {spec.id}: its trigger has not fired in {SLOT_LOOKBACK.days} days")
     return run_guarded(
         engine, job_id=spec.id, scheduled_for=slot, body=lambda: spec.body(slot), owner=owner
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app.bibtex import export
 from app.config import Settings
 from app.db import channels as channels_db
@@ -233,12 +234,12 @@ def schedule_message(
     settings: Settings, engine: Engine, *, channel_id: str, cron: str, timezone: str | None
 ) -> Message:
     with session_scope(engine) as session:
-        current = channels_db.get_channel(session, channel_id=channel_id)
-        zone = timezone or (current.timezone if current else settings.paperboy_timezone)
-        channel = channels_db.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
+        channel = channels_db.set_schedule(
+            session, channel_id=channel_id, cron=cron, timezone=timezone,
+            default_timezone=settings.paperboy_timezone,
+        )  # fmt: skip
         stored_cron, stored_zone = channel.cron, channel.timezone
-    trigger = channels_db.cron_trigger(stored_cron, stored_zone)
-    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    upcoming = schedule.next_fire_time(stored_cron, stored_zone, after=datetime.now(UTC))
     when = f" Next: {upcoming.strftime('%a %d %b %H:%M %Z')}." if upcoming else ""
     return text_message(f"Digests here now post on `{stored_cron}` ({stored_zone}).{when}")
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app.db import channels as channels_db
 from app.errors import UserInputError
 from app.slack import commands_parse as cp
@@ -175,7 +176,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
     view = modals.settings_view(
         channel_id=channel_id,
         topics=topics,
-        cron=channel.cron if channel else channels_db.DEFAULT_CRON,
+        cron=channel.cron if channel else schedule.DEFAULT_CRON,
         timezone=channel.timezone if channel else settings.paperboy_timezone,
         max_papers=channel.max_papers if channel else 8,
         quiet_day_notice=bool(channel and channel.quiet_day_notice),
