@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +38,7 @@ from app import schedule
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
-from app.errors import PaperboyError
+from app.errors import PaperboyError, log_unexpected
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -124,9 +123,8 @@ def run_guarded(
             status, error = "failed", str(exc)
             log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
         except Exception as exc:
-            error_id = uuid.uuid4().hex[:8]
+            error_id = log_unexpected(log, "job %s (%s) failed", job_id, scheduled_for)
             status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
-            log.exception("job %s (%s) failed, error id %s", job_id, scheduled_for, error_id)
         with session_scope(engine) as session:
             jobruns.finish_run(session, run_id=run_id, status=status, error=error)
     return Outcome.RAN if status == "ok" else Outcome.FAILED

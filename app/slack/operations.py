@@ -23,13 +23,13 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
-from app.errors import PaperboyError
+from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import llm_configured
 from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
-from app.slack.app import Busy, new_error_id
+from app.slack.app import Busy
 
 if TYPE_CHECKING:
     from app.slack.app import Services
@@ -57,9 +57,7 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
     except PaperboyError as exc:
         reply({"text": str(exc)})
     except Exception:
-        error_id = new_error_id()
-        log.exception("%s failed, error id %s", what, error_id)
-        reply({"text": apology(error_id)})
+        reply({"text": apology(log_unexpected(log, "%s failed", what))})
     return None
 
 
@@ -96,10 +94,6 @@ def run_later(
         services.background(run_now, reply, what, fn, *args, after=after, **kwargs)
     except Busy as exc:
         reply({"text": str(exc)})
-
-
-def apology(error_id: str) -> str:
-    return f"Sorry, something went wrong on my side (error id {error_id})."
 
 
 def text_message(text: str) -> Message:
