@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests`
         pass
 
     def _serve(self) -> None:
@@ -165,4 +165,5 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
             pass
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve  # noqa: N815 - http.server naming
+    # http.server dispatches on `do_<METHOD>`; every method goes to the fake.
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
