@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,12 +33,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine, text
 
+from app import schedule
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
 from app.digest import run_due_digests
 from app.digest.ports import Poster
-from app.errors import PaperboyError
+from app.errors import PaperboyError, log_unexpected
 from app.ingest import run_ingest
 from app.relevance import refresh_relevance
 
@@ -56,6 +56,8 @@ SCHEDULER_TZ = ZoneInfo("UTC")
 EVENTS_KEEP = timedelta(days=7)
 RUNS_KEEP = timedelta(days=14)
 STALE_RUN = timedelta(hours=6)
+# How far back a job's slot is looked for: far beyond its longest interval (a day).
+SLOT_LOOKBACK = timedelta(days=64)
 
 
 class JobFailed(PaperboyError):
@@ -81,25 +83,6 @@ class JobSpec:
 
 def owner_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def latest_fire_time(trigger: BaseTrigger, now: datetime) -> datetime:
-    """The trigger's latest fire time at or before `now`: the slot a run belongs to.
-
-    Every replica gets the same answer whatever its start-up delay, which is what makes the
-    unique job_runs row a real guard.
-    """
-    lookback = timedelta(minutes=2)
-    while lookback <= timedelta(days=64):
-        current = trigger.get_next_fire_time(None, now - lookback)
-        if current is not None and current <= now:
-            while True:
-                following = trigger.get_next_fire_time(None, current + timedelta(microseconds=1))
-                if following is None or following > now:
-                    return current
-                current = following
-        lookback *= 2
-    raise ValueError(f"trigger {trigger} has not fired in the last 64 days")
 
 
 def run_guarded(
@@ -140,9 +123,8 @@ def run_guarded(
             status, error = "failed", str(exc)
             log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
         except Exception as exc:
-            error_id = uuid.uuid4().hex[:8]
+            error_id = log_unexpected(log, "job %s (%s) failed", job_id, scheduled_for)
             status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
-            log.exception("job %s (%s) failed, error id %s", job_id, scheduled_for, error_id)
         with session_scope(engine) as session:
             jobruns.finish_run(session, run_id=run_id, status=status, error=error)
     return Outcome.RAN if status == "ok" else Outcome.FAILED
@@ -152,7 +134,10 @@ def fire(
     engine: Engine, spec: JobSpec, *, now: datetime | None = None, owner: str | None = None
 ) -> Outcome:
     """What the scheduler calls: work out the slot, then run the job's body guarded."""
-    slot = latest_fire_time(spec.trigger, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    slot = schedule.latest_fire_time(spec.trigger, now=now, within=SLOT_LOOKBACK)
+    if slot is None:
+        raise ValueError(f"job {spec.id}: its trigger has not fired in {SLOT_LOOKBACK.days} days")
     return run_guarded(
         engine, job_id=spec.id, scheduled_for=slot, body=lambda: spec.body(slot), owner=owner
     )

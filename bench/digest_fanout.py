@@ -89,7 +89,7 @@ def seed(settings: Settings, channels: int, papers: int) -> None:
             follow(session, channel_id=channel_id, topic_name=f"fanoutword{c % TOPICS}")
             channel_db.update_channel(session, channel_id=channel_id, max_papers=papers)
             channel_db.set_schedule(
-                session, channel_id=channel_id, cron="* * * * *", timezone="UTC"
+                session, channel_id=channel_id, cron="0 * * * *", timezone="UTC"
             )
 
 

@@ -58,6 +58,22 @@ def test_follow_channels_unfollow(cfg: Settings) -> None:
 
     gone = run(cfg, "unfollow", "--channel", "C1", "language models")
     assert gone.returncode == 0 and "no longer follows" in gone.stdout
+
+
+def test_schedule_sets_when_a_channel_posts_and_refuses_more_than_hourly(cfg: Settings) -> None:
+    done = run(cfg, "schedule", "--channel", "C1", "30 8 * * 1-5", "Europe/Berlin")
+    assert done.returncode == 0, done.stderr
+    assert "C1 digests post on '30 8 * * mon-fri' Europe/Berlin; next: " in done.stdout
+    kept_zone = run(cfg, "schedule", "--channel", "C1", "0 7 * * 0")
+    assert "'0 7 * * sun' Europe/Berlin" in kept_zone.stdout, kept_zone.stderr
+
+    refused = run(cfg, "schedule", "--channel", "C1", "*/5 * * * *")
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "more than once an hour" in refused.stderr
+    bad_zone = run(cfg, "schedule", "--channel", "C1", "0 9 * * *", "Mars/Olympus")
+    assert bad_zone.returncode == 1 and "isn't a time zone I know" in bad_zone.stderr
+    listed = json.loads(run(cfg, "channels", "--json").stdout)
+    assert (listed[0]["cron"], listed[0]["timezone"]) == ("0 7 * * sun", "Europe/Berlin")
     again = run(cfg, "unfollow", "--channel", "C1", "language models")
     assert again.returncode == 1
     assert again.stderr.strip() == "error: C1 does not follow 'language models'"

@@ -343,7 +343,7 @@ def test_one_channel_failing_does_not_stop_the_others(
     with session_scope(engine) as session:
         follow(session, channel_id="C2", topic_name="language models")
         for channel_id in ("C1", "C2"):
-            channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
+            channels.set_schedule(session, channel_id=channel_id, cron="0 * * * *", timezone="UTC")
     slack_fake.error_next("chat.postMessage", "channel_not_found")  # whichever posts first
     results = {
         r.channel_id: r for r in run_due_digests(settings, engine, SlackPoster(client), now=NOW)
@@ -366,7 +366,7 @@ def test_each_channel_is_paced_while_channels_post_in_parallel(
     with session_scope(engine) as session:
         follow(session, channel_id="C2", topic_name="language models")
         for channel_id in ("C1", "C2"):
-            channels.set_schedule(session, channel_id=channel_id, cron="* * * * *", timezone="UTC")
+            channels.set_schedule(session, channel_id=channel_id, cron="0 * * * *", timezone="UTC")
     started = time.monotonic()
     results = run_due_digests(paced, engine, SlackPoster(client), now=NOW)
     wall = time.monotonic() - started

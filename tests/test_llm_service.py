@@ -44,7 +44,7 @@ class TestDeepSummary:
         (body,) = anthropic_fake.message_requests
         assert "<full_text>" in body["messages"][0]["content"]
         assert "held-out split of 500 questions" in body["messages"][0]["content"]
-        assert pdf_server.requests == ["/pdf/2611.00001v1"]
+        assert pdf_server.paths() == ["/pdf/2611.00001v1"]
         text = session.get_one(PaperText, "2611.00001")
         assert "Natural Questions" in text.text and text.version == 1
 
@@ -84,7 +84,7 @@ class TestDeepSummary:
         pdf_server.add("2611.00001v2", ["Version two rewrites everything. " * 20, PAGE_2])
         second = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
-        assert pdf_server.requests == ["/pdf/2611.00001v1", "/pdf/2611.00001v2"]
+        assert pdf_server.paths() == ["/pdf/2611.00001v1", "/pdf/2611.00001v2"]
         assert second.problem != first.problem and "Version two" in second.problem
         assert len(anthropic_fake.message_requests) == 2
         assert summaries(session, "deep")["2611.00001"].paper_version == 2

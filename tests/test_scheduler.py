@@ -16,14 +16,15 @@ from sqlalchemy import create_engine, insert, select
 from app.db import jobruns
 from app.db.engine import session_scope
 from app.db.models import SlackEvent
+from app.schedule import latest_fire_time
 from app.scheduler import (
+    SLOT_LOOKBACK,
     JobSpec,
     Outcome,
     build_scheduler,
     fire,
     housekeeping,
     job_specs,
-    latest_fire_time,
     run_guarded,
 )
 from app.slack.poster import SlackPoster
@@ -189,12 +190,14 @@ class TestSlots:
         ],
     )  # fmt: skip
     def test_every_replica_maps_a_minute_tick_to_the_same_slot(self, now, expected):
-        assert latest_fire_time(CronTrigger(minute="*", second=0, timezone=UTC), now) == expected
+        trigger = CronTrigger(minute="*", second=0, timezone=UTC)
+        assert latest_fire_time(trigger, now=now, within=SLOT_LOOKBACK) == expected
 
     def test_a_daily_job_started_hours_late_still_belongs_to_its_slot(self):
         trigger = CronTrigger(hour=3, minute=17, timezone=UTC)
         now = datetime(2026, 3, 2, 20, 5, tzinfo=UTC)
-        assert latest_fire_time(trigger, now) == datetime(2026, 3, 2, 3, 17, tzinfo=UTC)
+        slot = latest_fire_time(trigger, now=now, within=SLOT_LOOKBACK)
+        assert slot == datetime(2026, 3, 2, 3, 17, tzinfo=UTC)
 
 
 class TestPaperboyJobs:

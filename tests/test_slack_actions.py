@@ -305,6 +305,15 @@ class TestModals:
         with Session(engine) as session:
             assert session.get(Channel, CHANNEL) is None  # nothing stored
 
+    def test_settings_refuse_a_schedule_more_often_than_hourly(self, slack_app_server, engine):
+        view = _settings_modal([])
+        values = _settings_values("agents", "*/15 9 * * 1-5", "UTC", "5")
+        answer = _view_submission(slack_app_server, view, values)
+        assert answer["response_action"] == "errors" and set(answer["errors"]) == {"cron"}
+        assert "more than once an hour" in answer["errors"]["cron"]
+        with Session(engine) as session:
+            assert session.get(Channel, CHANNEL) is None  # nothing stored
+
     def test_edit_query_submission_changes_what_the_topic_searches(self, slack_app_server, engine):
         with session_scope(engine) as session:
             session.add(Topic(name="rag", query="rag", expanded_query="rag OR retrieval"))

@@ -154,6 +154,16 @@ class TestSubscriptions:
             channel = session.get(Channel, CHANNEL)
         assert (channel.cron, channel.timezone) == ("30 8 * * mon-fri", "Europe/Berlin")
 
+    @pytest.mark.parametrize("cron", ["* * * * *", "*/5 * * * *", "0,30 9 * * 1-5"])
+    def test_schedules_more_often_than_hourly_are_refused(self, slack_app_server, engine, cron):
+        sent = slack_app_server.command(f'schedule "{cron}" UTC')
+        reply = _ack_text(sent)
+        assert "more than once an hour" in reply and "\n" not in reply
+        slack_app_server.wait_idle()
+        assert sent.replies() == []
+        with Session(engine) as session:
+            assert session.get(Channel, CHANNEL) is None  # nothing stored
+
     def test_schedule_without_zone_keeps_the_channels(self, slack_app_server, engine):
         _replies(slack_app_server.command('schedule "0 9 * * *" America/New_York'))
         _replies(slack_app_server.command("schedule 0 7 * * 0"))

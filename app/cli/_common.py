@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,7 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from app.config import Settings, get_settings
-from app.errors import PaperboyError
+from app.errors import PaperboyError, log_unexpected
 from app.runtime import Runtime
 
 app = typer.Typer(
@@ -43,8 +42,7 @@ def expected_errors(func: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
-            error_id = uuid.uuid4().hex[:8]
-            log.exception("unexpected error id=%s", error_id)
+            error_id = log_unexpected(log, "unexpected error in %s", func.__name__)
             err_console.print(f"[red]unexpected error[/red] ({type(exc).__name__}), id {error_id}")
             raise typer.Exit(2) from None
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
+from app import schedule
 from app import topics as topic_service
 from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.db import channels as channel_db
@@ -62,10 +62,34 @@ def unfollow(
 
 def _next_digest(cron: str, timezone: str) -> str:
     try:
-        fire = channel_db.cron_trigger(cron, timezone).get_next_fire_time(None, datetime.now(UTC))
+        fire = schedule.next_fire_time(cron, timezone, after=datetime.now(UTC))
     except UserInputError:
         return "invalid schedule"
-    return fire.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %H:%M") if fire else "never"
+    return fire.strftime("%a %d %b %H:%M") if fire else "never"
+
+
+@app.command("schedule")
+@expected_errors
+def schedule_cmd(
+    cron: str = typer.Argument(..., help='Crontab line, quoted: "0 9 * * 1-5" (weekdays 09:00).'),
+    timezone: str | None = typer.Argument(
+        None, help="IANA time zone, like Europe/Berlin (default: the channel's current one)."
+    ),
+    channel: str = CHANNEL,
+) -> None:
+    """Set when a channel's digests post (at most hourly), as `/papers schedule` does in Slack."""
+    cfg = settings()
+    with session_scope(engine()) as session:
+        row = channel_db.set_schedule(
+            session, channel_id=channel, cron=cron, timezone=timezone,
+            default_timezone=cfg.paperboy_timezone,
+        )  # fmt: skip
+        stored_cron, stored_zone = row.cron, row.timezone
+    upcoming = _next_digest(stored_cron, stored_zone)
+    console.print(
+        f"{channel} digests post on '{stored_cron}' {stored_zone}; next: {upcoming}",
+        highlight=False,
+    )
 
 
 @app.command("channels")

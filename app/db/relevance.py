@@ -100,7 +100,3 @@ def topics(session: Session, *, topic_ids: Iterable[int] | None = None) -> list[
     if topic_ids is not None:
         query = query.where(Topic.id.in_(list(topic_ids)))
     return list(session.scalars(query))
-
-
-def topic_named(session: Session, *, name: str) -> Topic | None:
-    return session.scalar(select(Topic).where(func.lower(Topic.name) == name.strip().lower()))

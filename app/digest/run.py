@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app.config import Settings
-from app.db.channels import cron_trigger, get_channel
+from app.db.channels import get_channel
 from app.db.engine import session_scope
 from app.db.models import Channel, ChannelTopic, DigestRun
 from app.digest.batch import Batch
@@ -86,26 +87,6 @@ class _Job:
         return result
 
 
-def latest_fire_time(
-    cron: str, timezone: str, *, now: datetime, grace: timedelta
-) -> datetime | None:
-    """The channel's most recent scheduled time in (now - grace, now], in UTC."""
-    trigger = cron_trigger(cron, timezone)
-    # Look back in widening windows: an every-minute cron is settled in the first, a daily one
-    # in the last, and neither walks an hour of slots one by one.
-    for window in (timedelta(minutes=2), timedelta(minutes=15), grace):
-        start = now - min(window, grace)
-        fire = trigger.get_next_fire_time(None, start)
-        if fire is None or fire > now:
-            continue
-        latest = fire
-        while fire is not None and fire <= now:
-            latest = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        return latest.astimezone(UTC) if latest > now - grace else None
-    return None
-
-
 def due_channels(
     session: Session, *, now: datetime, grace: timedelta = DUE_GRACE
 ) -> list[DueDigest]:
@@ -128,10 +109,11 @@ def due_channels(
     due: list[DueDigest] = []
     for channel in channels:
         try:
-            fire = latest_fire_time(channel.cron, channel.timezone, now=now, grace=grace)
+            trigger = schedule.trigger(channel.cron, channel.timezone)
         except UserInputError as exc:
             log.warning("channel %s has a bad schedule: %s", channel.channel_id, exc)
             continue
+        fire = schedule.latest_fire_time(trigger, now=now, within=grace)
         if fire is not None and (channel.channel_id, fire) not in started:
             due.append(DueDigest(channel.channel_id, fire))
     return due

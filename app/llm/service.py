@@ -25,8 +25,8 @@ from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import Paper
-from app.db.relevance import topic_named
 from app.db.summaries import get_summary, is_current
+from app.db.topics import get_topic
 from app.errors import LLMError, UserInputError
 from app.llm import calls, prompts
 from app.llm.client import LLM, Usage
@@ -222,7 +222,7 @@ def expand_topic(settings: Settings, engine: Engine, *, llm: LLM | None, name: s
     """The topic's name widened into a search query once by the LLM (stored on the topic as
     `expanded_query`); None without an LLM or when the call fails."""
     with session_scope(engine) as session:
-        topic = topic_named(session, name=name)
+        topic = get_topic(session, name=name)
         if topic is not None and topic.expanded_query:
             return topic.expanded_query
     if llm is None:
@@ -234,7 +234,7 @@ def expand_topic(settings: Settings, engine: Engine, *, llm: LLM | None, name: s
         return None
     expanded = safe_llm_text(_as_query([name, *reply.output.synonyms]))[:1000]
     with session_scope(engine) as session:
-        topic = topic_named(session, name=name)
+        topic = get_topic(session, name=name)
         if topic is not None:
             topic.expanded_query = expanded
     return expanded

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.errors import PaperboyError
+from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.slack.poster import make_web_client
@@ -48,11 +47,6 @@ class SlackNotConfigured(PaperboyError):
 
 class Busy(PaperboyError):
     """Too much slow work is queued; the user is asked to try again shortly."""
-
-
-def new_error_id() -> str:
-    """A short id printed in the log line and shown to the user, so the two can be matched."""
-    return uuid.uuid4().hex[:8]
 
 
 @dataclass
@@ -100,8 +94,7 @@ class Services:
             try:
                 return fn(*args, **kwargs)
             except Exception:
-                error_id = new_error_id()
-                log.exception("background %s failed, error id %s", _name(fn), error_id)
+                error_id = log_unexpected(log, "background %s failed", _name(fn))
                 if on_error is not None:
                     try:
                         on_error(error_id)
@@ -171,12 +164,11 @@ def attach_response_sent(context: dict[str, Any], next: Callable[[], Any]) -> An
 
 def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
     """Last line of defence for listener errors: one log line with an id the user also sees."""
-    error_id = new_error_id()
-    log.error("listener failed, error id %s", error_id, exc_info=error)
+    error_id = log_unexpected(log, "listener failed", exc_info=error)
     if respond is not None and isinstance(body, dict) and body.get("response_url"):
         try:
             respond(
-                text=f"Sorry, something went wrong on my side (error id {error_id}).",
+                text=apology(error_id),
                 response_type="ephemeral",
                 replace_original=False,
             )

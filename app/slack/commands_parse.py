@@ -11,8 +11,8 @@ import re
 import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app import schedule
 from app.errors import UnsafeLinkError, UserInputError
 from app.paperids import find_urls, id_from_url, split_version
 from app.safety import escape_mrkdwn, is_allowed_url
@@ -71,7 +71,7 @@ class Topics:
 
 @dataclass(frozen=True)
 class Schedule:
-    cron: str  # normalised: day of week by name, so APScheduler and crontab agree
+    cron: str  # validated and normalised by app.schedule
     timezone: str | None  # None: keep the channel's current zone
     typed: str  # what the user typed, shown back
 
@@ -197,101 +197,7 @@ def parse_schedule(rest: str) -> Schedule:
         cron, tz = " ".join(parts[:5]), (parts[5] if len(parts) == 6 else None)
     else:
         raise UserInputError(f"A schedule is a 5-field cron expression and a time zone. {usage}")
-    normalised = validate_cron(cron, tz)
-    return Schedule(cron=normalised, timezone=tz, typed=cron)
-
-
-def validate_cron(cron: str, timezone: str | None) -> str:
-    """Check a crontab line (and zone); return it with weekdays by name. Raises UserInputError."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    zone = None
-    if timezone is not None:
-        zone = validate_timezone(timezone)
-    fields = cron.split()
-    if len(fields) != 5:
-        raise UserInputError(
-            f"`{_short(cron)}` has {len(fields)} fields; cron needs 5: "
-            "minute hour day month weekday."
-        )
-    try:
-        fields[4] = crontab_weekdays(fields[4])
-        normalised = " ".join(fields)
-        CronTrigger.from_crontab(normalised, timezone=zone or "UTC")
-    except ValueError as exc:
-        raise UserInputError(f"`{_short(cron)}` isn't a valid cron expression: {exc}.") from None
-    return normalised
-
-
-def validate_timezone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserInputError(
-            f"`{_short(name)}` isn't a time zone I know. Use an IANA name like Europe/Berlin."
-        ) from None
-
-
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab order: 0 and 7 = Sunday
-
-
-def crontab_weekdays(field: str) -> str:
-    """Rewrite a crontab day-of-week field by name ("1-5" -> "mon-fri").
-
-    APScheduler's from_crontab counts 0 as Monday, crontab counts 0 (and 7) as Sunday; names mean
-    the same to both, so the stored cron reads the way the user meant it.
-    """
-    if field in ("*", "?"):
-        return "*"
-    days: set[int] = set()
-    for item in field.lower().split(","):
-        base, _, step_text = item.partition("/")
-        step = _int(step_text, "step") if step_text else 1
-        if step < 1:
-            raise ValueError(f"step {step} must be at least 1")
-        if base == "*":
-            lo, hi = 0, 6
-        elif "-" in base:
-            a, _, b = base.partition("-")
-            lo, hi = _day(a), _day(b)
-            if hi < lo:
-                raise ValueError(f"weekday range {base} runs backwards")
-        else:
-            lo = _day(base)
-            hi = 6 if step_text else lo
-        days.update(d % 7 for d in range(lo, hi + 1, step))
-    if len(days) == 7:
-        return "*"
-    # Monday-first runs, so "1-5" reads back as "mon-fri" and "0,6" as "sat,sun".
-    order = [d for d in (1, 2, 3, 4, 5, 6, 0) if d in days]
-    runs: list[list[int]] = []
-    for d in order:
-        if runs and (runs[-1][-1] + 1) % 7 == d and runs[-1][-1] != 0:
-            runs[-1].append(d)
-        else:
-            runs.append([d])
-    return ",".join(_run_text(run) for run in runs)
-
-
-def _run_text(run: list[int]) -> str:
-    names = [_DAY_NAMES[d] for d in run]
-    return f"{names[0]}-{names[-1]}" if len(names) > 2 else ",".join(names)
-
-
-def _day(token: str) -> int:
-    token = token.strip()
-    if token[:3] in _DAY_NAMES and token.isalpha():
-        return _DAY_NAMES.index(token[:3])
-    value = _int(token, "weekday")
-    if not 0 <= value <= 7:
-        raise ValueError(f"weekday {value} is outside 0-7 (0 and 7 are Sunday)")
-    return value
-
-
-def _int(token: str, what: str) -> int:
-    if not token.isdigit():
-        raise ValueError(f"{what} {token!r} is not a number or day name")
-    return int(token)
+    return Schedule(cron=schedule.validate(cron, tz), timezone=tz, typed=cron)
 
 
 def _looks_like_id(text: str) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app import schedule
+
 SETTINGS_CALLBACK = "papers_settings"
 EDIT_QUERY_CALLBACK = "papers_edit_query"
 MAX_PAPERS_CHOICES = 25  # app.db.channels.MAX_PAPERS_LIMIT
@@ -112,7 +114,7 @@ def settings_view(
                 "cron",
                 "Schedule (cron)",
                 _text_input(cron, max_length=120),
-                hint='minute hour day month weekday, e.g. "0 9 * * 1-5" = weekdays at 09:00',
+                hint=schedule.CRON_HINT + " (at most hourly)",
             ),
             _input(
                 "timezone",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app import topics as topic_service
 from app.bibtex import export
 from app.config import Settings
@@ -23,14 +24,14 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
-from app.errors import PaperboyError
+from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
 from app.llm.service import expand_topic
 from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
-from app.slack.app import Busy, new_error_id
+from app.slack.app import Busy
 
 if TYPE_CHECKING:
     from app.slack.app import Services
@@ -58,9 +59,7 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
     except PaperboyError as exc:
         reply({"text": str(exc)})
     except Exception:
-        error_id = new_error_id()
-        log.exception("%s failed, error id %s", what, error_id)
-        reply({"text": apology(error_id)})
+        reply({"text": apology(log_unexpected(log, "%s failed", what))})
     return None
 
 
@@ -97,10 +96,6 @@ def run_later(
         services.background(run_now, reply, what, fn, *args, after=after, **kwargs)
     except Busy as exc:
         reply({"text": str(exc)})
-
-
-def apology(error_id: str) -> str:
-    return f"Sorry, something went wrong on my side (error id {error_id})."
 
 
 def text_message(text: str) -> Message:
@@ -239,12 +234,12 @@ def schedule_message(
     settings: Settings, engine: Engine, *, channel_id: str, cron: str, timezone: str | None
 ) -> Message:
     with session_scope(engine) as session:
-        current = channels_db.get_channel(session, channel_id=channel_id)
-        zone = timezone or (current.timezone if current else settings.paperboy_timezone)
-        channel = channels_db.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
+        channel = channels_db.set_schedule(
+            session, channel_id=channel_id, cron=cron, timezone=timezone,
+            default_timezone=settings.paperboy_timezone,
+        )  # fmt: skip
         stored_cron, stored_zone = channel.cron, channel.timezone
-    trigger = channels_db.cron_trigger(stored_cron, stored_zone)
-    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    upcoming = schedule.next_fire_time(stored_cron, stored_zone, after=datetime.now(UTC))
     when = f" Next: {upcoming.strftime('%a %d %b %H:%M %Z')}." if upcoming else ""
     return text_message(f"Digests here now post on `{stored_cron}` ({stored_zone}).{when}")
 

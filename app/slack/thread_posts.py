@@ -7,6 +7,7 @@ import logging
 import threading
 from typing import Any
 
+from app.errors import apology
 from app.slack import threads
 
 log = logging.getLogger(__name__)
@@ -107,5 +108,5 @@ def post_apology(client: Any, channel: str, thread_ts: str, error_id: str) -> No
         client,
         channel,
         thread_ts,
-        {"text": f"Sorry, something went wrong on my side (error id {error_id})."},
+        {"text": apology(error_id)},
     )

@@ -1,32 +1,17 @@
-"""Shared plumbing of the arXiv and Hugging Face fakes: a real HTTP server on 127.0.0.1:0 in a
-thread, a log of the requests it got, and a queue of scripted answers served before the normal
-ones (a status with Retry-After, a raw body, a delay)."""
+"""Scripted faults for the arXiv and Hugging Face fakes: answers queued ahead of the normal ones
+(a status with Retry-After, a raw body, a delay). The lifecycle and the request log come from
+FakeServer (_server.py)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import dataclass
 
+from ._server import FakeServer, Reply, Request
 
-@dataclass
-class Request:
-    path: str
-    params: dict[str, str]  # query string, one value per name
-    at: float  # time.monotonic()
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "text/plain"
-    delay: float = 0.0
+__all__ = ["Reply", "Request", "ScriptedServer"]
 
 
 @dataclass
@@ -36,17 +21,13 @@ class _Scripted:
     path: str | None
 
 
-class ScriptedServer:
-    """Subclasses implement `answer(request) -> Reply`."""
+class ScriptedServer(FakeServer):
+    """Subclasses implement `answer(request) -> Reply`; scripted answers come first."""
 
     def __init__(self) -> None:
-        self.requests: list[Request] = []
+        super().__init__()
         self._script: deque[_Scripted] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- scripting ---------------------------------------------------------------------------
 
     def fail(
         self,
@@ -78,60 +59,15 @@ class ScriptedServer:
     def answer(self, request: Request) -> Reply:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    # --- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def base(self) -> str:
-        assert self._server is not None, "start the fake first (use it as a context manager)"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Any:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                fake._handle(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handle(self, handler: BaseHTTPRequestHandler) -> None:
-        split = urlsplit(handler.path)
-        params = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-        request = Request(path=split.path, params=params, at=time.monotonic())
+    def respond(self, request: Request) -> Reply:
         with self._lock:
-            self.requests.append(request)
-            scripted = None
-            for item in self._script:
-                if item.path is None or item.path == split.path:
-                    scripted = item
-                    break
+            scripted = next(
+                (s for s in self._script if s.path is None or s.path == request.path), None
+            )
             if scripted is not None:
                 self._script.remove(scripted)
         if scripted is not None and scripted.delay:
             time.sleep(scripted.delay)
-        reply = scripted.reply if scripted and scripted.reply else self.answer(request)
-        try:
-            handler.send_response(reply.status)
-            handler.send_header("Content-Type", reply.content_type)
-            handler.send_header("Content-Length", str(len(reply.body)))
-            for name, value in reply.headers.items():
-                handler.send_header(name, value)
-            handler.end_headers()
-            handler.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-            pass
+        if scripted is not None and scripted.reply is not None:
+            return scripted.reply
+        return self.answer(request)

@@ -38,10 +38,9 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from ._loopback import LoopbackServer
+from ._server import FakeServer, Reply, Request
 from .anthropic_batches import BatchesMixin
 from .anthropic_errors import ERROR_TYPES, ApiError, error_body
 from .anthropic_responder import default_reply, request_text
@@ -51,15 +50,6 @@ CHARS_PER_TOKEN = 4
 
 def tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    at: float
 
 
 @dataclass
@@ -73,19 +63,18 @@ class Step:
     seconds: float = 0.0
 
 
-class AnthropicFake(BatchesMixin, LoopbackServer):
+class AnthropicFake(BatchesMixin, FakeServer):
     def __init__(self, *, min_cache_tokens: int = 1024, batch_polls: int = 1) -> None:
+        super().__init__()
         self.min_cache_tokens = min_cache_tokens
         self.batch_polls = batch_polls
         self.latency = 0.0  # seconds every direct Messages request takes
-        self.requests: list[Recorded] = []
         self.batch_outcomes: dict[str, str] = {}
         self._script: list[Step] = []
         self._cache: dict[str, float] = {}  # prefix hash -> expiry (monotonic)
         self._batches: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._listen(self._handler())
 
     # --- scripting ---------------------------------------------------------------------------
 
@@ -124,12 +113,14 @@ class AnthropicFake(BatchesMixin, LoopbackServer):
 
     @property
     def message_requests(self) -> list[dict[str, Any]]:
-        return [r.body for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
+        return [r.json() for r in self.requests if r.method == "POST" and r.path == "/v1/messages"]
 
     @property
     def batch_requests(self) -> list[dict[str, Any]]:
         return [
-            r.body for r in self.requests if r.method == "POST" and r.path == "/v1/messages/batches"
+            r.json()
+            for r in self.requests
+            if r.method == "POST" and r.path == "/v1/messages/batches"
         ]
 
     def model_requests(self) -> Iterator[dict[str, Any]]:
@@ -243,76 +234,41 @@ class AnthropicFake(BatchesMixin, LoopbackServer):
 
     # --- HTTP --------------------------------------------------------------------------------
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+    def respond(self, request: Request) -> Reply:
+        try:
+            try:
+                body = request.json()
+            except ValueError:
+                body = request.body.decode(errors="replace")
+            # SDK 2.x sends "Authorization: Bearer <key>"; older clients x-api-key.
+            headers = request.headers
+            if not (
+                headers.get("authorization", "").startswith("Bearer ") or "x-api-key" in headers
+            ):
+                raise ApiError(401, "an API key is required")
+            status, extra, payload, raw = self._route(request.method, request.path, body)
+        except ApiError as exc:
+            status, extra, payload, raw = (
+                exc.status, {}, error_body(exc.error_type, exc.message), None,
+            )  # fmt: skip
+        headers = {"request-id": f"req_{uuid.uuid4().hex[:20]}", **extra}
+        if raw is not None:
+            return Reply(status, raw, headers, "application/x-jsonl")
+        return Reply.of_json(payload, status, headers, "application/json")
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None,
-                      raw: bytes | None = None) -> None:  # fmt: skip
-                data = raw if raw is not None else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    ctype = "application/x-jsonl" if raw is not None else "application/json"
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.send_header("request-id", f"req_{uuid.uuid4().hex[:20]}")
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test)
-
-            def _handle(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = raw.decode(errors="replace")
-                path = self.path.split("?")[0]
-                with fake._lock:
-                    fake.requests.append(
-                        Recorded(method, path, dict(self.headers), body, time.monotonic())
-                    )
-                try:
-                    # SDK 2.x sends "Authorization: Bearer <key>"; older clients x-api-key.
-                    auth = self.headers.get("authorization", "")
-                    if not (auth.startswith("Bearer ") or self.headers.get("x-api-key")):
-                        raise ApiError(401, "an API key is required")
-                    self._route(method, path, body)
-                except ApiError as exc:
-                    self._send(exc.status, error_body(exc.error_type, exc.message))
-
-            def _route(self, method: str, path: str, body: Any) -> None:
-                if method == "POST" and path == "/v1/messages":
-                    status, headers, payload = fake._direct(fake.validate(body))
-                    self._send(status, payload, headers)
-                elif method == "POST" and path == "/v1/messages/count_tokens":
-                    segs = fake._segments(fake.validate({**body, "max_tokens": 1}))
-                    self._send(200, {"input_tokens": sum(tokens(t) for t, _ in segs)})
-                elif method == "POST" and path == "/v1/messages/batches":
-                    self._send(200, fake._create_batch(body))
-                elif method == "GET" and (
-                    m := re.fullmatch(r"/v1/messages/batches/([\w-]+)/results", path)
-                ):
-                    self._send(200, None, raw=fake._results(m.group(1)))
-                elif method == "GET" and (
-                    m := re.fullmatch(r"/v1/messages/batches/([\w-]+)", path)
-                ):
-                    self._send(200, fake._retrieve(m.group(1)))
-                else:
-                    raise ApiError(404, f"{method} {path} not found")
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                self._handle("POST")
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
-
-        return Handler
+    def _route(
+        self, method: str, path: str, body: Any
+    ) -> tuple[int, dict[str, str], Any, bytes | None]:
+        if method == "POST" and path == "/v1/messages":
+            status, headers, payload = self._direct(self.validate(body))
+            return status, headers, payload, None
+        if method == "POST" and path == "/v1/messages/count_tokens":
+            segs = self._segments(self.validate({**body, "max_tokens": 1}))
+            return 200, {}, {"input_tokens": sum(tokens(t) for t, _ in segs)}, None
+        if method == "POST" and path == "/v1/messages/batches":
+            return 200, {}, self._create_batch(body), None
+        if method == "GET" and (m := re.fullmatch(r"/v1/messages/batches/([\w-]+)/results", path)):
+            return 200, {}, None, self._results(m.group(1))
+        if method == "GET" and (m := re.fullmatch(r"/v1/messages/batches/([\w-]+)", path)):
+            return 200, {}, self._retrieve(m.group(1)), None
+        raise ApiError(404, f"{method} {path} not found")

@@ -127,7 +127,7 @@ class FakeArxiv(ScriptedServer):
 
     @property
     def url(self) -> str:
-        return self.base + "/api/query"
+        return self.base_url + "/api/query"
 
     def add(self, *papers: ArxivPaper) -> None:
         for paper in papers:

@@ -5,16 +5,14 @@
         settings = settings.model_copy(update={"arxiv_pdf_url": pdfs.url + "/pdf"})
 
 `redirect(path, location)` answers 302 (to test that redirects off arXiv are not followed);
-unknown paths are 404. Every request is recorded (`requests`: paths).
+unknown paths are 404. Every request is recorded (`requests`; `paths()` for their paths).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler
-from typing import Any
 
-from ._loopback import LoopbackServer
+from ._server import FakeServer, Reply, Request
 
 
 def make_pdf(pages: Sequence[str]) -> bytes:
@@ -52,12 +50,11 @@ def make_pdf(pages: Sequence[str]) -> bytes:
     return bytes(out)
 
 
-class PdfServer(LoopbackServer):
+class PdfServer(FakeServer):
     def __init__(self) -> None:
+        super().__init__()
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
-        self.requests: list[str] = []
-        self._listen(self._handler())
 
     def add(self, name: str, pages: Sequence[str]) -> None:
         self.files[f"/pdf/{name}"] = make_pdf(pages)
@@ -65,26 +62,10 @@ class PdfServer(LoopbackServer):
     def redirect(self, path: str, location: str) -> None:
         self.redirects[path] = location
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                fake.requests.append(self.path)
-                if self.path in fake.redirects:
-                    self.send_response(302)
-                    self.send_header("Location", fake.redirects[self.path])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                data = fake.files.get(self.path)
-                self.send_response(200 if data is not None else 404)
-                self.send_header("Content-Type", "application/pdf")
-                self.send_header("Content-Length", str(len(data or b"")))
-                self.end_headers()
-                self.wfile.write(data or b"")
-
-        return Handler
+    def respond(self, request: Request) -> Reply:
+        if request.path in self.redirects:
+            return Reply(status=302, headers={"Location": self.redirects[request.path]})
+        data = self.files.get(request.path)
+        if data is None:
+            return Reply(status=404, content_type="application/pdf")
+        return Reply(body=data, content_type="application/pdf")

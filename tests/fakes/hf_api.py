@@ -72,7 +72,7 @@ class FakeHF(ScriptedServer):
 
     @property
     def url(self) -> str:
-        return self.base + "/api"
+        return self.base_url + "/api"
 
     def answer(self, request: Request) -> Reply:
         params = request.params

@@ -24,16 +24,15 @@ sends (`responses(id)`).
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
+from ._server import FakeServer, Reply, Request
 from .block_kit import MAX_BLOCKS_MESSAGE, MAX_BLOCKS_VIEW, block_kit_errors
 from .slack_methods import SlackMethods, _err, _maybe_json
 from .slack_scripting import Fault, SlackScripting, Stall
@@ -64,7 +63,7 @@ class SlackCall:
         return self.status == 200 and bool(self.response.get("ok"))
 
 
-class FakeSlack(SlackMethods, SlackScripting):
+class FakeSlack(SlackMethods, SlackScripting, FakeServer):
     def __init__(
         self,
         *,
@@ -78,6 +77,8 @@ class FakeSlack(SlackMethods, SlackScripting):
         valid_tokens: set[str] | None = None,
         record_calls: bool = True,
     ) -> None:
+        super().__init__()
+        self.record_requests = record_calls
         self.latency = latency
         self.enforce_channel_rate = enforce_channel_rate
         self.channel_interval = channel_interval
@@ -102,54 +103,24 @@ class FakeSlack(SlackMethods, SlackScripting):
         self._last_ts_us = 0
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = fake
-        server = _Server(("127.0.0.1", 0), Handler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True, name="fake-slack")
-        self._thread.start()
-        return self
+    # --- lifecycle (FakeServer) ---------------------------------------------------------------
 
     def stop(self) -> None:
-        self.heal()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def root(self) -> str:
-        assert self._server is not None, "FakeSlack not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self.heal()  # release stalled answers, or the server's threads would wait them out
+        super().stop()
 
     @property
     def url(self) -> str:
         """Web API base URL, for WebClient(base_url=...) and SLACK_API_URL."""
-        return self.root + "/api/"
+        return self.base_url + "/api/"
 
     def response_url(self, response_id: str | None = None) -> str:
         """A response_url for a slash command or action payload; what is sent there is kept."""
         rid = response_id or f"R{next(self._ids):06d}"
         with self._lock:
             self._responses.setdefault(rid, [])
-        return f"{self.root}/response/{rid}"
+        return f"{self.base_url}/response/{rid}"
 
     def responses(self, response_id: str | None = None) -> list[dict[str, Any]]:
         """Bodies POSTed to one response_url (by id, or the URL itself), or to all of them."""
@@ -188,10 +159,37 @@ class FakeSlack(SlackMethods, SlackScripting):
         self._last_ts_us = max(now_us, self._last_ts_us + 1)
         return f"{self._last_ts_us // 1_000_000}.{self._last_ts_us % 1_000_000:06d}"
 
-    def handle(
-        self, method: str, params: dict[str, Any], body: dict[str, Any] | None, token: str | None
+    def respond(self, request: Request) -> Reply:
+        if request.method == "POST" and request.path.startswith("/response/"):
+            try:
+                payload = request.json() or {}
+            except ValueError:
+                payload = {"_raw": request.body.decode("utf-8", "replace")}
+            self._record_response(request.path.rsplit("/", 1)[-1], payload)
+            return Reply(body=b"ok")
+        if not request.path.startswith("/api/"):
+            return Reply.of_json(_err("not_found"), 404)
+        params: dict[str, Any] = {k: v for k, v in request.params.items() if v != ""}
+        json_body: dict[str, Any] | None = None
+        if request.body and "json" in request.headers.get("content-type", ""):
+            json_body = request.json()
+        elif request.body:
+            params.update(parse_qsl(request.body.decode("utf-8")))
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        token = token or params.pop("token", None) or (json_body or {}).get("token")
+        method = request.path[len("/api/") :]
+        status, headers, response = self._call(method, params, json_body, token, request.at)
+        return Reply.of_json(response, status, headers)
+
+    def _call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        body: dict[str, Any] | None,
+        token: str | None,
+        arrived: float,
     ) -> tuple[int, dict[str, str], dict[str, Any]]:
-        arrived = time.monotonic()
         if self.latency:
             time.sleep(self.latency)
         with self._lock:
@@ -257,71 +255,6 @@ class FakeSlack(SlackMethods, SlackScripting):
         if code:
             return {**_err(code), "response_metadata": {"messages": messages}}, view
         return None, view
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # The default backlog (5) drops connections when hundreds of channels post at once.
-    request_queue_size = 256
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeSlack
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self._api(b"")
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        body = self._body()
-        path = urlsplit(self.path).path
-        if path.startswith("/response/"):
-            try:
-                payload = json.loads(body or b"{}")
-            except ValueError:
-                payload = {"_raw": body.decode("utf-8", "replace")}
-            self.fake._record_response(path.rsplit("/", 1)[-1], payload)
-            self._send(200, b"ok")
-            return
-        self._api(body)
-
-    def _api(self, body: bytes) -> None:
-        parts = urlsplit(self.path)
-        if not parts.path.startswith("/api/"):
-            self._send(404, _err("not_found"))
-            return
-        method = parts.path[len("/api/") :]
-        params: dict[str, Any] = dict(parse_qsl(parts.query))
-        json_body: dict[str, Any] | None = None
-        ctype = self.headers.get("Content-Type", "")
-        if body and "json" in ctype:
-            json_body = json.loads(body)
-        elif body:
-            params.update(parse_qsl(body.decode("utf-8")))
-        token = None
-        auth = self.headers.get("Authorization", "")
-        if auth.lower().startswith("bearer "):
-            token = auth[7:].strip()
-        token = token or params.pop("token", None) or (json_body or {}).get("token")
-        status, headers, response = self.fake.handle(method, params, json_body, token)
-        self._send(status, response, headers)
 
 
 @contextmanager

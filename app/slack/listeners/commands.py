@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app.db import channels as channels_db
 from app.digest import run_digest
-from app.errors import UserInputError
+from app.errors import UserInputError, apology, log_unexpected
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
-from app.slack.app import RESPONSE_SENT, new_error_id
+from app.slack.app import RESPONSE_SENT
 from app.slack.poster import SlackPoster
 
 if TYPE_CHECKING:
@@ -159,11 +160,10 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     if result.status == "failed" and "not_in_channel" in (result.error or ""):
         return {"text": operations.NOT_IN_CHANNEL}
     if result.status == "failed":
-        error_id = new_error_id()
-        log.error(
-            "/papers digest now failed for %s, error id %s: %s", channel_id, error_id, result.error
+        error_id = log_unexpected(
+            log, "/papers digest now failed for %s: %s", channel_id, result.error, exc_info=False
         )
-        return {"text": operations.apology(error_id)}
+        return {"text": apology(error_id)}
     return {"text": "No new papers matched this channel's topics, so there was nothing to post."}
 
 
@@ -176,7 +176,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
     view = modals.settings_view(
         channel_id=channel_id,
         topics=topics,
-        cron=channel.cron if channel else channels_db.DEFAULT_CRON,
+        cron=channel.cron if channel else schedule.DEFAULT_CRON,
         timezone=channel.timezone if channel else settings.paperboy_timezone,
         max_papers=channel.max_papers if channel else 8,
         quiet_day_notice=bool(channel and channel.quiet_day_notice),

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from app import schedule
 from app.db import channels as channels_db
 from app.db.engine import session_scope
 from app.errors import UserInputError
 from app.safety import escape_mrkdwn
 from app.slack import modals, operations
 from app.slack.app import Busy
-from app.slack.commands_parse import MAX_TOPIC_CHARS, validate_cron, validate_timezone
+from app.slack.commands_parse import MAX_TOPIC_CHARS
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -32,11 +33,11 @@ def settings_errors(form: modals.SettingsForm) -> dict[str, str]:
     """Field -> message for everything wrong in a settings submission (empty when fine)."""
     errors: dict[str, str] = {}
     try:
-        validate_timezone(form.timezone)
+        schedule.check_timezone(form.timezone)
     except UserInputError as exc:
         errors["timezone"] = str(exc)
     try:
-        validate_cron(form.cron, None)
+        schedule.validate(form.cron)
     except UserInputError as exc:
         errors["cron"] = str(exc)
     if (
@@ -104,19 +105,20 @@ def apply_settings(services: Services, form: modals.SettingsForm, reply: operati
     with session_scope(engine) as session:
         for name in sorted(before - wanted):
             channels_db.unfollow(session, channel_id=form.channel_id, topic_name=name)
-        channels_db.update_channel(
+        channel = channels_db.update_channel(
             session,
             channel_id=form.channel_id,
-            cron=validate_cron(form.cron, form.timezone),
+            cron=form.cron,
             timezone=form.timezone,
             max_papers=int(form.max_papers),
             quiet_day_notice=form.quiet_day_notice,
             style=form.style,
         )
+        stored_cron = channel.cron
     added = sorted(wanted - before)
     removed = sorted(before - wanted)
     parts = [
-        f"Settings saved: `{form.cron}` ({form.timezone}), up to {form.max_papers} papers, "
+        f"Settings saved: `{stored_cron}` ({form.timezone}), up to {form.max_papers} papers, "
         f"{form.style} style."
     ]
     if removed:
