@@ -9,7 +9,7 @@ SUPPORTED := 3.13 3.12 3.11
 IS_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))
 # `make lock` resolves with uv (fast, and it locks for every Python and platform at once).
 UV := uv==0.13.8
-UV_COMPILE = $(VENV)/tools/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+UV_COMPILE = $(VENV)/tools/bin/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
 # The newest supported Python present, looked for only when the venv is to be made. Each
