@@ -81,11 +81,10 @@ def main(argv: list[str]) -> int:
     elapsed = time.monotonic() - started
     failures = [(t, error) for t, error in zip(targets, results, strict=True) if error]
     for (version, arch), error in failures:
-        print(
-            f"error: {', '.join(locks)} has no wheel for Python {version} on {arch}:\n    {error}"
-        )
+        print(f"error: {' + '.join(locks)} won't install from wheels on Python {version}, {arch}:")
+        print(f"    {error}")
     if failures:
-        print("Pin a version that ships those wheels in pyproject.toml, then run `make lock`.")
+        print("Narrow its range in pyproject.toml to versions with those wheels, then `make lock`.")
         return 1
     print(
         f"lock ok: {', '.join(locks)} install from wheels on Python {', '.join(versions)}"
