@@ -9,18 +9,17 @@ SUPPORTED := 3.13 3.12 3.11
 IS_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info < (3, 14))
 # `make lock` resolves with uv (fast, and it locks for every Python and platform at once).
 UV := uv==0.13.8
-UV_COMPILE = $(VENV)/tools/bin/uv pip compile --quiet pyproject.toml --universal --python-version 3.11 \
-	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+UV_COMPILE = $(VENV)/tools/bin/uv pip compile --quiet pyproject.toml --universal \
+	--python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-# The newest supported Python present, looked for only when the venv is to be made. Each
-# candidate is run, not just found: a pyenv shim exists for every installed version but fails
-# for those not selected. Override with PYTHON=/path/to/python3.x.
-ifeq ($(wildcard $(BIN)/python),)
+# The newest supported Python present, looked for once and only if a venv is to be made (the
+# first use of $(PYTHON) sets it). Each candidate is run, not just found: a pyenv shim exists for
+# every installed version but fails for those not selected. Override with PYTHON=/path/to/python.
 ifndef PYTHON
-PYTHON := $(firstword $(foreach p,$(addprefix python,$(SUPPORTED)) python3,\
+PYTHON = $(eval PYTHON := $(NEWEST_PYTHON))$(PYTHON)
+endif
+NEWEST_PYTHON = $(firstword $(foreach p,$(addprefix python,$(SUPPORTED)) python3,\
 	$(shell $(p) -c '$(IS_SUPPORTED)' >/dev/null 2>&1 && echo $(p))))
-endif
-endif
 PYTHON_OK = $(if $(PYTHON),$(shell $(PYTHON) -c '$(IS_SUPPORTED)' >/dev/null 2>&1 && echo yes))
 NO_PYTHON = Paperboy needs Python 3.11, 3.12 or 3.13 and found $(or $(PYTHON),none on PATH): \
 	install one (python.org, your package manager, pyenv or `uv python install 3.13`) and run make \
