@@ -1,6 +1,8 @@
 # Paperboy's production image: `docker compose up` builds it, runs `paperboy db upgrade` once in
 # it (the `migrate` service), then `paperboy serve` (the Slack app, scheduler and summary worker).
-FROM python:3.11-slim
+# Any supported Python works: `docker build --build-arg PYTHON_VERSION=3.13 .`
+ARG PYTHON_VERSION=3.11
+FROM python:${PYTHON_VERSION}-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -12,12 +14,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin paperboy
 WORKDIR /app
 
-COPY pyproject.toml README.md alembic.ini manifest.yml ./
-COPY app ./app
-COPY migrations ./migrations
-# Editable on purpose: app/db/engine.py finds the Alembic migrations next to the package
-# (/app/migrations), which a plain install into site-packages would leave behind.
-RUN pip install -e . \
+# The pinned, hash-checked dependencies first: this layer is rebuilt only when the lock changes.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
+
+# Then Paperboy itself, a regular (non-editable) install: the Alembic migrations ship inside the
+# package (app/migrations), so no source tree is kept in the image.
+COPY pyproject.toml README.md LICENSE /tmp/paperboy/
+COPY app /tmp/paperboy/app
+COPY migrations /tmp/paperboy/migrations
+RUN pip install --no-deps /tmp/paperboy \
+    && rm -rf /tmp/paperboy \
     && mkdir -p /app/data \
     && chown paperboy:paperboy /app/data
 

@@ -122,9 +122,19 @@ class TestDockerCompose:
     def test_image_runs_paperboy_serve_as_a_non_root_user(self):
         dockerfile = (ROOT / "Dockerfile").read_text()
         lines = [line.strip() for line in dockerfile.splitlines()]
-        assert lines[0].startswith("FROM python:3.11-slim") or any(
-            line.startswith("FROM python:3.11-slim") for line in lines
-        )
+        assert [line for line in lines if line.startswith("FROM ")] == [
+            "FROM python:${PYTHON_VERSION}-slim"
+        ]
         users = [line for line in lines if line.startswith("USER ")]
         assert users and users[-1] not in ("USER root", "USER 0")
         assert lines[[i for i, line in enumerate(lines) if line][-1]] == 'CMD ["paperboy", "serve"]'
+
+    def test_image_installs_the_lock_then_paperboy_itself_not_editable(self):
+        dockerfile = (ROOT / "Dockerfile").read_text()
+        runs = [" ".join(step.split()) for step in dockerfile.replace("\\\n", " ").splitlines()]
+        lock = runs.index("RUN pip install --require-hashes -r requirements.lock")
+        (package,) = [i for i, step in enumerate(runs) if "pip install --no-deps" in step]
+        first_source = next(i for i, step in enumerate(runs) if step.startswith("COPY app "))
+        # The dependency layer comes before any source, so a code change doesn't reinstall it.
+        assert lock < first_source < package
+        assert " -e " not in runs[package] and "--editable" not in runs[package]

@@ -22,7 +22,15 @@ from app.config import Settings
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Alembic's scripts: inside the package when installed from a wheel (pyproject.toml maps the
+# repository's migrations/ to app.migrations), else migrations/ beside app/ in a source checkout
+# (an editable install included).
+_PACKAGED_MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+MIGRATIONS_DIR = (
+    _PACKAGED_MIGRATIONS
+    if (_PACKAGED_MIGRATIONS / "env.py").is_file()
+    else Path(__file__).resolve().parents[2] / "migrations"
+)
 # Any fixed 64-bit number: serialises schema upgrades across processes.
 _MIGRATION_LOCK = 7_210_036_290_001
 
