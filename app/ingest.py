@@ -158,7 +158,7 @@ def _run_source(
             _ingest_hf(settings, engine, report, days=days, say=say)
     except SourceError as exc:
         report.errors.append(str(exc))
-    except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the other
+    except Exception as exc:  # a bug in one source must not stop the other
         log.exception("%s ingest crashed", name)
         report.errors.append(f"unexpected error ({type(exc).__name__}: {exc})")
     if not report.errors:

@@ -139,7 +139,7 @@ def run_guarded(
         except PaperboyError as exc:  # expected (a source down, a budget spent): one line
             status, error = "failed", str(exc)
             log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
-        except Exception as exc:
+        except Exception as exc:  # the scheduler's thread must survive any job
             error_id = uuid.uuid4().hex[:8]
             status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
             log.exception("job %s (%s) failed, error id %s", job_id, scheduled_for, error_id)

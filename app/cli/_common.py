@@ -42,7 +42,7 @@ def expected_errors(func: F) -> F:
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
+        except Exception as exc:  # last line of defence for the CLI
             error_id = uuid.uuid4().hex[:8]
             log.exception("unexpected error id=%s", error_id)
             err_console.print(f"[red]unexpected error[/red] ({type(exc).__name__}), id {error_id}")

@@ -158,7 +158,7 @@ class _Runner:
                 self._plan_and_post(job)
         except PaperboyError as exc:
             result.status, result.error = "failed", str(exc)
-        except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+        except Exception as exc:  # one channel's failure must not stop the others
             log.exception("digest for channel %s failed", result.channel_id)
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
 

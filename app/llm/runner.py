@@ -82,7 +82,7 @@ class JobRunner:
     def task(self, group: list[LlmJob]) -> Task | None:
         try:
             task = build_task(self.settings, self.engine, group)
-        except Exception as exc:  # noqa: BLE001 - one broken job must not stop the worker
+        except Exception as exc:  # one broken job must not stop the worker
             log.exception("cannot prepare %s job %s", group[0].kind, group[0].id)
             self.fail(group, f"{type(exc).__name__}: {exc}", retryable=False)
             return None

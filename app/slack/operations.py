@@ -55,7 +55,7 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
         return fn(*args, **kwargs)
     except PaperboyError as exc:
         reply({"text": str(exc)})
-    except Exception:
+    except Exception:  # a handler's last line of defence: logged, the user gets the id
         error_id = new_error_id()
         log.exception("%s failed, error id %s", what, error_id)
         reply({"text": apology(error_id)})

@@ -265,7 +265,7 @@ def serve(
         for stopper in reversed(stoppers):
             try:
                 stopper()
-            except Exception:
+            except Exception:  # one part failing to stop must not leave the others running
                 log.exception("error while stopping")
 
 

@@ -90,7 +90,7 @@ class ScriptedServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 fake._handle(self)
 
             def log_message(self, *args: object) -> None:

@@ -309,10 +309,10 @@ class AnthropicFake(BatchesMixin, LoopbackServer):
                 else:
                     raise ApiError(404, f"{method} {path} not found")
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 self._handle("POST")
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._handle("GET")
 
         return Handler

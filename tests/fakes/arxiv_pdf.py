@@ -72,7 +72,7 @@ class PdfServer(LoopbackServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 fake.requests.append(self.path)
                 if self.path in fake.redirects:
                     self.send_response(302)
