@@ -38,6 +38,7 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
+from app.db.models import IngestStatus, JobRunStatus
 from app.errors import PaperboyError
 
 if TYPE_CHECKING:
@@ -133,19 +134,22 @@ def run_guarded(
         if run_id is None:
             log.debug("job %s (%s): already run by another process", job_id, scheduled_for)
             return Outcome.DUPLICATE
-        status, error = "ok", None
+        status, error = JobRunStatus.OK, None
         try:
             body()
         except PaperboyError as exc:  # expected (a source down, a budget spent): one line
-            status, error = "failed", str(exc)
+            status, error = JobRunStatus.FAILED, str(exc)
             log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
         except Exception as exc:  # the scheduler's thread must survive any job
             error_id = uuid.uuid4().hex[:8]
-            status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
+            status, error = (
+                JobRunStatus.FAILED,
+                f"{type(exc).__name__}: {exc} (error id {error_id})",
+            )
             log.exception("job %s (%s) failed, error id %s", job_id, scheduled_for, error_id)
         with session_scope(engine) as session:
             jobruns.finish_run(session, run_id=run_id, status=status, error=error)
-    return Outcome.RAN if status == "ok" else Outcome.FAILED
+    return Outcome.RAN if status == JobRunStatus.OK else Outcome.FAILED
 
 
 def fire(
@@ -171,7 +175,11 @@ def ingest_job(settings: Settings, engine: Engine) -> None:
     report = run_ingest(settings, engine)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
-    failed = [f"{s.source}: {s.error or 'failed'}" for s in report.sources if s.status == "failed"]
+    failed = [
+        f"{s.source}: {s.error or 'failed'}"
+        for s in report.sources
+        if s.status == IngestStatus.FAILED
+    ]
     if failed:
         raise JobFailed("ingest failed for " + "; ".join(failed))
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.channels import cron_trigger, get_channel
 from app.db.engine import session_scope
-from app.db.models import Channel, ChannelTopic, DigestRun
+from app.db.models import Channel, ChannelTopic, DigestRun, DigestStatus
 from app.digest.batch import Batch
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
 from app.digest.post import DigestPoster, RunState
@@ -210,7 +210,7 @@ class _Runner:
                     force=job.force, batch=self.batch,
                     probably_new=job.earlier_ids is not None,
                 )  # fmt: skip
-                if created and run.status != "done":
+                if created and run.status != DigestStatus.DONE:
                     # Rendered in the planning transaction (one session, not two); posted only
                     # once the run is committed and locked below.
                     messages = render(
@@ -225,7 +225,7 @@ class _Runner:
             result.status = "empty"
             return
         result.run_id, result.paper_ids = run.id, list(run.paper_ids or [])
-        if run.status == "done":
+        if run.status == DigestStatus.DONE:
             result.status = "empty" if created else "done_before"
             return
         job.main_interrupted = not created

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
-from app.db.models import LlmJob
+from app.db.models import JobState, LlmJob
 from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
@@ -149,9 +149,9 @@ class JobRunner:
                     max_attempts=self.settings.llm_max_attempts,
                     retryable=retryable,
                 )
-                if state == "dead":
+                if state == JobState.DEAD:
                     self.report.dead += 1
-                elif state == "pending":
+                elif state == JobState.PENDING:
                     self.report.retried += 1
         log.warning("%s job(s) failed: %s", len(group), error)
 

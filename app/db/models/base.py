@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
+    Enum,
     MetaData,
     func,
 )
@@ -33,3 +36,25 @@ class Base(DeclarativeBase):
 def now_column() -> Any:
     """A non-null timestamp column that the database fills in (so bulk inserts get it too)."""
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def status_type(states: type[StrEnum]) -> Enum:
+    """A status column's type: VARCHAR(16) in the database, the enum's members in Python.
+
+    The allowed values are checked by `status_check` in the table's `__table_args__` (the type's
+    own constraint is off: Alembic cannot see it, and its name would not follow our convention).
+    """
+    return Enum(
+        states,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def status_check(column: str, states: type[StrEnum]) -> CheckConstraint:
+    """CHECK (column IN (...)) over the enum's values, named `ck_<table>_<column>`."""
+    allowed = ", ".join(f"'{member.value}'" for member in states)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
