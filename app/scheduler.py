@@ -190,10 +190,10 @@ def digest_tick(settings: Settings, engine: Engine, client: WebClient, now: date
     One channel failing does not stop the others; the run is still recorded as failed, so
     /healthz shows it (the digest resumes on a later tick).
     """
-    from app.digest import run_due_digests
+    from app.digest import DigestOutcome, run_due_digests
 
     results = run_due_digests(settings, engine, client, now)
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.status == DigestOutcome.FAILED]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
         raise JobFailed(f"{len(failed)} of {len(results)} digests failed ({detail})")

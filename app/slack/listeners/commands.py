@@ -140,7 +140,7 @@ def handle(
 
 def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str, Any]:
     """Run this channel's digest now (forced: papers posted before may appear again)."""
-    from app.digest import run_digest
+    from app.digest import DigestOutcome, run_digest
 
     with Session(services.engine) as session:
         topics = channels_db.channel_topics(session, channel_id=channel_id)
@@ -149,15 +149,15 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     result = run_digest(
         services.settings, services.engine, client, channel_id=channel_id, force=True
     )
-    if result.status == "posted":
+    if result.status == DigestOutcome.POSTED:
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"
         return {"text": f"Posted a digest with {count} {noun}."}
-    if result.status in ("skipped", "done_before"):
+    if result.status in (DigestOutcome.SKIPPED, DigestOutcome.DONE_BEFORE):
         return {"text": "A digest for this channel is being posted right now."}
-    if result.status == "failed" and "not_in_channel" in (result.error or ""):
+    if result.status == DigestOutcome.FAILED and "not_in_channel" in (result.error or ""):
         return {"text": operations.NOT_IN_CHANNEL}
-    if result.status == "failed":
+    if result.status == DigestOutcome.FAILED:
         error_id = new_error_id()
         log.error(
             "/papers digest now failed for %s, error id %s: %s", channel_id, error_id, result.error
