@@ -18,8 +18,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import JobState, LlmCall, LlmJob
+from app.db.models.base import status_in
+from app.db.models.states import JOB_LIVE
 
-LIVE = text(f"state IN ('{JobState.PENDING}', '{JobState.RUNNING}')")
+LIVE = text(status_in("state", JOB_LIVE))
 MAX_BACKOFF_SECONDS = 3600.0
 
 

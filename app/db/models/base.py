@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -56,5 +57,10 @@ def status_type(states: type[StrEnum]) -> Enum:
 
 def status_check(column: str, states: type[StrEnum]) -> CheckConstraint:
     """CHECK (column IN (...)) over the enum's values, named `ck_<table>_<column>`."""
-    allowed = ", ".join(f"'{member.value}'" for member in states)
-    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+    return CheckConstraint(status_in(column, states), name=column)
+
+
+def status_in(column: str, states: Iterable[StrEnum]) -> str:
+    """`column IN ('a', 'b')` as SQL text, for constraints and partial-index predicates."""
+    allowed = ", ".join(f"'{state.value}'" for state in states)
+    return f"{column} IN ({allowed})"

@@ -24,8 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, now_column, status_check, status_type
-from app.db.models.states import JobState
+from app.db.models.base import Base, now_column, status_check, status_in, status_type
+from app.db.models.states import JOB_LIVE, JobState
 
 # --- LLM: summaries, jobs, usage, relevance -----------------------------------------------------
 
@@ -101,7 +101,7 @@ class LlmJob(Base):
             "uq_llm_jobs_live_dedupe",
             "dedupe_key",
             unique=True,
-            postgresql_where=text(f"state IN ('{JobState.PENDING}', '{JobState.RUNNING}')"),
+            postgresql_where=text(status_in("state", JOB_LIVE)),
         ),
         status_check("state", JobState),
     )

@@ -19,6 +19,10 @@ class JobState(StrEnum):
     DEAD = "dead"  # out of attempts, or failed for good; `last_error` says why
 
 
+# A job in one of these is live: queueing the same job again is a no-op (uq_llm_jobs_live_dedupe).
+JOB_LIVE = (JobState.PENDING, JobState.RUNNING)
+
+
 class IngestStatus(StrEnum):
     """One source's ingest run (`ingest_runs.status`)."""
 
