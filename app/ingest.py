@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.engine import session_scope
-from app.db.models import IngestRun, Paper, Topic
+from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import get_paper, upsert_papers
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
@@ -47,7 +47,7 @@ Progress = Callable[[str], None]
 class SourceReport:
     source: str
     run_id: int | None = None
-    status: str = "running"
+    status: IngestStatus = IngestStatus.RUNNING
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
@@ -66,9 +66,9 @@ class SourceReport:
             f"fetched {self.fetched}, inserted {self.inserted}, updated {self.updated}, "
             f"skipped {self.skipped} ({self.seconds:.1f}s)"
         )
-        if self.status == "failed":
+        if self.status == IngestStatus.FAILED:
             return f"{self.source}: failed - {self.error}"
-        if self.status == "partial":
+        if self.status == IngestStatus.PARTIAL:
             return f"{self.source}: partial - {counts}; {self.error}"
         return f"{self.source}: ok - {counts}"
 
@@ -79,7 +79,7 @@ class IngestReport:
 
     @property
     def all_failed(self) -> bool:
-        return bool(self.sources) and all(s.status == "failed" for s in self.sources)
+        return bool(self.sources) and all(s.status == IngestStatus.FAILED for s in self.sources)
 
 
 def run_ingest(
@@ -146,7 +146,7 @@ def _run_source(
     if name == "arxiv" and not settings.paperboy_offline:
         params["categories"] = list(settings.arxiv_categories)
     with session_scope(engine) as session:
-        run = IngestRun(source=name, params=params, status="running")
+        run = IngestRun(source=name, params=params, status=IngestStatus.RUNNING)
         session.add(run)
         session.flush()
         report = SourceReport(source=name, run_id=run.id)
@@ -158,13 +158,13 @@ def _run_source(
             _ingest_hf(settings, engine, report, days=days, say=say)
     except SourceError as exc:
         report.errors.append(str(exc))
-    except Exception as exc:  # noqa: BLE001 - a bug in one source must not stop the other
+    except Exception as exc:  # a bug in one source must not stop the other
         log.exception("%s ingest crashed", name)
         report.errors.append(f"unexpected error ({type(exc).__name__}: {exc})")
     if not report.errors:
-        report.status = "ok"
+        report.status = IngestStatus.OK
     else:
-        report.status = "partial" if report.completed else "failed"
+        report.status = IngestStatus.PARTIAL if report.completed else IngestStatus.FAILED
     report.seconds = time.monotonic() - started
     with session_scope(engine) as session:
         session.execute(
@@ -289,7 +289,10 @@ def _arxiv_cutoff(
     with Session(engine) as session:
         runs = session.execute(
             select(IngestRun.started_at, IngestRun.params)
-            .where(IngestRun.source == "arxiv", IngestRun.status.in_(("ok", "partial")))
+            .where(
+                IngestRun.source == "arxiv",
+                IngestRun.status.in_((IngestStatus.OK, IngestStatus.PARTIAL)),
+            )
             .order_by(IngestRun.started_at.desc())
             .limit(50)
         ).all()

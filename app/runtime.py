@@ -150,7 +150,7 @@ def serve(
         for stopper in reversed(stoppers):
             try:
                 stopper()
-            except Exception:  # noqa: BLE001 - one part failing to stop must not keep the rest running
+            except Exception:  # one part failing to stop must not keep the others running
                 log.exception("error while stopping")
         rt.close()
 

@@ -37,7 +37,8 @@ from app import schedule
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
-from app.digest import run_due_digests
+from app.db.models import IngestStatus, JobRunStatus
+from app.digest import DigestOutcome, run_due_digests
 from app.digest.ports import Poster
 from app.errors import PaperboyError, log_unexpected
 from app.ingest import run_ingest
@@ -116,18 +117,21 @@ def run_guarded(
         if run_id is None:
             log.debug("job %s (%s): already run by another process", job_id, scheduled_for)
             return Outcome.DUPLICATE
-        status, error = "ok", None
+        status, error = JobRunStatus.OK, None
         try:
             body()
         except PaperboyError as exc:  # expected (a source down, a budget spent): one line
-            status, error = "failed", str(exc)
+            status, error = JobRunStatus.FAILED, str(exc)
             log.warning("job %s (%s) failed: %s", job_id, scheduled_for, exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the scheduler's thread must survive any job
             error_id = log_unexpected(log, "job %s (%s) failed", job_id, scheduled_for)
-            status, error = "failed", f"{type(exc).__name__}: {exc} (error id {error_id})"
+            status, error = (
+                JobRunStatus.FAILED,
+                f"{type(exc).__name__}: {exc} (error id {error_id})",
+            )
         with session_scope(engine) as session:
             jobruns.finish_run(session, run_id=run_id, status=status, error=error)
-    return Outcome.RAN if status == "ok" else Outcome.FAILED
+    return Outcome.RAN if status == JobRunStatus.OK else Outcome.FAILED
 
 
 def fire(
@@ -151,7 +155,11 @@ def ingest_job(settings: Settings, engine: Engine) -> None:
     report = run_ingest(settings, engine)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
-    failed = [f"{s.source}: {s.error or 'failed'}" for s in report.sources if s.status == "failed"]
+    failed = [
+        f"{s.source}: {s.error or 'failed'}"
+        for s in report.sources
+        if s.status == IngestStatus.FAILED
+    ]
     if failed:
         raise JobFailed("ingest failed for " + "; ".join(failed))
 
@@ -163,7 +171,7 @@ def digest_tick(settings: Settings, engine: Engine, poster: Poster, now: datetim
     /healthz shows it (the digest resumes on a later tick).
     """
     results = run_due_digests(settings, engine, poster, now)
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.status == DigestOutcome.FAILED]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
         raise JobFailed(f"{len(failed)} of {len(results)} digests failed ({detail})")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import queue_status
-from app.db.models import IngestRun, Paper
+from app.db.models import IngestRun, IngestStatus, Paper
 from app.llm.budget import usage_today
 
 Build = Callable[[Session, Settings], dict[str, Any]]
@@ -52,7 +52,7 @@ def ingest_status(session: Session, settings: Settings) -> dict[str, Any]:
         ).first()
         last_ok = session.scalar(
             select(func.max(IngestRun.started_at)).where(
-                IngestRun.source == source, IngestRun.status == "ok"
+                IngestRun.source == source, IngestRun.status == IngestStatus.OK
             )
         )
         runs[source] = {
@@ -86,7 +86,7 @@ def render_ingest(data: dict[str, Any]) -> RenderableType:
         if run is None:
             table.add_row(source, "never run", *[""] * 6)
             continue
-        colour = {"ok": "green", "partial": "yellow", "failed": "red"}.get(run["status"], "")
+        colour = INGEST_COLOURS.get(run["status"], "")
         table.add_row(
             source,
             Text(run["status"], style=colour),
@@ -105,6 +105,12 @@ def render_ingest(data: dict[str, Any]) -> RenderableType:
 
 
 _COUNTS = ("fetched", "inserted", "updated", "skipped")
+# How an ingest run's status is shown, here and by `paperboy ingest`.
+INGEST_COLOURS = {
+    IngestStatus.OK: "green",
+    IngestStatus.PARTIAL: "yellow",
+    IngestStatus.FAILED: "red",
+}
 
 
 def _run_json(run: IngestRun) -> dict[str, Any]:

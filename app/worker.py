@@ -140,7 +140,7 @@ def run_worker(
     while not stop_event.is_set():
         try:
             progressed = worker.step()
-        except Exception:  # noqa: BLE001 - a database hiccup must not kill a long-running worker
+        except Exception:  # a database hiccup must not kill a long-running worker
             log.exception("worker step failed; retrying shortly")
             progressed = False
         if not progressed:

@@ -37,7 +37,7 @@ from app.config import Settings  # noqa: E402
 from app.db import channels as channel_db  # noqa: E402
 from app.db.engine import get_engine, session_scope  # noqa: E402
 from app.db.models import Paper  # noqa: E402
-from app.digest import run_due_digests  # noqa: E402
+from app.digest import DigestOutcome, run_due_digests  # noqa: E402
 from app.slack.poster import make_web_client  # noqa: E402
 from app.topics import follow  # noqa: E402
 
@@ -127,7 +127,7 @@ def main() -> None:
     fake.join(10)
     per_channel = args.papers + 1  # header + papers
     ideal = (per_channel - 1) * INTERVAL + LATENCY
-    failed = [r for r in results if r.status != "posted"]
+    failed = [r for r in results if r.status != DigestOutcome.POSTED]
     print(
         json.dumps(
             {

@@ -148,7 +148,7 @@ class Answers:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 now = time.perf_counter()
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 rid = self.path.rsplit("/", 1)[-1]

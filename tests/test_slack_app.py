@@ -138,7 +138,7 @@ class TestListenerPlumbing:
     def test_messages_from_other_bots_never_reach_listeners(self, slack_app_server):
         seen: list[dict[str, Any]] = []
 
-        def record(body: dict[str, Any], next: Any) -> Any:  # noqa: A002 - Bolt's name
+        def record(body: dict[str, Any], next: Any) -> Any:
             seen.append(body.get("event") or {})
             return next()
 

@@ -9,13 +9,13 @@ import typer
 
 # Importing the modules registers their commands on `app`.
 from app.cli import (
-    db_cmds,  # noqa: E402,F401,I001  (commands register on import)
-    demo_cmd,  # noqa: E402,F401,I001
-    digest_cmds,  # noqa: E402,F401,I001
-    ingest_cmds,  # noqa: E402,F401,I001
-    llm_cmds,  # noqa: E402,F401,I001
-    search_cmds,  # noqa: E402,F401,I001
-    serve_cmds,  # noqa: E402,F401,I001
+    db_cmds,  # noqa: F401  (commands register on import)
+    demo_cmd,  # noqa: F401
+    digest_cmds,  # noqa: F401
+    ingest_cmds,  # noqa: F401
+    llm_cmds,  # noqa: F401
+    search_cmds,  # noqa: F401
+    serve_cmds,  # noqa: F401
 )
 from app.cli._common import app, console
 

@@ -41,7 +41,7 @@ def expected_errors(func: F) -> F:
             raise typer.Exit(1) from None
         except (typer.Exit, typer.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
+        except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI; logged with an id
             error_id = log_unexpected(log, "unexpected error in %s", func.__name__)
             err_console.print(f"[red]unexpected error[/red] ({type(exc).__name__}), id {error_id}")
             raise typer.Exit(2) from None

@@ -18,7 +18,7 @@ from app.cli._common import app, console, engine, expected_errors, runtime, sett
 from app.db import channels as channel_db
 from app.db.engine import session_scope
 from app.digest.preview import render_text
-from app.digest.run import run_digest
+from app.digest.run import DigestOutcome, run_digest
 from app.errors import UserInputError
 
 CHANNEL = typer.Option(..., "--channel", "-c", help="Slack channel id, like C0123456789.")
@@ -154,19 +154,23 @@ def digest(
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))
     elif result.payloads:
         console.print(render_text(result.payloads), markup=False, highlight=False)
-    if result.status == "failed":
+    if result.status == DigestOutcome.FAILED:
         raise UserInputError(f"digest for {channel} failed: {result.error}")
     summary = {
-        "dry_run": f"dry run: {len(result.payloads)} messages, {len(result.paper_ids)} papers",
-        "posted": f"posted {result.posted} message{'' if result.posted == 1 else 's'} to {channel}",
-        "empty": f"nothing new for {channel}",
-        "skipped": f"another process is posting this digest to {channel}",
-        "done_before": f"this digest was posted to {channel} already",
+        DigestOutcome.DRY_RUN: (
+            f"dry run: {len(result.payloads)} messages, {len(result.paper_ids)} papers"
+        ),
+        DigestOutcome.POSTED: (
+            f"posted {result.posted} message{'' if result.posted == 1 else 's'} to {channel}"
+        ),
+        DigestOutcome.EMPTY: f"nothing new for {channel}",
+        DigestOutcome.SKIPPED: f"another process is posting this digest to {channel}",
+        DigestOutcome.DONE_BEFORE: f"this digest was posted to {channel} already",
     }.get(result.status, result.status)
     if result.resumed:
         noun = "message" if result.resumed == 1 else "messages"
         finished = f"finished {result.resumed} {noun} of an interrupted digest"
-        if result.status == "posted" and result.posted == 0:
+        if result.status == DigestOutcome.POSTED and result.posted == 0:
             summary = f"{finished} in {channel}"
         else:
             summary += f" (and {finished})"

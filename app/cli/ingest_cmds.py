@@ -12,9 +12,7 @@ from sqlalchemy import Engine
 from app.cli._common import app, console, engine, expected_errors, settings
 from app.config import Settings
 from app.ingest import IngestReport, SourceReport, run_ingest
-from app.status import SECTIONS, build_status
-
-_COLOURS = {"ok": "green", "partial": "yellow", "failed": "red"}
+from app.status import INGEST_COLOURS, SECTIONS, build_status
 
 
 @app.command("ingest")
@@ -56,7 +54,7 @@ def _line(src: SourceReport) -> Text:
     name, _, rest = line.partition(": ")
     status, _, detail = rest.partition(" - ")
     text = Text(f"{name}: ")
-    text.append(status, style=_COLOURS.get(status, ""))
+    text.append(status, style=INGEST_COLOURS.get(status, ""))
     text.append(f" - {detail}")
     return text
 

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import JobRun, SlackEvent
+from app.db.models import JobRun, JobRunStatus, SlackEvent
 
 # Longest an error text is kept: enough for one line plus an error id, never a whole traceback.
 _MAX_ERROR = 500
@@ -25,7 +25,7 @@ class JobRunView:
 
     job_id: str
     scheduled_for: datetime
-    status: str
+    status: JobRunStatus
     started_at: datetime
     finished_at: datetime | None
     error: str | None
@@ -64,15 +64,22 @@ def claim_run(
     """
     stmt = (
         insert(JobRun)
-        .values(job_id=job_id, scheduled_for=scheduled_for, status="running", owner=owner)
+        .values(
+            job_id=job_id,
+            scheduled_for=scheduled_for,
+            status=JobRunStatus.RUNNING,
+            owner=owner,
+        )
         .on_conflict_do_nothing(constraint="uq_job_runs_job_time")
         .returning(JobRun.id)
     )
     return session.execute(stmt).scalar_one_or_none()
 
 
-def finish_run(session: Session, *, run_id: int, status: str, error: str | None = None) -> None:
-    """Close a claimed run: status `ok`, `failed` or `skipped`, with a one-line error if any."""
+def finish_run(
+    session: Session, *, run_id: int, status: JobRunStatus, error: str | None = None
+) -> None:
+    """Close a claimed run (`ok` or `failed`), with a one-line error if any."""
     if error is not None and len(error) > _MAX_ERROR:
         error = error[: _MAX_ERROR - 1] + "…"
     session.execute(
@@ -110,8 +117,8 @@ def abandon_stale_runs(session: Session, *, now: datetime, older_than: timedelta
     """Mark runs still `running` long after they started as `abandoned` (their process died)."""
     result = session.execute(
         update(JobRun)
-        .where(JobRun.status == "running", JobRun.started_at < now - older_than)
-        .values(status="abandoned", error="process stopped before the run finished")
+        .where(JobRun.status == JobRunStatus.RUNNING, JobRun.started_at < now - older_than)
+        .values(status=JobRunStatus.ABANDONED, error="process stopped before the run finished")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -119,7 +126,9 @@ def abandon_stale_runs(session: Session, *, now: datetime, older_than: timedelta
 def prune_runs(session: Session, *, now: datetime, keep: timedelta) -> int:
     """Delete finished runs older than `keep`; the unique rows only matter for recent slots."""
     result = session.execute(
-        delete(JobRun).where(JobRun.scheduled_for < now - keep, JobRun.status != "running")
+        delete(JobRun).where(
+            JobRun.scheduled_for < now - keep, JobRun.status != JobRunStatus.RUNNING
+        )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -17,11 +17,12 @@ from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import LlmCall, LlmJob
+from app.db.models import JobState, LlmCall, LlmJob
+from app.db.models.base import status_in
+from app.db.models.states import JOB_LIVE
 
-LIVE = text("state IN ('pending', 'running')")
+LIVE = text(status_in("state", JOB_LIVE))
 MAX_BACKOFF_SECONDS = 3600.0
-STATES = ("pending", "running", "done", "dead")
 
 
 def dedupe_key(kind: str, arxiv_id: str | None = None, topic_id: int | None = None) -> str:
@@ -45,7 +46,7 @@ def _row(
         # Urgent (Slack) jobs sort before everything else at equal urgency too.
         "priority": min(priority, -1.0) if urgent else priority,
         "urgent": urgent,
-        "state": "pending",
+        "state": JobState.PENDING,
         "attempts": 0,
         "max_attempts": max_attempts,
         "dedupe_key": dedupe_key(kind, arxiv_id, topic_id),
@@ -107,8 +108,8 @@ def enqueue_many(
 
 def _claimable() -> Any:
     return or_(
-        and_(LlmJob.state == "pending", LlmJob.run_after <= func.now()),
-        and_(LlmJob.state == "running", LlmJob.lease_until < func.now()),
+        and_(LlmJob.state == JobState.PENDING, LlmJob.run_after <= func.now()),
+        and_(LlmJob.state == JobState.RUNNING, LlmJob.lease_until < func.now()),
     )
 
 
@@ -140,13 +141,13 @@ def claim(
     )
     claimed: list[LlmJob] = []
     for job in session.scalars(query):
-        if job.state == "running" and job.attempts >= job.max_attempts:
+        if job.state == JobState.RUNNING and job.attempts >= job.max_attempts:
             # Its worker died on the last allowed attempt: give up, keeping what we knew.
-            job.state = "dead"
+            job.state = JobState.DEAD
             job.last_error = (job.last_error or "") + " (lease expired on the last attempt)"
             job.finished_at = func.now()
             continue
-        job.state = "running"
+        job.state = JobState.RUNNING
         job.attempts += 1
         job.leased_by = worker_id
         job.lease_until = func.now() + timedelta(seconds=lease_seconds)
@@ -159,7 +160,9 @@ def claim(
 
 def _mine(job_ids: Iterable[int], worker_id: str) -> Any:
     return and_(
-        LlmJob.id.in_(list(job_ids)), LlmJob.state == "running", LlmJob.leased_by == worker_id
+        LlmJob.id.in_(list(job_ids)),
+        LlmJob.state == JobState.RUNNING,
+        LlmJob.leased_by == worker_id,
     )
 
 
@@ -168,7 +171,7 @@ def complete(session: Session, *, job_id: int, worker_id: str, note: str | None 
     result = session.execute(
         update(LlmJob)
         .where(_mine([job_id], worker_id))
-        .values(state="done", finished_at=func.now(), lease_until=None, last_error=note)
+        .values(state=JobState.DONE, finished_at=func.now(), lease_until=None, last_error=note)
     )
     return bool(result.rowcount)
 
@@ -182,7 +185,7 @@ def fail(
     retry_base_seconds: float,
     max_attempts: int,
     retryable: bool = True,
-) -> str | None:
+) -> JobState | None:
     """Back off (base * 2^(attempts-1), capped) or, after the last attempt, mark dead keeping
     the error. Returns the new state, or None if the job is no longer ours."""
     job = session.scalar(select(LlmJob).where(_mine([job_id], worker_id)).with_for_update())
@@ -192,11 +195,11 @@ def fail(
     job.lease_until = None
     job.batch_id = None
     if not retryable or job.attempts >= min(job.max_attempts, max_attempts):
-        job.state = "dead"
+        job.state = JobState.DEAD
         job.finished_at = func.now()
     else:
         delay = min(retry_base_seconds * 2 ** max(job.attempts - 1, 0), MAX_BACKOFF_SECONDS)
-        job.state = "pending"
+        job.state = JobState.PENDING
         job.leased_by = None
         job.run_after = func.now() + timedelta(seconds=delay)
     session.flush()
@@ -211,7 +214,7 @@ def defer(
         update(LlmJob)
         .where(_mine(job_ids, worker_id))
         .values(
-            state="pending",
+            state=JobState.PENDING,
             attempts=case((LlmJob.attempts > 0, LlmJob.attempts - 1), else_=0),
             run_after=until,
             lease_until=None,
@@ -257,7 +260,7 @@ def batch_reserved_usd(session: Session) -> Decimal:
     """The upper-bound cost of batch requests submitted and not yet stored or failed."""
     total = session.scalar(
         select(func.coalesce(func.sum(LlmJob.payload["reserve_usd"].as_float()), 0.0)).where(
-            LlmJob.state == "running", LlmJob.batch_id.is_not(None)
+            LlmJob.state == JobState.RUNNING, LlmJob.batch_id.is_not(None)
         )
     )
     return Decimal(str(total or 0)).quantize(Decimal("0.000001"))
@@ -278,7 +281,7 @@ def held_in_batch(session: Session, *, batch_id: str, worker_id: str) -> list[Ll
         session.scalars(
             select(LlmJob).where(
                 LlmJob.batch_id == batch_id,
-                LlmJob.state == "running",
+                LlmJob.state == JobState.RUNNING,
                 LlmJob.leased_by == worker_id,
             )
         )
@@ -289,7 +292,7 @@ def count_due(session: Session, *, urgent: bool) -> int:
     return int(
         session.scalar(
             select(func.count(LlmJob.id)).where(
-                LlmJob.state == "pending",
+                LlmJob.state == JobState.PENDING,
                 LlmJob.run_after <= func.now(),
                 LlmJob.urgent.is_(urgent),
             )
@@ -298,9 +301,9 @@ def count_due(session: Session, *, urgent: bool) -> int:
     )
 
 
-def queue_depth(session: Session) -> dict[str, int]:
+def queue_depth(session: Session) -> dict[JobState, int]:
     rows = session.execute(select(LlmJob.state, func.count(LlmJob.id)).group_by(LlmJob.state))
-    depth = dict.fromkeys(STATES, 0)
+    depth = dict.fromkeys(JobState, 0)
     depth.update({state: int(n) for state, n in rows})
     return depth
 
@@ -309,7 +312,7 @@ def recent_failures(session: Session, *, limit: int = 5) -> list[dict[str, Any]]
     """Latest dead jobs and failed calls, newest first."""
     jobs = session.execute(
         select(LlmJob.kind, LlmJob.arxiv_id, LlmJob.attempts, LlmJob.last_error, LlmJob.finished_at)
-        .where(LlmJob.state == "dead")
+        .where(LlmJob.state == JobState.DEAD)
         .order_by(LlmJob.finished_at.desc().nulls_last())
         .limit(limit)
     )

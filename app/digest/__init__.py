@@ -2,6 +2,7 @@
 (post), and running one channel or every due one (run)."""
 
 from app.digest.run import (
+    DigestOutcome,
     DigestResult,
     DueDigest,
     due_channels,
@@ -12,6 +13,7 @@ from app.digest.select import Candidate, select_papers
 
 __all__ = [
     "Candidate",
+    "DigestOutcome",
     "DigestResult",
     "DueDigest",
     "due_channels",

@@ -18,7 +18,15 @@ from typing import Any
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from app.db.models import Channel, ChannelTopic, DigestRun, Feedback, PostedMessage, Topic
+from app.db.models import (
+    DIGEST_UNFINISHED,
+    Channel,
+    ChannelTopic,
+    DigestRun,
+    Feedback,
+    PostedMessage,
+    Topic,
+)
 
 
 @dataclass
@@ -62,7 +70,7 @@ class Batch:
             PostedMessage.arxiv_id.is_not(None),
         )
         planned = select(DigestRun.channel_id, func.unnest(DigestRun.paper_ids)).where(
-            DigestRun.channel_id.in_(ids), DigestRun.status.in_(("planned", "posting"))
+            DigestRun.channel_id.in_(ids), DigestRun.status.in_(DIGEST_UNFINISHED)
         )
         for channel_id, arxiv_id in session.execute(union_all(posted, planned)):
             batch.excluded[channel_id].add(arxiv_id)

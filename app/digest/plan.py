@@ -22,7 +22,15 @@ from sqlalchemy.orm.util import identity_key
 
 from app.config import Settings
 from app.db.channels import channel_topics
-from app.db.models import Channel, DigestRun, IngestRun, Paper
+from app.db.models import (
+    DIGEST_UNFINISHED,
+    Channel,
+    DigestRun,
+    DigestStatus,
+    IngestRun,
+    IngestStatus,
+    Paper,
+)
 from app.digest.batch import Batch
 from app.digest.select import Candidate, load_papers, select_papers
 from app.llm.cards import cards_for
@@ -34,7 +42,6 @@ FIRST_LOOKBACK = timedelta(days=3)
 # Unfinished runs younger than this are finished by the next tick or `paperboy digest`; older
 # ones are given up (a digest from yesterday morning is no longer news).
 RESUME_WINDOW = timedelta(hours=12)
-UNFINISHED = ("planned", "posting")
 
 
 @dataclass
@@ -95,7 +102,7 @@ def ingest_failed(session: Session, *, since: datetime) -> str | None:
     )
     ranked = (
         select(IngestRun.source, IngestRun.status, IngestRun.error, rank)
-        .where(IngestRun.status != "running")  # a crashed ingest stays "running" forever
+        .where(IngestRun.status != IngestStatus.RUNNING)  # a crashed ingest stays running forever
         .subquery()
     )
     failed = {
@@ -103,7 +110,7 @@ def ingest_failed(session: Session, *, since: datetime) -> str | None:
         for source, status, error in session.execute(
             select(ranked.c.source, ranked.c.status, ranked.c.error).where(ranked.c.rank == 1)
         )
-        if status == "failed"
+        if status == IngestStatus.FAILED
     }
     if not failed:
         return None
@@ -173,7 +180,7 @@ def plan_run(
             scheduled_for=scheduled_for,
             paper_ids=paper_ids,
             forced=force,
-            status="done" if empty_and_silent else "planned",
+            status=DigestStatus.DONE if empty_and_silent else DigestStatus.PLANNED,
             finished_at=func.now() if empty_and_silent else None,
         )
         .on_conflict_do_nothing(constraint="uq_digest_runs_channel_time")
@@ -191,7 +198,8 @@ def unfinished_runs(
     session: Session, *, now: datetime, channel_id: str | None = None
 ) -> list[DigestRun]:
     stmt = select(DigestRun).where(
-        DigestRun.status.in_(UNFINISHED), DigestRun.scheduled_for >= aware(now) - RESUME_WINDOW
+        DigestRun.status.in_(DIGEST_UNFINISHED),
+        DigestRun.scheduled_for >= aware(now) - RESUME_WINDOW,
     )
     if channel_id is not None:
         stmt = stmt.where(DigestRun.channel_id == channel_id)

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.config import Settings
-from app.db.models import DigestRun, PostedMessage
+from app.db.models import DigestRun, DigestStatus, PostedMessage
 from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage
 from app.digest.ports import Poster, PostError
@@ -82,7 +82,7 @@ class DigestPoster:
         with self._mutex:
             got = self._conn.execute(
                 select(DigestRun.id)
-                .where(DigestRun.id == run_id, DigestRun.status != "done")
+                .where(DigestRun.id == run_id, DigestRun.status != DigestStatus.DONE)
                 .with_for_update(skip_locked=True, key_share=True)
             ).scalar()
         return got is not None
@@ -198,7 +198,11 @@ class DigestPoster:
         rows = [
             {
                 "rid": s.run_id,
-                "b_status": "done" if s.complete else ("failed" if s.permanent else "posting"),
+                "b_status": (
+                    DigestStatus.DONE
+                    if s.complete
+                    else (DigestStatus.FAILED if s.permanent else DigestStatus.POSTING)
+                ),
                 "b_header_ts": s.header_ts,
                 "b_error": None if s.complete else s.error,
                 "b_finished_at": now if s.complete else None,

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db.engine import session_scope
 from app.digest.ports import Poster
-from app.digest.run import DigestResult, run_digest
+from app.digest.run import DigestOutcome, DigestResult, run_digest
 from app.topics import follow
 
 DEMO_CHANNEL = "CDEMO"
@@ -71,7 +71,7 @@ def demo_digest(
                 timezone=settings.paperboy_timezone,
             )  # fmt: skip
     result = run_digest(settings, engine, poster, channel_id=channel_id, dry_run=not live)
-    if live and result.status in ("empty", "done_before"):
+    if live and result.status in (DigestOutcome.EMPTY, DigestOutcome.DONE_BEFORE):
         # Everything new was posted already: show the latest papers again (not posted).
         result = run_digest(settings, engine, poster, channel_id=channel_id, dry_run=True,
                             force=True)  # fmt: skip

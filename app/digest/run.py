@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, exists, select
@@ -20,7 +21,7 @@ from app import schedule
 from app.config import Settings
 from app.db.channels import get_channel
 from app.db.engine import session_scope
-from app.db.models import Channel, ChannelTopic, DigestRun
+from app.db.models import Channel, ChannelTopic, DigestRun, DigestStatus
 from app.digest.batch import Batch
 from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
@@ -41,17 +42,25 @@ class DueDigest:
     scheduled_for: datetime
 
 
+class DigestOutcome(StrEnum):
+    """What one `run_digest` call did (the run's stored state is `DigestStatus`)."""
+
+    POSTED = "posted"
+    EMPTY = "empty"  # nothing to post, by choice
+    DRY_RUN = "dry_run"
+    SKIPPED = "skipped"  # another process is posting it
+    DONE_BEFORE = "done_before"  # already posted
+    FAILED = "failed"  # see `error`; a later attempt resumes
+    POSTING = "posting"  # only while the call runs: `_Job.conclude` settles it
+
+
 @dataclass
 class DigestResult:
-    """What one `run_digest` did.
-
-    status: posted | empty (nothing to post, by choice) | dry_run | skipped (another process is
-    posting it) | done_before (already posted) | failed (see error; a later attempt resumes).
-    """
+    """What one `run_digest` did."""
 
     channel_id: str
     scheduled_for: datetime | None
-    status: str = "failed"
+    status: DigestOutcome = DigestOutcome.FAILED
     run_id: int | None = None
     paper_ids: list[str] = field(default_factory=list)
     posted: int = 0  # messages this call posted for the run
@@ -81,9 +90,9 @@ class _Job:
             # Re-running the same scheduled time finishes what a crashed attempt left: say so.
             result.resumed, result.posted = result.resumed + state.posted, 0
         if state.error is not None:
-            result.status, result.error = "failed", state.error
-        elif result.status == "posting":
-            result.status = "posted" if state.total else "empty"
+            result.status, result.error = DigestOutcome.FAILED, state.error
+        elif result.status == DigestOutcome.POSTING:
+            result.status = DigestOutcome.POSTED if state.total else DigestOutcome.EMPTY
         return result
 
 
@@ -139,10 +148,10 @@ class _Runner:
             else:
                 self._plan_and_post(job)
         except PaperboyError as exc:
-            result.status, result.error = "failed", str(exc)
-        except Exception as exc:  # noqa: BLE001 - one channel's failure must not stop the others
+            result.status, result.error = DigestOutcome.FAILED, str(exc)
+        except Exception as exc:  # one channel's failure must not stop the others
             log.exception("digest for channel %s failed", result.channel_id)
-            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            result.status, result.error = DigestOutcome.FAILED, f"{type(exc).__name__}: {exc}"
 
     def _channel(self, session: Session, channel_id: str) -> Channel:
         known = self.batch.channels.get(channel_id) if self.batch.channels is not None else None
@@ -169,7 +178,7 @@ class _Runner:
         result.payloads = [
             m.payload | ({"thread_ts": "<header ts>"} if m.in_thread else {}) for m in messages
         ]
-        result.status = "dry_run"
+        result.status = DigestOutcome.DRY_RUN
 
     def _plan_and_post(self, job: _Job) -> None:
         result = job.result
@@ -192,7 +201,7 @@ class _Runner:
                     force=job.force, batch=self.batch,
                     probably_new=job.earlier_ids is not None,
                 )  # fmt: skip
-                if created and run.status != "done":
+                if created and run.status != DigestStatus.DONE:
                     # Rendered in the planning transaction (one session, not two); posted only
                     # once the run is committed and locked below.
                     messages = render(
@@ -204,15 +213,15 @@ class _Runner:
             if state is not None:
                 job.earlier.append(state)
         if run is None:
-            result.status = "empty"
+            result.status = DigestOutcome.EMPTY
             return
         result.run_id, result.paper_ids = run.id, list(run.paper_ids or [])
-        if run.status == "done":
-            result.status = "empty" if created else "done_before"
+        if run.status == DigestStatus.DONE:
+            result.status = DigestOutcome.EMPTY if created else DigestOutcome.DONE_BEFORE
             return
         job.main_interrupted = not created
         job.main = self._start(run.id, result.channel_id, messages=messages)
-        result.status = "posting" if job.main is not None else "skipped"
+        result.status = DigestOutcome.POSTING if job.main is not None else DigestOutcome.SKIPPED
 
     def _start(
         self, run_id: int, channel_id: str, *, messages: list[OutMessage] | None = None
@@ -306,6 +315,6 @@ def run_due_digests(
         return []
     results = _execute(settings, engine, poster, jobs, pacer, now, batch)
     for result in results:
-        if result.status == "failed":
+        if result.status == DigestOutcome.FAILED:
             log.warning("digest %s: %s", result.channel_id, result.error)
     return results

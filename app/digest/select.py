@@ -20,7 +20,16 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, defer
 
 from app.db.channels import channel_topics
-from app.db.models import Channel, DigestRun, Feedback, Paper, PostedMessage, Relevance, Topic
+from app.db.models import (
+    DIGEST_UNFINISHED,
+    Channel,
+    DigestRun,
+    Feedback,
+    Paper,
+    PostedMessage,
+    Relevance,
+    Topic,
+)
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
 from app.errors import UserInputError
@@ -76,7 +85,7 @@ def excluded_ids(session: Session, *, channel_id: str) -> set[str]:
         PostedMessage.arxiv_id.is_not(None),
     )
     planned = select(func.unnest(DigestRun.paper_ids).label("arxiv_id")).where(
-        DigestRun.channel_id == channel_id, DigestRun.status.in_(("planned", "posting"))
+        DigestRun.channel_id == channel_id, DigestRun.status.in_(DIGEST_UNFINISHED)
     )
     return {i for i in session.scalars(union(posted, planned)) if i}
 

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
-from app.db.models import LlmJob
+from app.db.models import JobState, LlmJob
 from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
@@ -84,7 +84,7 @@ class JobRunner:
     def task(self, group: list[LlmJob]) -> Task | None:
         try:
             task = build_task(self.settings, self.engine, self.pdfs, group)
-        except Exception as exc:  # noqa: BLE001 - one broken job must not stop the worker
+        except Exception as exc:  # one broken job must not stop the worker
             log.exception("cannot prepare %s job %s", group[0].kind, group[0].id)
             self.fail(group, f"{type(exc).__name__}: {exc}", retryable=False)
             return None
@@ -151,9 +151,9 @@ class JobRunner:
                     max_attempts=self.settings.llm_max_attempts,
                     retryable=retryable,
                 )
-                if state == "dead":
+                if state == JobState.DEAD:
                     self.report.dead += 1
-                elif state == "pending":
+                elif state == JobState.PENDING:
                     self.report.retried += 1
         log.warning("%s job(s) failed: %s", len(group), error)
 

@@ -93,12 +93,12 @@ class Services:
                 after.wait(AFTER_RESPONSE_WAIT_S)
             try:
                 return fn(*args, **kwargs)
-            except Exception:
+            except Exception:  # noqa: BLE001 - a future would keep it silently: logged here, with an id
                 error_id = log_unexpected(log, "background %s failed", _name(fn))
                 if on_error is not None:
                     try:
                         on_error(error_id)
-                    except Exception:
+                    except Exception:  # reporting must not hide the original error
                         log.exception("reporting error id %s failed", error_id)
                 return None
 
@@ -172,7 +172,7 @@ def handle_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
                 response_type="ephemeral",
                 replace_original=False,
             )
-        except Exception:
+        except Exception:  # Bolt's error handler must never raise itself
             log.exception("could not report error id %s to Slack", error_id)
 
 

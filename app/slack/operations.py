@@ -58,7 +58,7 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
         return fn(*args, **kwargs)
     except PaperboyError as exc:
         reply({"text": str(exc)})
-    except Exception:
+    except Exception:  # noqa: BLE001 - a handler's last line of defence: logged, the user gets the id
         reply({"text": apology(log_unexpected(log, "%s failed", what))})
     return None
 

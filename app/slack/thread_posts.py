@@ -45,7 +45,7 @@ class WorkingNote:
                 self.client.chat_update(
                     channel=self.channel, ts=note_ts, text="Sorry, I couldn't finish this one."
                 )
-            except Exception:
+            except Exception:  # a cosmetic note: the failure itself is already reported
                 log.warning("could not update the working-on-it note", exc_info=True)
 
     def _post_note(self) -> None:
@@ -56,7 +56,7 @@ class WorkingNote:
                 self._note_ts = post_in_thread(
                     self.client, self.channel, self.thread_ts, {"text": WORKING_NOTE}
                 )
-            except Exception:
+            except Exception:  # a cosmetic note: never let it stop the real answer
                 log.warning("could not post the working-on-it note", exc_info=True)
 
     def finish(self, message: dict[str, Any]) -> str | None:
@@ -79,7 +79,7 @@ def thread_history(
         return []
     try:
         reply = client.conversations_replies(channel=channel, ts=thread_ts, limit=200)
-    except Exception:
+    except Exception:  # without the history the answer is still useful, just less informed
         log.info("conversations.replies failed for %s/%s", channel, thread_ts, exc_info=True)
         return []
     history: list[dict[str, str]] = []

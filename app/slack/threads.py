@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from slack_sdk.errors import SlackClientError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -174,7 +175,7 @@ def read_parent(client: Any, *, channel_id: str, thread_ts: str) -> str:
         reply = client.conversations_replies(channel=channel_id, ts=thread_ts, limit=1)
         messages = reply.get("messages") or []
         message = next((m for m in messages if m.get("ts") == thread_ts), None)
-    except Exception as exc:  # any Slack failure just means "no parent text"
+    except (SlackClientError, OSError) as exc:  # Slack or the network: "no parent text"
         log.info("conversations.replies failed for %s/%s: %s", channel_id, thread_ts, exc)
     if message is None:
         try:
@@ -182,7 +183,7 @@ def read_parent(client: Any, *, channel_id: str, thread_ts: str) -> str:
                 channel=channel_id, latest=thread_ts, oldest=thread_ts, inclusive=True, limit=1
             )
             message = next(iter(reply.get("messages") or []), None)
-        except Exception as exc:
+        except (SlackClientError, OSError) as exc:
             log.info("conversations.history failed for %s/%s: %s", channel_id, thread_ts, exc)
     return message_text(message) if message else ""
 

@@ -14,15 +14,27 @@ from app.db.models.slack import (
     SavedPaper,
     SlackEvent,
 )
+from app.db.models.states import (
+    DIGEST_UNFINISHED,
+    DigestStatus,
+    IngestStatus,
+    JobRunStatus,
+    JobState,
+)
 
 __all__ = [
     "Base",
     "Channel",
     "ChannelTopic",
+    "DIGEST_UNFINISHED",
     "DigestRun",
+    "DigestStatus",
     "Feedback",
     "IngestRun",
+    "IngestStatus",
     "JobRun",
+    "JobRunStatus",
+    "JobState",
     "LlmCall",
     "LlmJob",
     "NAMING_CONVENTION",

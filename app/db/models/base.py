@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
+    Enum,
     MetaData,
     func,
 )
@@ -33,3 +37,31 @@ class Base(DeclarativeBase):
 def now_column() -> Any:
     """A non-null timestamp column that the database fills in (so bulk inserts get it too)."""
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def status_type(states: type[StrEnum]) -> Enum:
+    """A status column's type: VARCHAR(16) in the database, the enum's members in Python.
+
+    The database checks the values through `status_check` in the table's `__table_args__`; the
+    type's own CHECK is off, so each constraint is declared and named in one visible place.
+    Alembic's compare ignores CHECK constraints: tests/test_states.py compares them instead.
+    """
+    return Enum(
+        states,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+def status_check(column: str, states: type[StrEnum]) -> CheckConstraint:
+    """CHECK (column IN (...)) over the enum's values, named `ck_<table>_<column>`."""
+    return CheckConstraint(status_in(column, states), name=column)
+
+
+def status_in(column: str, states: Iterable[StrEnum]) -> str:
+    """`column IN ('a', 'b')` as SQL text, for constraints and partial-index predicates."""
+    allowed = ", ".join(f"'{state.value}'" for state in states)
+    return f"{column} IN ({allowed})"

@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, now_column
+from app.db.models.base import Base, now_column, status_check, status_in, status_type
+from app.db.models.states import JOB_LIVE, JobState
 
 # --- LLM: summaries, jobs, usage, relevance -----------------------------------------------------
 
@@ -81,7 +82,7 @@ class LlmJob(Base):
     # Lower runs first; urgent (Slack) jobs use a negative priority.
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|dead
+    state: Mapped[JobState] = mapped_column(status_type(JobState), default=JobState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=5)
     run_after: Mapped[datetime] = now_column()
@@ -100,8 +101,9 @@ class LlmJob(Base):
             "uq_llm_jobs_live_dedupe",
             "dedupe_key",
             unique=True,
-            postgresql_where=text("state IN ('pending', 'running')"),
+            postgresql_where=text(status_in("state", JOB_LIVE)),
         ),
+        status_check("state", JobState),
     )
 
 

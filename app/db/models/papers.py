@@ -20,7 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import TSVECTOR_EXPR, Base, now_column
+from app.db.models.base import TSVECTOR_EXPR, Base, now_column, status_check, status_type
+from app.db.models.states import IngestStatus
 
 # --- papers and ingestion -----------------------------------------------------------------------
 
@@ -99,14 +100,19 @@ class IngestRun(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     started_at: Mapped[datetime] = now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|partial|failed
+    status: Mapped[IngestStatus] = mapped_column(
+        status_type(IngestStatus), default=IngestStatus.RUNNING
+    )
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     inserted: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_ingest_runs_source_started", "source", "started_at"),)
+    __table_args__ = (
+        Index("ix_ingest_runs_source_started", "source", "started_at"),
+        status_check("status", IngestStatus),
+    )
 
 
 class Topic(Base):

@@ -19,7 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models.base import Base, now_column
+from app.db.models.base import Base, now_column, status_check, status_type
+from app.db.models.states import DigestStatus, JobRunStatus
 
 # --- Slack: channels, digests, posts, interactions ----------------------------------------------
 
@@ -62,9 +63,9 @@ class DigestRun(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.channel_id", ondelete="CASCADE"))
     scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(
-        String(16), default="planned"
-    )  # planned|posting|done|failed
+    status: Mapped[DigestStatus] = mapped_column(
+        status_type(DigestStatus), default=DigestStatus.PLANNED
+    )
     # The papers chosen, in order, fixed when the run is recorded so a restart posts the same.
     paper_ids: Mapped[list[str]] = mapped_column(ARRAY(String), default=list)
     header_ts: Mapped[str | None] = mapped_column(String(32))
@@ -75,6 +76,7 @@ class DigestRun(Base):
 
     __table_args__ = (
         UniqueConstraint("channel_id", "scheduled_for", name="uq_digest_runs_channel_time"),
+        status_check("status", DigestStatus),
     )
 
 
@@ -146,8 +148,13 @@ class JobRun(Base):
     scheduled_for: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime] = now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|failed
+    status: Mapped[JobRunStatus] = mapped_column(
+        status_type(JobRunStatus), default=JobRunStatus.RUNNING
+    )
     error: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(128))
 
-    __table_args__ = (UniqueConstraint("job_id", "scheduled_for", name="uq_job_runs_job_time"),)
+    __table_args__ = (
+        UniqueConstraint("job_id", "scheduled_for", name="uq_job_runs_job_time"),
+        status_check("status", JobRunStatus),
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import schedule
 from app.db import channels as channels_db
-from app.digest import run_digest
+from app.digest import DigestOutcome, run_digest
 from app.errors import UserInputError, apology, log_unexpected
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
@@ -151,15 +151,15 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
     )
-    if result.status == "posted":
+    if result.status == DigestOutcome.POSTED:
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"
         return {"text": f"Posted a digest with {count} {noun}."}
-    if result.status in ("skipped", "done_before"):
+    if result.status in (DigestOutcome.SKIPPED, DigestOutcome.DONE_BEFORE):
         return {"text": "A digest for this channel is being posted right now."}
-    if result.status == "failed" and "not_in_channel" in (result.error or ""):
+    if result.status == DigestOutcome.FAILED and "not_in_channel" in (result.error or ""):
         return {"text": operations.NOT_IN_CHANNEL}
-    if result.status == "failed":
+    if result.status == DigestOutcome.FAILED:
         error_id = log_unexpected(
             log, "/papers digest now failed for %s: %s", channel_id, result.error, exc_info=False
         )
