@@ -24,7 +24,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import IngestRun, Paper
+from app.db.models import IngestRun, Paper, PaperSignal
 
 Build = Callable[[Session, Settings], dict[str, Any]]
 Render = Callable[[dict[str, Any]], RenderableType]
@@ -60,7 +60,14 @@ def build_status(settings: Settings, engine: Engine) -> dict[str, Any]:
 def ingest_status(session: Session, settings: Settings) -> dict[str, Any]:
     """Paper counts and the last run of each source (plus its last successful one)."""
     total = session.scalar(select(func.count()).select_from(Paper)) or 0
-    on_hf = session.scalar(select(func.count()).where(Paper.hf_upvotes.is_not(None))) or 0
+    on_hf = (
+        session.scalar(
+            select(func.count())
+            .select_from(PaperSignal)
+            .where(PaperSignal.source == "hf", PaperSignal.data.has_key("upvotes"))
+        )
+        or 0
+    )
     runs: dict[str, Any] = {}
     for source in ("arxiv", "hf"):
         last = session.scalars(

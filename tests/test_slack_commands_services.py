@@ -156,9 +156,9 @@ class TestOnDemand:
         assert "Speculative decoding at scale" in all_text(reply)
         assert [q.get("id_list") for q in arxiv_fake.queries()] == ["2402.12345"]
         with Session(engine) as session:
-            from app.db.models import Paper
+            from app.db.papers import get_paper
 
-            assert session.get(Paper, "2402.12345") is not None
+            assert get_paper(session, arxiv_id="2402.12345") is not None
 
     def test_a_paper_nobody_knows(self, sources_app):
         reply = _replies(sources_app.command("paper 2402.99999"))[0]

@@ -27,11 +27,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Float, func, select, union
+from sqlalchemy import DateTime, Float, func, select, union
 from sqlalchemy.orm import Session, defer
 
 from app.db.channels import channel_topics
 from app.db.models import Channel, DigestRun, Feedback, Paper, PostedMessage, Relevance, Topic
+from app.db.papers import signal_join
 from app.digest.batch import Batch
 from app.errors import UserInputError
 from app.search import topic_candidates
@@ -112,10 +113,10 @@ def topic_scores(
 
 def excluded_ids(session: Session, *, channel_id: str) -> set[str]:
     """Papers already posted to the channel, or planned in one of its unfinished digests."""
-    posted = select(PostedMessage.arxiv_id.label("arxiv_id")).where(
-        PostedMessage.channel_id == channel_id,
-        PostedMessage.kind == "paper",
-        PostedMessage.arxiv_id.is_not(None),
+    posted = (
+        select(Paper.arxiv_id.label("arxiv_id"))
+        .join(PostedMessage, PostedMessage.paper_id == Paper.id)
+        .where(PostedMessage.channel_id == channel_id, PostedMessage.kind == "paper")
     )
     planned = select(func.unnest(DigestRun.paper_ids).label("arxiv_id")).where(
         DigestRun.channel_id == channel_id, DigestRun.status.in_(("planned", "posting"))
@@ -136,9 +137,10 @@ def topic_feedback(
         votes = {
             arxiv_id: int(net or 0)
             for arxiv_id, net in session.execute(
-                select(Feedback.arxiv_id, func.sum(Feedback.value))
+                select(Paper.arxiv_id, func.sum(Feedback.value))
+                .join(Feedback, Feedback.paper_id == Paper.id)
                 .where(Feedback.channel_id == channel_id)
-                .group_by(Feedback.arxiv_id)
+                .group_by(Paper.arxiv_id)
             )
         }
     net: dict[int, int] = {}
@@ -153,13 +155,14 @@ def topic_feedback(
 def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dict[str, float]:
     """Best LLM grade (0-1) per paper over the given topics, where graded."""
     rows = session.execute(
-        select(Relevance.arxiv_id, func.max(Relevance.llm_score))
+        select(Paper.arxiv_id, func.max(Relevance.llm_score))
+        .join(Relevance, Relevance.paper_id == Paper.id)
         .where(
             Relevance.topic_id.in_(topic_ids),
-            Relevance.arxiv_id.in_(arxiv_ids),
+            Paper.arxiv_id.in_(arxiv_ids),
             Relevance.llm_score.is_not(None),
         )
-        .group_by(Relevance.arxiv_id)
+        .group_by(Paper.arxiv_id)
     )
     return {arxiv_id: max(0, min(10, int(score))) / 10.0 for arxiv_id, score in rows}
 
@@ -222,9 +225,15 @@ def select_papers(
         trending_key = ("trending", since)
         trending_ids = search_cache.get(trending_key)
         if trending_ids is None:
-            trending_ids = list(
-                session.scalars(select(Paper.arxiv_id).where(Paper.hf_trending_at >= since))
-            )
+            hf, on_hf = signal_join("hf")
+            first_trending = hf.data["first_trending_at"].astext.cast(DateTime(timezone=True))
+            trending_ids = [
+                i
+                for i in session.scalars(
+                    select(Paper.arxiv_id).join(hf, on_hf).where(first_trending >= since)
+                )
+                if i
+            ]
             search_cache[trending_key] = trending_ids
         for arxiv_id, matched in topic_scores(
             session, topics=topics, arxiv_ids=trending_ids
@@ -242,12 +251,18 @@ def select_papers(
     if not ids:
         return []
     # Rank on a few columns; load whole rows only for the papers chosen.
+    hf, on_hf = signal_join("hf")
     facts = {
         row.arxiv_id: row
         for row in session.execute(
-            select(Paper.arxiv_id, Paper.first_seen_at, Paper.published, Paper.hf_upvotes).where(
-                Paper.arxiv_id.in_(ids)
+            select(
+                Paper.arxiv_id,
+                Paper.first_seen_at,
+                Paper.published,
+                hf.data["upvotes"].as_integer().label("hf_upvotes"),
             )
+            .outerjoin(hf, on_hf)
+            .where(Paper.arxiv_id.in_(ids))
         )
     }
     # "New since the last digest": first seen by us (or published) since then; trending counts.

@@ -22,6 +22,7 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
+from app.db.papers import get_paper
 from app.errors import PaperboyError
 from app.llm.cards import card_for, cards_for
 from app.llm.client import llm_configured
@@ -254,7 +255,7 @@ def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Messa
     if paper is None:
         return text_message(NOT_FOUND.format(arxiv_id=arxiv_id))
     with Session(engine) as session:
-        paper = session.get(Paper, paper.arxiv_id) or paper
+        paper = session.get(Paper, paper.id) or paper
         card = card_for(session, paper=paper, settings=settings)
     if card.extractive:
         queue_card_upgrades(settings, engine, arxiv_ids=[paper.arxiv_id])
@@ -321,7 +322,7 @@ def bibtex_message(engine: Engine, *, user_id: str) -> Message:
 
 def save(engine: Engine, *, user_id: str, arxiv_id: str, channel_id: str | None) -> Message:
     with session_scope(engine) as session:
-        if session.get(Paper, arxiv_id) is None:
+        if get_paper(session, arxiv_id=arxiv_id) is None:
             return text_message(f"I don't have arXiv:{arxiv_id} stored, so I can't save it.")
         new = interactions.save_paper(
             session, user_id=user_id, arxiv_id=arxiv_id, channel_id=channel_id
@@ -333,7 +334,7 @@ def save(engine: Engine, *, user_id: str, arxiv_id: str, channel_id: str | None)
 
 def vote(engine: Engine, *, channel_id: str, user_id: str, arxiv_id: str, value: int) -> Message:
     with session_scope(engine) as session:
-        if session.get(Paper, arxiv_id) is None:
+        if get_paper(session, arxiv_id=arxiv_id) is None:
             return text_message("I don't know that paper any more.")
         interactions.set_feedback(
             session, channel_id=channel_id, arxiv_id=arxiv_id, user_id=user_id, value=value

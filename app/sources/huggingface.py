@@ -21,6 +21,9 @@ from app.sources.records import Author, PaperRecord
 
 log = logging.getLogger(__name__)
 
+NAME = "hf"
+# Below arXiv (100): Hugging Face's metadata only stands in until arXiv has the paper.
+PRIORITY = 20
 USER_AGENT = "paperboy/0.1 (research digest bot)"
 DAILY_PAGE_SIZE = 100
 # A busy day has a few dozen papers; this only guards against a server that never stops.
@@ -80,6 +83,7 @@ def item_record(
     if not title:
         return None
     featured = _datetime(item.get("publishedAt"))
+    day = featured.date() if featured else featured_on
     keywords = paper.get("ai_keywords")
     return PaperRecord(
         arxiv_id=arxiv_id,
@@ -94,17 +98,24 @@ def item_record(
         links=[
             {"href": f"https://huggingface.co/papers/{arxiv_id}", "rel": "related", "title": "hf"}
         ],
-        hf_upvotes=_int(paper.get("upvotes")),
-        hf_num_comments=_int(item.get("numComments", paper.get("numComments"))),
-        hf_github_repo=_text(paper.get("githubRepo")),
-        hf_github_stars=_int(paper.get("githubStars")),
-        hf_ai_keywords=(
-            [k for k in map(_text, keywords) if k] if isinstance(keywords, list) else None
-        ),
-        hf_ai_summary=_text(paper.get("ai_summary")),
-        hf_organization=_organization(paper.get("organization") or item.get("organization")),
-        hf_featured_on=featured.date() if featured else featured_on,
-        hf_trending_at=trending_at,
+        signals={
+            "upvotes": _int(paper.get("upvotes")),
+            "num_comments": _int(item.get("numComments", paper.get("numComments"))),
+            "github_repo": _text(paper.get("githubRepo")),
+            "github_stars": _int(paper.get("githubStars")),
+            "ai_keywords": (
+                [k for k in map(_text, keywords) if k] if isinstance(keywords, list) else None
+            ),
+            "ai_summary": _text(paper.get("ai_summary")),
+            "organization": _organization(paper.get("organization") or item.get("organization")),
+            # First sightings stay put (app/db/models/papers.py PaperSignal): the day it was
+            # featured, the time it first trended. When it was last seen trending is its
+            # hf_trending row's last_seen_at in paper_sources.
+            "first_featured_on": day.isoformat() if day else None,
+            "first_trending_at": trending_at.isoformat() if trending_at else None,
+        },
+        provider=NAME,
+        priority=PRIORITY,
         source=source,
         source_key=source_key,
     )

@@ -49,7 +49,7 @@ class SampleFeed:
     def hf_trending(self) -> HFPage:
         page = self._hf_page(self._manifest["hf_trending"], source="hf_trending", source_key="")
         for record in page.records:
-            record.hf_trending_at = self._now
+            record.signals["first_trending_at"] = self._now.isoformat()
         return page
 
     def lookup(self, arxiv_id: str) -> list[PaperRecord]:
@@ -73,6 +73,12 @@ class SampleFeed:
             record,
             published=record.published + shift if record.published else None,
             updated=record.updated + shift if record.updated else None,
-            hf_featured_on=record.hf_featured_on + shift if record.hf_featured_on else None,
+            signals=_shift_day(record.signals, "first_featured_on", shift),
             source_key=source_key,
         )
+
+
+def _shift_day(signals: dict[str, Any], key: str, shift: timedelta) -> dict[str, Any]:
+    if not signals.get(key):
+        return signals
+    return {**signals, key: (date.fromisoformat(signals[key]) + shift).isoformat()}
