@@ -7,8 +7,9 @@ when Hugging Face featured it (`paper.publishedAt` is the arXiv date).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from app.config import Settings
 from app.errors import SourceError
 from app.paperids import split_version
 from app.sources._retry import Retryable, call_with_retries, raise_if_transient
+from app.sources.base import Chunk, FetchContext
 from app.sources.records import Author, PaperRecord
 
 log = logging.getLogger(__name__)
@@ -124,6 +126,9 @@ def item_record(
 class HuggingFaceSource:
     """The Hugging Face papers API at HF_API_URL. Build once, `close()` when done."""
 
+    name = NAME
+    priority = PRIORITY
+
     def __init__(self, settings: Settings, *, client: httpx.Client | None = None) -> None:
         self._settings = settings
         self._http = client or httpx.Client(
@@ -141,6 +146,30 @@ class HuggingFaceSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def fetch(self, context: FetchContext) -> Iterator[Chunk]:
+        """The last days' lists and trending, as one chunk: a handful of quick requests, stored
+        only when every one succeeded."""
+        chunk = Chunk("all")
+        today = datetime.now(UTC).date()
+        pages = []
+        for back in range(context.days or self._settings.hf_days):
+            day = today - timedelta(days=back)
+            context.progress(f"Hugging Face: daily papers of {day.isoformat()}")
+            pages.append(self.daily(day))
+        context.progress("Hugging Face: trending")
+        pages.append(self.trending())
+        for page in pages:
+            chunk.records += page.records
+            chunk.skipped += page.skipped
+        yield chunk
+
+    def lookup(self, ids: Mapping[str, Sequence[str]]) -> list[PaperRecord]:
+        found = [self.paper(arxiv_id) for arxiv_id in ids.get("arxiv", ())]
+        return [record for record in found if record is not None]
+
+    def run_params(self) -> dict[str, object]:
+        return {}
 
     def daily(self, day: date) -> HFPage:
         """Papers featured on `day` (all pages)."""
