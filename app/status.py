@@ -69,7 +69,9 @@ def ingest_status(session: Session, settings: Settings) -> dict[str, Any]:
         or 0
     )
     runs: dict[str, Any] = {}
-    for source in ("arxiv", "hf"):
+    # arXiv and Hugging Face always (a missing run is worth seeing); others once they have run.
+    seen = session.scalars(select(IngestRun.source).distinct().order_by(IngestRun.source))
+    for source in dict.fromkeys(("arxiv", "hf", *seen)):
         last = session.scalars(
             select(IngestRun)
             .where(IngestRun.source == source)

@@ -20,7 +20,9 @@ _COLOURS = {"ok": "green", "partial": "yellow", "failed": "red"}
 @app.command("ingest")
 @expected_errors
 def ingest(
-    source: str = typer.Option("all", "--source", help="arxiv, hf or all."),
+    source: str = typer.Option(
+        "all", "--source", help="A source's name (arxiv, hf; openreview when configured) or all."
+    ),
     days: int | None = typer.Option(
         None,
         "--days",
