@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from paper_helpers import pid
 from slack_cmd_support import ack_text as _ack_text
 from slack_cmd_support import (
     add_papers,
@@ -111,7 +112,8 @@ class TestWithAnLLM:
         first = _replies(llm_app.command("paper 2401.00001"))[0]
         assert "extractive summary" in all_text(first)
         with Session(engine) as session:
-            job = session.query(LlmJob).filter_by(kind="card", arxiv_id="2401.00001").one()
+            paper_id = pid(session, "2401.00001")
+            job = session.query(LlmJob).filter_by(kind="card", paper_id=paper_id).one()
             assert job.urgent and job.state == "pending"  # jumps the ingest backlog
         drain(llm_app.settings, engine)
         again = _replies(llm_app.command("paper 2401.00001"))[0]
