@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     source_retry_max_wait_seconds: float = 60.0
     # How many recent days of Hugging Face daily papers each ingest reads.
     hf_days: int = 3
+    # OpenReview (app/sources/openreview.py): off until at least one venue invitation is set,
+    # e.g. "ICLR.cc/2026/Conference/-/Submission"; each run reads up to the cap per invitation.
+    openreview_api_url: str = "https://api2.openreview.net"
+    openreview_invitations: Annotated[list[str], NoDecode] = []
+    openreview_max_notes: int = 1000
+    openreview_num_retries: int = 4
     http_timeout_seconds: float = 30.0
     # Use the bundled sample feed instead of the network (also picked when offline).
     paperboy_offline: bool = False
@@ -98,7 +104,7 @@ class Settings(BaseSettings):
     # --- logging -----------------------------------------------------------------------------
     log_level: str = Field(default="INFO")
 
-    @field_validator("arxiv_categories", mode="before")
+    @field_validator("arxiv_categories", "openreview_invitations", mode="before")
     @classmethod
     def _categories_from_csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -1,26 +1,24 @@
-"""Ingestion: fetch arXiv and Hugging Face, upsert, and keep a record of every run.
+"""Ingestion: run each paper source, upsert what it finds, and keep a record of every run.
 
-Runs from `paperboy ingest`, `paperboy demo` and the scheduler. Each source gets its own
-`ingest_runs` row (status ok | partial | failed, counts, error text) and its own failures: an
-HTTP error, a timeout or a malformed feed in one source is recorded and the other still runs.
+Runs from `paperboy ingest`, `paperboy demo` and the scheduler, over the sources it is handed
+(app/sources: `build_sources`). Each source gets its own `ingest_runs` row (status ok | partial |
+failed, counts, error text) and its own failures: an HTTP error, a timeout or a malformed feed in
+one source is recorded and the others still run.
 
-When papers are written (the "nothing changes on failure" rule):
-- arXiv: per query (a category or a topic's arXiv query), after all of that query's pages are
-  in, in one transaction. A query that fails changes nothing; queries that completed before it
-  are kept (the run is then "partial"). A query is a few polite pages, seconds apart, so
-  throwing the earlier ones away on a late failure would only mean fetching them again.
-- Hugging Face: everything (the days, trending) in one transaction after every request
-  succeeded: it is a handful of quick requests.
-Offline (PAPERBOY_OFFLINE=1) both sources read the bundled sample feed instead.
+When papers are written (the "nothing changes on failure" rule): per chunk a source yields
+(app/sources/base.py), in one transaction. arXiv yields one chunk per query (a category, a
+topic's arXiv query) after all of its pages; Hugging Face one chunk for everything (a handful of
+quick requests). A chunk that fails changes nothing; chunks stored before it are kept (the run is
+then "partial"). The next run reads each chunk's part from when the last run completed it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -32,14 +30,11 @@ from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import get_paper, upsert_papers
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
-from app.sources.arxiv import ArxivQueryError, ArxivSource
-from app.sources.huggingface import HuggingFaceSource
+from app.sources import FetchContext, Source, build_sources, close_sources
 from app.sources.records import PaperRecord
-from app.sources.sample import SampleFeed
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("arxiv", "hf")
 Progress = Callable[[str], None]
 
 
@@ -89,43 +84,55 @@ def run_ingest(
     source: str = "all",
     days: int | None = None,
     progress: Progress | None = None,
+    sources: Sequence[Source] | None = None,
 ) -> IngestReport:
-    """Ingest from `source` ("arxiv", "hf" or "all"). `days` widens the window: arXiv papers
-    submitted in the last N days (still capped per category), Hugging Face's last N daily lists."""
-    if source not in (*SOURCES, "all"):
-        raise UserInputError(f"unknown source {source!r} (use arxiv, hf or all)")
+    """Ingest from `source` (a source's name, or "all"). `days` widens the window: arXiv
+    papers submitted in the last N days (still capped per category), Hugging Face's last N daily
+    lists. `sources` defaults to `build_sources(settings)`, built and closed here."""
     if days is not None and days < 1:
         raise UserInputError("--days must be at least 1")
-    names = SOURCES if source == "all" else (source,)
-    return IngestReport(
-        [_run_source(name, settings, engine, days=days, progress=progress) for name in names]
-    )
+    owned = sources is None
+    available = list(build_sources(settings) if sources is None else sources)
+    try:
+        names = [s.name for s in available]
+        if source != "all" and source not in names:
+            raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
+        chosen = [s for s in available if source in ("all", s.name)]
+        return IngestReport(
+            [_run_source(s, settings, engine, days=days, progress=progress) for s in chosen]
+        )
+    finally:
+        if owned:
+            close_sources(available)
 
 
-def fetch_paper_on_demand(settings: Settings, engine: Engine, *, arxiv_id: str) -> Paper | None:
-    """Fetch one paper now (arXiv by id, plus Hugging Face's page) and store it. Returns the
-    stored paper, None when neither source knows it; SourceError when both sources failed and
+def fetch_paper_on_demand(
+    settings: Settings,
+    engine: Engine,
+    *,
+    arxiv_id: str,
+    sources: Sequence[Source] | None = None,
+) -> Paper | None:
+    """Fetch one paper now from every source that knows arXiv ids, and store it. Returns the
+    stored paper, None when no source knows it; SourceError when every source failed and
     nothing is stored."""
     try:
         key, _ = split_version(arxiv_id)
     except ValueError:
         raise UserInputError(f"not an arXiv id: {arxiv_id!r}") from None
+    owned = sources is None
+    available = list(build_sources(settings) if sources is None else sources)
     records: list[PaperRecord] = []
     errors: list[str] = []
-    if settings.paperboy_offline:
-        records = SampleFeed().lookup(key)
-    else:
-        try:
-            records += ArxivSource(settings).by_ids([key])
-        except SourceError as exc:
-            errors.append(str(exc))
-        try:
-            with HuggingFaceSource(settings) as hf:
-                record = hf.paper(key)
-            if record is not None:
-                records.append(record)
-        except SourceError as exc:
-            errors.append(str(exc))
+    try:
+        for src in available:
+            try:
+                records += src.lookup({"arxiv": [key]})
+            except SourceError as exc:
+                errors.append(str(exc))
+    finally:
+        if owned:
+            close_sources(available)
     with session_scope(engine) as session:
         if records:
             upsert_papers(session, records=records)
@@ -139,27 +146,39 @@ def fetch_paper_on_demand(settings: Settings, engine: Engine, *, arxiv_id: str) 
 
 
 def _run_source(
-    name: str, settings: Settings, engine: Engine, *, days: int | None, progress: Progress | None
+    source: Source,
+    settings: Settings,
+    engine: Engine,
+    *,
+    days: int | None,
+    progress: Progress | None,
 ) -> SourceReport:
     started = time.monotonic()
     params: dict[str, Any] = {"days": days, "offline": settings.paperboy_offline}
-    if name == "arxiv" and not settings.paperboy_offline:
-        params["categories"] = list(settings.arxiv_categories)
+    params.update(source.run_params())
     with session_scope(engine) as session:
-        run = IngestRun(source=name, params=params, status=IngestStatus.RUNNING)
+        run = IngestRun(source=source.name, params=params, status=IngestStatus.RUNNING)
         session.add(run)
         session.flush()
-        report = SourceReport(source=name, run_id=run.id)
-    say = progress or (lambda _message: None)
+        report = SourceReport(source=source.name, run_id=run.id)
+    context = FetchContext(
+        days=days,
+        topic_queries=_topic_queries(engine),
+        since=lambda key: _last_completed(engine, source=source.name, key=key),
+        progress=progress or (lambda _message: None),
+    )
     try:
-        if name == "arxiv":
-            _ingest_arxiv(settings, engine, report, days=days, say=say)
-        else:
-            _ingest_hf(settings, engine, report, days=days, say=say)
+        for chunk in source.fetch(context):
+            if chunk.error is not None:  # this part failed on its own: the others still run
+                report.errors.append(f"{chunk.key}: {chunk.error}")
+                continue
+            report.skipped += chunk.skipped
+            _store(engine, chunk.records, report)
+            report.completed.append(chunk.key)
     except SourceError as exc:
         report.errors.append(str(exc))
-    except Exception as exc:  # a bug in one source must not stop the other
-        log.exception("%s ingest crashed", name)
+    except Exception as exc:  # a bug in one source must not stop the others
+        log.exception("%s ingest crashed", source.name)
         report.errors.append(f"unexpected error ({type(exc).__name__}: {exc})")
     if not report.errors:
         report.status = IngestStatus.OK
@@ -179,69 +198,6 @@ def _run_source(
             )
         )
     return report
-
-
-def _ingest_arxiv(
-    settings: Settings, engine: Engine, report: SourceReport, *, days: int | None, say: Progress
-) -> None:
-    if settings.paperboy_offline:
-        say("arXiv: reading the bundled sample feed")
-        records: list[PaperRecord] = []
-        for page in SampleFeed().arxiv_pages():
-            records += page.records
-            report.skipped += page.skipped
-        _store(engine, records, report)
-        report.completed.append("sample")
-        return
-
-    client = ArxivSource(settings)
-    for query, key, expect_results in _arxiv_queries(settings, engine):
-        since = _arxiv_cutoff(settings, engine, key=key, days=days)
-        records = []
-        skipped = 0
-        say(f"arXiv {key}: fetching")
-        try:
-            for page in client.newest(
-                query,
-                since=since,
-                limit=settings.arxiv_max_per_category,
-                key=key,
-                expect_results=expect_results,
-            ):
-                records += page.records
-                skipped += page.skipped
-                say(f"arXiv {key}: {len(records)} papers")
-        except ArxivQueryError as exc:  # a bad topic query: the other queries still run
-            report.errors.append(f"{key}: {exc}")
-            continue
-        report.skipped += skipped
-        _store(engine, records, report)
-        report.completed.append(key)
-
-
-def _ingest_hf(
-    settings: Settings, engine: Engine, report: SourceReport, *, days: int | None, say: Progress
-) -> None:
-    records: list[PaperRecord] = []
-    if settings.paperboy_offline:
-        say("Hugging Face: reading the bundled sample feed")
-        sample = SampleFeed()
-        pages = [page for _, page in sample.hf_daily()] + [sample.hf_trending()]
-    else:
-        today = datetime.now(UTC).date()
-        with HuggingFaceSource(settings) as hf:
-            pages = []
-            for back in range(days or settings.hf_days):
-                day = today - timedelta(days=back)
-                say(f"Hugging Face: daily papers of {day.isoformat()}")
-                pages.append(hf.daily(day))
-            say("Hugging Face: trending")
-            pages.append(hf.trending())
-    for page in pages:
-        records += page.records
-        report.skipped += page.skipped
-    _store(engine, records, report)
-    report.completed.append("all")
 
 
 def _store(engine: Engine, records: list[PaperRecord], report: SourceReport) -> None:
@@ -265,32 +221,22 @@ def _counts(report: SourceReport) -> dict[str, int]:
     }
 
 
-def _arxiv_queries(settings: Settings, engine: Engine) -> list[tuple[str, str, bool]]:
-    """(arXiv search_query, provenance key, whether an empty answer is suspicious)."""
-    queries = [(f"cat:{c}", c, True) for c in settings.arxiv_categories]
+def _topic_queries(engine: Engine) -> list[tuple[str, str]]:
+    """(topic name, its own search query) for sources that search."""
     with Session(engine) as session:
         topics = session.execute(
             select(Topic.name, Topic.arxiv_query).where(Topic.arxiv_query.is_not(None))
         ).all()
-    # A topic's own query may rightly find nothing new.
-    queries += [(q.strip(), f"topic:{name}", False) for name, q in topics if q and q.strip()]
-    return queries
+    return [(name, query) for name, query in topics if query and query.strip()]
 
 
-def _arxiv_cutoff(
-    settings: Settings, engine: Engine, *, key: str, days: int | None
-) -> datetime | None:
-    """Oldest submission date still worth reading for one query: the start of the last run that
-    completed it, minus the overlap (arXiv back-fills); None on the first run (the per-category
-    cap bounds it)."""
-    now = datetime.now(UTC)
-    if days is not None:
-        return now - timedelta(days=days)
+def _last_completed(engine: Engine, *, source: str, key: str) -> datetime | None:
+    """When the last run of `source` that completed part `key` started; None if none did."""
     with Session(engine) as session:
         runs = session.execute(
             select(IngestRun.started_at, IngestRun.params)
             .where(
-                IngestRun.source == "arxiv",
+                IngestRun.source == source,
                 IngestRun.status.in_((IngestStatus.OK, IngestStatus.PARTIAL)),
             )
             .order_by(IngestRun.started_at.desc())
@@ -298,5 +244,5 @@ def _arxiv_cutoff(
         ).all()
     for started_at, params in runs:
         if key in (params or {}).get("completed", []):
-            return started_at - timedelta(hours=settings.arxiv_overlap_hours)
+            return started_at
     return None

@@ -35,6 +35,7 @@ from app.scheduler import start_scheduler
 from app.slack.app import app_token, check_slack_settings
 from app.slack.poster import SlackPoster, make_web_client
 from app.slack.server import start_http, tune_for_serving
+from app.sources import Source, build_sources, close_sources
 from app.worker import WorkerReport, run_worker
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,16 @@ class Runtime:
         """How digests reach Slack: the Web API client behind the digest's Poster protocol."""
         return SlackPoster(self.slack)
 
+    @cached_property
+    def sources(self) -> list[Source]:
+        """The configured paper sources (app/sources `build_sources`), in ingest order."""
+        return build_sources(self.settings)
+
     def close(self) -> None:
         if "pdfs" in self.__dict__:
             self.pdfs.close()
+        if "sources" in self.__dict__:
+            close_sources(self.sources)
 
 
 def install_stop_signals(stop: threading.Event) -> None:
@@ -126,6 +134,7 @@ def serve(
         client=rt.slack,
         llm=rt.llm,
         pdfs=rt.pdfs,
+        sources=rt.sources,
         host=host,
         socket_mode=xapp is not None,
     )
@@ -137,7 +146,7 @@ def serve(
             stoppers.append(handler.close)
             log.info("connected to Slack in Socket Mode")
         if scheduler:
-            sched = start_scheduler(settings, rt.engine, rt.poster)
+            sched = start_scheduler(settings, rt.engine, rt.poster, rt.sources)
             stoppers.append(lambda: sched.shutdown(wait=True))
         if worker:
             thread, _ = start_worker_thread(rt, stop)
@@ -157,7 +166,7 @@ def serve(
 
 def run_scheduler(rt: Runtime, *, stop: threading.Event) -> None:
     """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
-    sched = start_scheduler(rt.settings, rt.engine, rt.poster)
+    sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources)
     try:
         wait_for(stop)
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -43,6 +43,7 @@ from app.digest.ports import Poster
 from app.errors import PaperboyError, log_unexpected
 from app.ingest import run_ingest
 from app.relevance import refresh_relevance
+from app.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,9 @@ def fire(
 # --- the jobs: thin wrappers around service functions ---------------------------------------
 
 
-def ingest_job(settings: Settings, engine: Engine) -> None:
+def ingest_job(settings: Settings, engine: Engine, sources: Sequence[Source]) -> None:
     """New papers from arXiv and Hugging Face, then relevance scores (and LLM grading queued)."""
-    report = run_ingest(settings, engine)
+    report = run_ingest(settings, engine, sources=sources)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
     failed = [
@@ -186,14 +187,16 @@ def housekeeping(engine: Engine, now: datetime) -> None:
     log.info("housekeeping: %d event ids, %d job runs removed, %d abandoned", events, pruned, stale)
 
 
-def job_specs(settings: Settings, engine: Engine, poster: Poster) -> list[JobSpec]:
+def job_specs(
+    settings: Settings, engine: Engine, poster: Poster, sources: Sequence[Source]
+) -> list[JobSpec]:
     """Paperboy's scheduled jobs, with their fixed ids."""
     return [
         # Hourly; the :35 run after 00:00/01:00 UTC (summer/winter) picks up arXiv's announcement.
         JobSpec(
             id="ingest",
             trigger=CronTrigger(minute=35, timezone=SCHEDULER_TZ),
-            body=lambda _slot: ingest_job(settings, engine),
+            body=lambda _slot: ingest_job(settings, engine, sources),
             misfire_grace_time=15 * 60,
         ),
         JobSpec(
@@ -237,9 +240,11 @@ def build_scheduler(
     return scheduler
 
 
-def start_scheduler(settings: Settings, engine: Engine, poster: Poster) -> BaseScheduler:
+def start_scheduler(
+    settings: Settings, engine: Engine, poster: Poster, sources: Sequence[Source]
+) -> BaseScheduler:
     """Start Paperboy's jobs in background threads (for `paperboy serve`)."""
-    scheduler = build_scheduler(engine, job_specs(settings, engine, poster))
+    scheduler = build_scheduler(engine, job_specs(settings, engine, poster, sources))
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     return scheduler

@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Float, Subquery, func, literal, select, un
 from sqlalchemy.orm import Session
 
 from app.db.models import Paper, Topic
+from app.db.papers import signal_join
 from app.errors import UserInputError
 from app.paperids import abs_url
 from app.search_query import Node, Not, all_of, any_of, parse, render, to_tsquery
@@ -195,24 +196,32 @@ def _run(
         raise UserInputError(f"limit must be between 1 and {MAX_LIMIT} (got {limit})")
     cutoff = _prepare(session, node, text)
     query = to_tsquery(node)
-    match = [Paper.search_vector.bool_op("@@")(query), *([extra] if extra is not None else [])]
+    match = [
+        Paper.search_vector.bool_op("@@")(query),
+        # Hits are addressed by arXiv id (Slack buttons, digests): papers without one, known
+        # only by another id, are stored but not offered yet.
+        Paper.arxiv_id.is_not(None),
+        *([extra] if extra is not None else []),
+    ]
     candidates = _candidates(match, cutoff=cutoff, since=aware(since) if since else None)
 
     score = text_score(candidates.c.search_vector, query, candidates.c.published).label("score")
-    order = (score.desc(), candidates.c.published.desc().nulls_last(), candidates.c.arxiv_id)
-    top = select(candidates.c.arxiv_id, score).order_by(*order).limit(limit).subquery("top")
+    order = (score.desc(), candidates.c.published.desc().nulls_last(), candidates.c.id)
+    top = select(candidates.c.id, score).order_by(*order).limit(limit).subquery("top")
+    hf, on_hf = signal_join("hf")
     rows = session.execute(
         select(
             Paper.arxiv_id,
             Paper.title,
             Paper.authors,
             Paper.published,
-            Paper.hf_upvotes,
+            hf.data["upvotes"].as_integer().label("hf_upvotes"),
             Paper.abstract,
             top.c.score,
         )
-        .join(top, top.c.arxiv_id == Paper.arxiv_id)
-        .order_by(top.c.score.desc(), Paper.published.desc().nulls_last(), Paper.arxiv_id)
+        .join(top, top.c.id == Paper.id)
+        .outerjoin(hf, on_hf)
+        .order_by(top.c.score.desc(), Paper.published.desc().nulls_last(), Paper.id)
     ).all()
     return [
         SearchHit(
@@ -234,7 +243,7 @@ def _candidates(
 ) -> Subquery:
     """The matches to rank: the two stages of the module docstring."""
     # Only what ranking needs travels through the sorts; the rest is joined to the top rows.
-    cols = (Paper.arxiv_id, Paper.published, Paper.search_vector)
+    cols = (Paper.id, Paper.published, Paper.search_vector)
     newest_first = Paper.published.desc()
     after_since = [Paper.published >= since] if since is not None else []
     if cutoff is None or (since is not None and since >= cutoff):

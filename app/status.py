@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import queue_status
-from app.db.models import IngestRun, IngestStatus, Paper
+from app.db.models import IngestRun, IngestStatus, Paper, PaperSignal
 from app.llm.budget import usage_today
 
 Build = Callable[[Session, Settings], dict[str, Any]]
@@ -41,9 +41,18 @@ class Section:
 def ingest_status(session: Session, settings: Settings) -> dict[str, Any]:
     """Paper counts and the last run of each source (plus its last successful one)."""
     total = session.scalar(select(func.count()).select_from(Paper)) or 0
-    on_hf = session.scalar(select(func.count()).where(Paper.hf_upvotes.is_not(None))) or 0
+    on_hf = (
+        session.scalar(
+            select(func.count())
+            .select_from(PaperSignal)
+            .where(PaperSignal.source == "hf", PaperSignal.data.has_key("upvotes"))
+        )
+        or 0
+    )
     runs: dict[str, Any] = {}
-    for source in ("arxiv", "hf"):
+    # arXiv and Hugging Face always (a missing run is worth seeing); others once they have run.
+    seen = session.scalars(select(IngestRun.source).distinct().order_by(IngestRun.source))
+    for source in dict.fromkeys(("arxiv", "hf", *seen)):
         last = session.scalars(
             select(IngestRun)
             .where(IngestRun.source == source)

@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,11 @@ from pydantic import SecretStr  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.db import channels as channel_db  # noqa: E402
 from app.db.engine import get_engine, session_scope  # noqa: E402
-from app.db.models import Paper  # noqa: E402
+from app.db.papers import upsert_papers  # noqa: E402
 from app.digest import DigestOutcome, run_due_digests  # noqa: E402
 from app.slack.poster import make_web_client  # noqa: E402
+from app.sources.huggingface import PRIORITY as HF_PRIORITY  # noqa: E402
+from app.sources.records import Author, PaperRecord  # noqa: E402
 from app.topics import follow  # noqa: E402
 
 LATENCY = 0.05
@@ -69,20 +72,23 @@ def seed(settings: Settings, channels: int, papers: int) -> None:
     with session_scope(engine) as session:
         for t in range(TOPICS):
             word = f"fanoutword{t}"
-            session.add_all(
-                Paper(
+            records = [
+                PaperRecord(
                     arxiv_id=f"2601.{t:02d}{i:03d}",
                     title=f"A study of {word}, part {i}",
                     abstract=f"We study {word} and report results on several benchmarks. " * 8,
-                    authors=[{"name": f"Author {j}", "affiliations": []} for j in range(5)],
+                    authors=[Author(f"Author {j}") for j in range(5)],
                     categories=["cs.CL"],
                     primary_category="cs.CL",
                     published=now - timedelta(hours=i),
-                    hf_upvotes=i,
-                    links=[],
                 )
                 for i in range(papers + 2)
-            )
+            ]
+            upvotes = [  # Hugging Face's view of the same papers: its upvotes are its signals
+                replace(r, provider="hf", priority=HF_PRIORITY, signals={"upvotes": i})
+                for i, r in enumerate(records)
+            ]
+            upsert_papers(session, records=records + upvotes)
         session.flush()
         for c in range(channels):
             channel_id = f"CBENCH{c:04d}"

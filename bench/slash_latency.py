@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from tests.deps import llm_deps
+from tests.deps import app_deps
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
@@ -106,7 +106,7 @@ def serve_app(conn: Any, data_dir: str, kind: str) -> None:
         settings = _settings(Path(data_dir), slack_api_url=slack.url, port=0)
         engine = get_engine(settings)
         if kind == "real":
-            running = start_http(settings, engine, **llm_deps(settings), host="127.0.0.1", port=0)
+            running = start_http(settings, engine, **app_deps(settings), host="127.0.0.1", port=0)
             tune_for_serving()  # as `paperboy serve` does, in both apps
             conn.send(running.url)
             conn.recv()

@@ -148,6 +148,10 @@ hf_fake = _fake_service(
     "hf_fake", "hf_api", "FakeHF",
     "A running fake Hugging Face papers API: point HF_API_URL at `hf_fake.url`.",
 )  # fmt: skip
+openreview_fake = _fake_service(
+    "openreview_fake", "openreview_api", "FakeOpenReview",
+    "A running fake OpenReview API v2: point OPENREVIEW_API_URL at `openreview_fake.url`.",
+)  # fmt: skip
 
 
 # --- the Slack app over HTTP (tests/slack_helpers.py) ---------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from paper_helpers import stored_paper
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -38,7 +39,8 @@ def add_paper(
     **fields: Any,
 ) -> Paper:
     """A paper published `age_days` ago and first seen now."""
-    paper = Paper(
+    paper = stored_paper(
+        session,
         arxiv_id=arxiv_id,
         version=1,
         title=title,
@@ -51,8 +53,6 @@ def add_paper(
         links=[],
         **fields,
     )
-    session.add(paper)
-    session.flush()
     return paper
 
 
@@ -66,11 +66,13 @@ def posted_papers(fake: Any, channel: str) -> list[str]:
     return ids
 
 
-def recorded(engine: Engine, channel: str) -> list[PostedMessage]:
+def recorded(engine: Engine, channel: str) -> list[Any]:
+    """The channel's posted_messages rows, each with its paper's arxiv_id."""
     with Session(engine) as session:
         return list(
-            session.scalars(
-                select(PostedMessage)
+            session.execute(
+                select(PostedMessage.__table__, Paper.arxiv_id)
+                .outerjoin(Paper, Paper.id == PostedMessage.paper_id)
                 .where(PostedMessage.channel_id == channel)
                 .order_by(PostedMessage.digest_run_id, PostedMessage.position)
             )

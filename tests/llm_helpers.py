@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from paper_helpers import stored_paper
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,7 +37,8 @@ def add_paper(
     links: list[dict[str, Any]] | None = None,
     categories: list[str] | None = None,
 ) -> Paper:
-    paper = Paper(
+    paper = stored_paper(
+        session,
         arxiv_id=arxiv_id,
         version=version,
         title=title or f"LazyRAG: Retrieval on Demand ({arxiv_id})",
@@ -48,7 +50,6 @@ def add_paper(
         updated=published or datetime.now(UTC) - timedelta(hours=6),
         links=links or [],
     )
-    session.add(paper)
     session.commit()
     return paper
 
@@ -75,8 +76,12 @@ def jobs(session: Session) -> list[LlmJob]:
 
 def summaries(session: Session, kind: str = "card") -> dict[str, Summary]:
     session.expire_all()
-    rows = session.scalars(select(Summary).where(Summary.kind == kind))
-    return {row.arxiv_id: row for row in rows}
+    rows = session.execute(
+        select(Paper.arxiv_id, Summary)
+        .join(Summary, Summary.paper_id == Paper.id)
+        .where(Summary.kind == kind)
+    )
+    return {arxiv_id: row for arxiv_id, row in rows}
 
 
 def calls(session: Session) -> list[LlmCall]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.db.papers import upsert_papers
+from app.sources.huggingface import PRIORITY as HF_PRIORITY
 from app.sources.records import Author, PaperRecord
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -21,7 +22,6 @@ def paper(
     arxiv_id: str | None = None,
     categories: tuple[str, ...] = ("cs.CL",),
     authors: tuple[str, ...] = ("Ada Lovelace", "Alan Turing"),
-    hf_upvotes: int | None = None,
 ) -> PaperRecord:
     published = NOW - timedelta(days=days_ago)
     return PaperRecord(
@@ -34,9 +34,21 @@ def paper(
         primary_category=categories[0],
         published=published,
         updated=published,
-        hf_upvotes=hf_upvotes,
         source="arxiv",
         source_key=categories[0],
+    )
+
+
+def hf_sighting(record: PaperRecord, **signals: object) -> PaperRecord:
+    """Hugging Face's record of the same paper, carrying `signals` (upvotes=7 ...)."""
+    return PaperRecord(
+        arxiv_id=record.arxiv_id,
+        title=record.title,
+        signals=dict(signals),
+        provider="hf",
+        priority=HF_PRIORITY,
+        source="hf_daily",
+        source_key=NOW.date().isoformat(),
     )
 
 
@@ -44,4 +56,4 @@ def store(session: Session, *records: PaperRecord) -> list[str]:
     """Upsert and commit; returns the ids in the order given."""
     upsert_papers(session, records=records)
     session.commit()
-    return [r.arxiv_id for r in records]
+    return [r.arxiv_id for r in records if r.arxiv_id]

@@ -195,10 +195,12 @@ def all_text(message: dict[str, Any]) -> str:
 def feedback_rows(engine: Engine) -> list[tuple[str, str, str, int]]:
     from sqlalchemy import select
 
-    from app.db.models import Feedback
+    from app.db.models import Feedback, Paper
 
     with Session(engine) as session:
         rows = session.execute(
-            select(Feedback.channel_id, Feedback.arxiv_id, Feedback.user_id, Feedback.value)
+            select(Feedback.channel_id, Paper.arxiv_id, Feedback.user_id, Feedback.value).join(
+                Paper, Paper.id == Feedback.paper_id
+            )
         )
         return sorted(tuple(r) for r in rows)  # type: ignore[misc]

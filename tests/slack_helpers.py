@@ -41,7 +41,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.slack.server import EVENTS_PATH, RunningApp, start_http
-from tests.deps import llm_deps
+from tests.deps import app_deps
 
 SECRET = "test-signing-secret-8f3a"
 BOT_TOKEN = "xoxb-test-token"
@@ -312,7 +312,7 @@ def running_slack_app(
 ) -> Iterator[SlackAppServer]:
     """Start the app (HTTP mode, 127.0.0.1, free port) against `slack`; stop it afterwards."""
     cfg = app_settings(settings, slack, **overrides)
-    running = start_http(cfg, engine, **llm_deps(cfg), host="127.0.0.1", port=0)
+    running = start_http(cfg, engine, **app_deps(cfg), host="127.0.0.1", port=0)
     try:
         yield SlackAppServer(
             running=running, settings=cfg, engine=engine, slack=slack,

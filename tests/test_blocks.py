@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fakes.block_kit import block_kit_errors
+from paper_helpers import memory_paper
 
 from app.db.models import Paper
 from app.slack import blocks
@@ -34,7 +35,7 @@ def make_paper(**overrides: Any) -> Paper:
         "published": datetime(2025, 1, 2, tzinfo=UTC),
     }
     values.update(overrides)
-    return Paper(**values)
+    return memory_paper(**values)
 
 
 def all_text(message: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli_env
-from search_helpers import paper, store
+from search_helpers import hf_sighting, paper, store
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -45,11 +45,10 @@ def papers(session: Session) -> dict[str, str]:
             "Large language models that [bold]search[/bold]",
             "LLM agents issue search queries.",
             authors=("Grace Hopper",),
-            hf_upvotes=7,
         ),
         "search": paper("Search engines at scale", "Inverted indexes."),
     }
-    store(session, *records.values())
+    store(session, *records.values(), hf_sighting(records["llm"], upvotes=7))
     return {key: rec.arxiv_id for key, rec in records.items()}
 
 

@@ -19,6 +19,7 @@ from app.db.engine import session_scope
 from app.digest import due_channels, run_due_digests
 from app.scheduler import build_scheduler, job_specs
 from app.slack.poster import SlackPoster, make_web_client
+from app.sources import build_sources
 from app.topics import follow
 
 # Monday 10 March 2025, 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
@@ -100,7 +101,11 @@ def test_running_schedulers_post_a_digest_once_at_the_channels_local_minute(
             follow(session, channel_id=channel_id, topic_name="language models")
             channels.set_schedule(session, channel_id=channel_id, cron=cron, timezone=zone)
         add_paper(session, "2503.00002", "Language models in Kolkata")
-    digest = next(spec for spec in job_specs(s, engine, SlackPoster(client)) if spec.id == "digest")
+    digest = next(
+        spec
+        for spec in job_specs(s, engine, SlackPoster(client), build_sources(s))
+        if spec.id == "digest"
+    )
     every_second = dataclasses.replace(digest, trigger=CronTrigger(second="*", timezone=UTC))
     other = create_engine(db_url)  # the second replica's own pool
     replicas = [

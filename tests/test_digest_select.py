@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from digest_helpers import NOW, add_paper
+from paper_helpers import pid
 from sqlalchemy.orm import Session
 
 from app import search
@@ -43,8 +44,8 @@ class TestTopics:
         for i in range(5):
             add_paper(session, f"2501.1000{i}", f"Transformers part {i}", hf_upvotes=i)
         channel = channels.update_channel(session, channel_id="C1", max_papers=3)
-        session.add(PostedMessage(channel_id="C1", ts="1.000001", arxiv_id="2501.10004",
-                                  kind="paper"))  # fmt: skip
+        posted = pid(session, "2501.10004")
+        session.add(PostedMessage(channel_id="C1", ts="1.000001", paper_id=posted, kind="paper"))
         session.flush()
         chosen = ids(select_papers(session, channel=channel, since=SINCE))
         assert len(chosen) == 3 and "2501.10004" not in chosen
@@ -69,8 +70,10 @@ class TestRanking:
         add_paper(session, "2501.30002", "Speech recognition, a footnote")
         add_paper(session, "2501.30003", "Speech recognition on phones")
         session.add_all([
-            Relevance(topic_id=topic.id, arxiv_id="2501.30002", llm_score=9, lexical_score=0.1),
-            Relevance(topic_id=topic.id, arxiv_id="2501.30003", llm_score=1, lexical_score=0.1),
+            Relevance(topic_id=topic.id, paper_id=pid(session, "2501.30002"), llm_score=9,
+                      lexical_score=0.1),
+            Relevance(topic_id=topic.id, paper_id=pid(session, "2501.30003"), llm_score=1,
+                      lexical_score=0.1),
         ])  # fmt: skip
         session.flush()
         channel = channels.update_channel(session, channel_id="C1", min_relevance=0.3)
@@ -98,7 +101,11 @@ class TestRanking:
         # last week's graph paper, posted to the channel and voted down by two people
         add_paper(session, "2501.40000", "Graph neural networks revisited", age_days=7,
                   first_seen_at=NOW - timedelta(days=7))  # fmt: skip
-        session.add(PostedMessage(channel_id="C1", ts="1.1", arxiv_id="2501.40000", kind="paper"))
+        session.add(
+            PostedMessage(
+                channel_id="C1", ts="1.1", paper_id=pid(session, "2501.40000"), kind="paper"
+            )
+        )
         add_paper(session, "2501.40001", "Graph neural networks at scale", hf_upvotes=10)
         add_paper(session, "2501.40002", "Graph neural networks for chemistry", hf_upvotes=10)
         add_paper(session, "2501.40003", "Speech recognition at scale")
@@ -106,7 +113,7 @@ class TestRanking:
         before = ids(select_papers(session, channel=channel, since=SINCE))
         assert before == ["2501.40001", "2501.40002"]
         session.add_all([
-            Feedback(channel_id="C1", arxiv_id="2501.40000", user_id=u, value=-1)
+            Feedback(channel_id="C1", paper_id=pid(session, "2501.40000"), user_id=u, value=-1)
             for u in ("U1", "U2")
         ])  # fmt: skip
         session.flush()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Paper, PaperSource
 from app.db.papers import get_paper, upsert_papers
+from app.sources.huggingface import PRIORITY as HF_PRIORITY
 from app.sources.records import Author, PaperRecord
 
 T0 = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
@@ -30,23 +31,26 @@ def arxiv_rec(arxiv_id: str = "2611.00001", version: int = 1, **kw: object) -> P
 
 
 def hf_rec(arxiv_id: str = "2611.00001", **kw: object) -> PaperRecord:
+    """A Hugging Face record; keywords that are no PaperRecord field are its signals."""
     fields: dict[str, object] = {
         "title": "HF title",
         "abstract": "HF abstract",
-        "hf_upvotes": 12,
         "source": "hf_daily",
         "source_key": "2026-11-25",
-        "hf_featured_on": date(2026, 11, 25),
+        "provider": "hf",
+        "priority": HF_PRIORITY,
     }
-    fields.update(kw)
-    return PaperRecord(arxiv_id=arxiv_id, **fields)  # type: ignore[arg-type]
+    signals: dict[str, object] = {"upvotes": 12, "first_featured_on": "2026-11-25"}
+    for key, value in kw.items():
+        (fields if key in PaperRecord.__dataclass_fields__ else signals)[key] = value
+    return PaperRecord(arxiv_id=arxiv_id, signals=signals, **fields)  # type: ignore[arg-type]
 
 
 def provenance(session: Session) -> list[tuple[str, str, str]]:
     rows = session.execute(
-        select(PaperSource.arxiv_id, PaperSource.source, PaperSource.source_key).order_by(
-            PaperSource.arxiv_id, PaperSource.source, PaperSource.source_key
-        )
+        select(Paper.arxiv_id, PaperSource.source, PaperSource.source_key)
+        .join(Paper, Paper.id == PaperSource.paper_id)
+        .order_by(Paper.arxiv_id, PaperSource.source, PaperSource.source_key)
     )
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
@@ -89,8 +93,8 @@ class TestUpsertPapers:
         assert paper is not None and (paper.version, paper.title) == (2, "Better title")
 
     def test_hf_refreshes_upvotes_without_touching_arxiv_metadata(self, session: Session) -> None:
-        upsert_papers(session, records=[arxiv_rec(), hf_rec(hf_upvotes=3)])
-        counts = upsert_papers(session, records=[hf_rec(hf_upvotes=40, hf_github_repo=None)])
+        upsert_papers(session, records=[arxiv_rec(), hf_rec(upvotes=3)])
+        counts = upsert_papers(session, records=[hf_rec(upvotes=40, github_repo=None)])
         assert counts.updated == 1
         session.expire_all()
         paper = get_paper(session, arxiv_id="2611.00001")
@@ -113,8 +117,8 @@ class TestUpsertPapers:
         records = [
             arxiv_rec(version=1),
             arxiv_rec(version=3, source_key="cs.IR"),
-            hf_rec(hf_upvotes=5),
-            hf_rec(source="hf_trending", source_key="", hf_upvotes=None, hf_github_stars=7),
+            hf_rec(upvotes=5),
+            hf_rec(source="hf_trending", source_key="", upvotes=None, github_stars=7),
         ]
         counts = upsert_papers(session, records=records)
         assert (counts.inserted, counts.updated) == (1, 0)

@@ -9,12 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from llm_helpers import add_paper, jobs, llm_settings
+from paper_helpers import paper_of
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import enqueue
-from app.db.models import LlmCall, LlmJob, Notice, Paper
+from app.db.models import LlmCall, LlmJob, Notice
 from app.llm.budget import usage_today
 from app.llm.cards import card_for
 from app.llm.client import Usage, build_llm
@@ -69,7 +70,7 @@ class TestBudget:
         assert jobs(session)[0].run_after == tomorrow
         notices = session.scalars(select(Notice).where(Notice.kind == "llm_budget")).all()
         assert len(notices) == 1 and "budget" in notices[0].message
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert card.extractive
 
         # The next day: the deferred jobs run and the LLM card replaces the extractive one.
@@ -78,7 +79,7 @@ class TestBudget:
         session.commit()
         assert drain(cfg, engine, **llm_deps(cfg)).summarized == 2
         session.expire_all()
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert not card.extractive and card.model == "claude-haiku-5-5"
 
     def test_spending_stops_at_the_budget_mid_queue(
@@ -112,7 +113,7 @@ class TestBudget:
             settings,
             model="claude-haiku-5-5",
             request=card_request(
-                PaperData("2611.00001", "t", session.get_one(Paper, "2611.00001").abstract)
+                PaperData("2611.00001", "t", paper_of(session, "2611.00001").abstract)
             ),
         )
         # Room for the batch of five (half price), not for one more direct card on top of it;

@@ -4,11 +4,12 @@ Hugging Face or ARXIV_PDF_URL), follow-up answers from a cached paper, topic exp
 from __future__ import annotations
 
 from llm_helpers import add_paper, calls, is_safe, llm_settings, summaries
+from paper_helpers import paper_of, pid
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Paper, PaperText, Topic
+from app.db.models import PaperText, Topic
 from app.llm.client import build_llm
 from app.llm.fulltext import may_fetch
 from app.llm.service import answer_question, deep_summary, expand_topic
@@ -45,7 +46,7 @@ class TestDeepSummary:
         assert "<full_text>" in body["messages"][0]["content"]
         assert "held-out split of 500 questions" in body["messages"][0]["content"]
         assert pdf_server.paths() == ["/pdf/2611.00001v1"]
-        text = session.get_one(PaperText, "2611.00001")
+        text = session.get_one(PaperText, pid(session, "2611.00001"))
         assert "Natural Questions" in text.text and text.version == 1
 
         again = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
@@ -64,7 +65,7 @@ class TestDeepSummary:
         deep = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
         assert deep.source_text == "fulltext"
-        text = session.get_one(PaperText, "2611.00001")
+        text = session.get_one(PaperText, pid(session, "2611.00001"))
         assert text.truncated and len(text.text) <= 150 * 4
         assert text.text.startswith("LazyRAG: Retrieval on Demand.")
         sent = anthropic_fake.message_requests[0]["messages"][0]["content"]
@@ -78,7 +79,7 @@ class TestDeepSummary:
         _setup(session, pdf_server)
         first = deep_summary(cfg, engine, **llm_deps(cfg), arxiv_id="2611.00001")
 
-        paper = session.get_one(Paper, "2611.00001")
+        paper = paper_of(session, "2611.00001")
         paper.version = 2
         session.commit()
         pdf_server.add("2611.00001v2", ["Version two rewrites everything. " * 20, PAGE_2])

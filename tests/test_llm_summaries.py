@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from llm_helpers import add_paper, calls, is_safe, jobs, llm_settings, summaries
+from paper_helpers import paper_of
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import enqueue
-from app.db.models import Paper
 from app.llm.cards import card_for
 from app.llm.prompts import CARD_PROMPT_VERSION
 from app.worker import drain
@@ -43,7 +43,7 @@ class TestNormalSummary:
         report = drain(cfg, engine, **llm_deps(cfg))
 
         assert report.summarized == 1
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert not card.extractive
         assert len(card.key_points) == 3 and 0 < len(card.tldr.split()) <= 35
         row = summaries(session)["2611.00001"]
@@ -134,9 +134,7 @@ class TestProviderTrouble:
         assert job.state == "pending" and job.attempts == 1
         assert "timed out" in (job.last_error or "")
         assert job.run_after > job.created_at
-        assert card_for(
-            session, paper=session.get_one(Paper, "2611.00001"), settings=cfg
-        ).extractive
+        assert card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg).extractive
         (call,) = calls(session)
         assert not call.ok and call.error == "request timed out"
 
@@ -165,7 +163,7 @@ class TestBadOutput:
         assert len(anthropic_fake.message_requests) == 2
         row = summaries(session)["2611.00001"]
         assert row.extractive
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert card.extractive and card.tldr
         (job,) = jobs(session)
         assert job.state == "done" and "invalid output" in (job.last_error or "")
@@ -182,7 +180,7 @@ class TestBadOutput:
         anthropic_fake.reply_json(VALID_CARD)
 
         assert drain(cfg, engine, **llm_deps(cfg)).summarized == 1
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert card.tldr == VALID_CARD["tldr"] and not card.extractive
 
     def test_refusal_falls_back_without_retrying(
@@ -203,7 +201,7 @@ def _as_posted(session: Session, cfg: Settings) -> str:
     """The digest message Slack would receive for the paper, as one string."""
     from app.slack.blocks import paper_message
 
-    paper = session.get_one(Paper, "2611.00001")
+    paper = paper_of(session, "2611.00001")
     message = paper_message(paper, card_for(session, paper=paper, settings=cfg))
     return json.dumps(message, ensure_ascii=False)
 
@@ -226,7 +224,7 @@ class TestPromptInjection:
         (body,) = anthropic_fake.message_requests
         user = body["messages"][0]["content"]
         assert user.index("<abstract>") < user.index("Ignore previous") < user.index("</abstract>")
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert not card.extractive and len(card.key_points) == 3
         assert all(is_safe(t) for t in [card.tldr, *card.key_points, *card.tags])
         # What the channel sees: the (gullible) model copied the sentence, and it is inert.
@@ -286,7 +284,7 @@ class TestWithoutAnApiKey:
 
         assert report.llm_disabled and anthropic_fake.requests == []
         assert [j.state for j in jobs(session)] == ["pending"]  # upgraded once a key is set
-        card = card_for(session, paper=session.get_one(Paper, "2611.00001"), settings=cfg)
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert card.extractive and "LazyRAG" in card.tldr and len(card.key_points) == 3
 
 
@@ -302,7 +300,7 @@ class TestRegeneration:
         assert drain(cfg, engine, **llm_deps(cfg)).skipped == 1
         assert len(anthropic_fake.message_requests) == 1
 
-        paper = session.get_one(Paper, "2611.00001")
+        paper = paper_of(session, "2611.00001")
         paper.version = 2
         paper.abstract = "We propose LazyRAG v2, which now also retrieves tables. " + paper.abstract
         enqueue(session, kind="card", arxiv_id="2611.00001")

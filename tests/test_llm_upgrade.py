@@ -9,11 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from llm_helpers import add_paper, jobs, llm_settings, summaries
+from paper_helpers import paper_of, pid
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Paper, Summary, Topic
+from app.db.models import Summary, Topic
 from app.db.summaries import FALLBACK_MAX_TRIES, FALLBACK_RETRY_AFTER
 from app.llm.cards import card_for
 from app.llm.prompts import CARD_PROMPT_VERSION
@@ -34,7 +35,7 @@ def _topic_and_paper(session: Session) -> None:
 
 def _card(session: Session, cfg: Settings):  # type: ignore[no-untyped-def]
     session.expire_all()
-    return card_for(session, paper=session.get_one(Paper, ID), settings=cfg)
+    return card_for(session, paper=paper_of(session, ID), settings=cfg)
 
 
 def _age_summary(session: Session, by: timedelta) -> None:
@@ -137,7 +138,7 @@ class TestRegeneration:
         _topic_and_paper(session)
         old = {"tldr": "Written with the old prompt.", "key_points": ["a", "b", "c"], "tags": []}
         session.add(
-            Summary(arxiv_id=ID, kind="card", model=cfg.paperboy_llm_model,
+            Summary(paper_id=pid(session, ID), kind="card", model=cfg.paperboy_llm_model,
                     prompt_version="card-0", paper_version=1, content=old)
         )  # fmt: skip
         session.commit()
@@ -160,7 +161,7 @@ class TestRegeneration:
         drain(cfg, engine, **llm_deps(cfg))
         assert refresh_relevance(cfg, engine).cards_queued == 0
 
-        paper = session.get_one(Paper, ID)
+        paper = paper_of(session, ID)
         paper.version = 2
         paper.abstract = "We propose LazyRAG v2, which also retrieves tables. " + paper.abstract
         session.commit()

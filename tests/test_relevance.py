@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import LlmJob, Relevance, Topic
+from app.db.models import LlmJob, Paper, Relevance, Topic
 from app.relevance import refresh_relevance
 from app.worker import drain
 from tests.deps import llm_deps
@@ -49,8 +49,12 @@ def _papers(session: Session, matching: int = 15) -> list[str]:
 
 def _rows(session: Session, topic: Topic) -> dict[str, Relevance]:
     session.expire_all()
-    rows = session.scalars(select(Relevance).where(Relevance.topic_id == topic.id))
-    return {r.arxiv_id: r for r in rows}
+    rows = session.execute(
+        select(Paper.arxiv_id, Relevance)
+        .join(Relevance, Relevance.paper_id == Paper.id)
+        .where(Relevance.topic_id == topic.id)
+    )
+    return {arxiv_id: r for arxiv_id, r in rows}
 
 
 class TestWithTheLlm:
@@ -68,9 +72,12 @@ class TestWithTheLlm:
         assert set(rows) == set(ids)  # the protein paper matches no topic
         assert all(r.lexical_score > 0 and r.llm_score is None for r in rows.values())
         card_jobs = [j for j in jobs(session) if j.kind == "card"]
-        assert "2611.09001" not in {j.arxiv_id for j in card_jobs}
+        arxiv_of = dict(session.execute(select(Paper.id, Paper.arxiv_id)).all())
+        assert "2611.09001" not in {arxiv_of[j.paper_id] for j in card_jobs}
         # Most relevant first: the queue order follows the lexical ranking.
-        by_priority = [j.arxiv_id for j in sorted(card_jobs, key=lambda j: (j.priority, j.id))]
+        by_priority = [
+            arxiv_of[j.paper_id] for j in sorted(card_jobs, key=lambda j: (j.priority, j.id))
+        ]
         scores = [rows[a].lexical_score for a in by_priority]
         assert scores == sorted(scores, reverse=True)
 

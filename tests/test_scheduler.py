@@ -28,6 +28,7 @@ from app.scheduler import (
     run_guarded,
 )
 from app.slack.poster import SlackPoster
+from app.sources import build_sources
 
 SLOT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -206,6 +207,7 @@ class TestPaperboyJobs:
             settings,
             engine,
             SlackPoster(WebClient(token="xoxb-x", base_url=settings.slack_api_url)),
+            build_sources(settings),
         )
 
     def test_jobs_have_fixed_ids_and_are_not_duplicated_when_added_again(self, settings, engine):

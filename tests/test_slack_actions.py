@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from search_helpers import hf_sighting
 from slack_cmd_support import (
     CHANNEL,
     NOW,
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.db import channels as channels_db
 from app.db import interactions
 from app.db.engine import session_scope
-from app.db.models import Channel, ChannelTopic, SavedPaper, Topic
+from app.db.models import Channel, ChannelTopic, Paper, SavedPaper, Topic
 from app.digest import select_papers
 from app.slack import modals
 
@@ -135,7 +136,11 @@ class TestPaperButtons:
         again = _replies(slack_app_server.action("paper_save", value="2401.00001", message=message))
         assert "already in your saved papers" in again[0]["text"]
         with Session(engine) as session:
-            rows = session.scalars(select(SavedPaper.arxiv_id).where(SavedPaper.user_id == USER))
+            rows = session.scalars(
+                select(Paper.arxiv_id)
+                .join(SavedPaper, SavedPaper.paper_id == Paper.id)
+                .where(SavedPaper.user_id == USER)
+            )
             assert list(rows) == ["2401.00001"]
         listed = _replies(slack_app_server.command("saved"))[0]
         assert "Learned sparse retrieval" in all_text(listed)
@@ -228,13 +233,10 @@ class TestReactions:
             record(
                 "2401.20001", "Retrieval with long contexts", "We study retrieval.", age_days=0.2
             ),
-            record(
-                "2401.20002",
-                "Diffusion with long contexts",
-                "We study diffusion.",
-                age_days=0.2,
-                hf_upvotes=10,
+            diffusion := record(
+                "2401.20002", "Diffusion with long contexts", "We study diffusion.", age_days=0.2
             ),
+            hf_sighting(diffusion, upvotes=10),
         )
         _add_topic(engine, "retrieval")
         _add_topic(engine, "diffusion")

@@ -18,7 +18,7 @@ from app.db import jobruns
 from app.db.engine import session_scope
 from app.slack.app import SlackNotConfigured, check_slack_settings
 from app.slack.server import start_http
-from tests.deps import llm_deps
+from tests.deps import app_deps, llm_deps
 
 URL_VERIFICATION = {
     "token": "x",
@@ -123,7 +123,7 @@ class TestHealthz:
             "postgresql+psycopg://postgres@127.0.0.1:9/nope", connect_args={"connect_timeout": 2}
         )
         cfg = app_settings(settings, slack_fake)
-        running = start_http(cfg, dead, **llm_deps(cfg), port=0)
+        running = start_http(cfg, dead, **app_deps(cfg), port=0)
         try:
             response = httpx.get(running.url + "/healthz", timeout=10)
         finally:
@@ -247,7 +247,7 @@ class TestConfiguration:
 
     def test_socket_mode_serves_only_healthz(self, settings, slack_fake, engine):
         cfg = app_settings(settings, slack_fake)
-        running = start_http(cfg, engine, **llm_deps(cfg), port=0, socket_mode=True)
+        running = start_http(cfg, engine, **app_deps(cfg), port=0, socket_mode=True)
         try:
             health = httpx.get(running.url + "/healthz")
             events = post_event(running.url, SECRET, {"type": "app_mention", "text": "hi"})
@@ -264,7 +264,7 @@ class TestConfiguration:
             FakeSlack(valid_tokens={"xoxb-the-real-one"}) as fake,
             pytest.raises(SlackNotConfigured, match=r"rejected SLACK_BOT_TOKEN \(invalid_auth\)"),
         ):
-            start_http(app_settings(settings, fake), engine, **llm_deps(settings), port=0)
+            start_http(app_settings(settings, fake), engine, **app_deps(settings), port=0)
 
     def test_port_already_taken_is_one_clear_error(self, slack_app_server, engine):
         from app.errors import PaperboyError
@@ -273,7 +273,7 @@ class TestConfiguration:
             start_http(
                 slack_app_server.settings,
                 engine,
-                **llm_deps(slack_app_server.settings),
+                **app_deps(slack_app_server.settings),
                 port=slack_app_server.running.port,
             )
 

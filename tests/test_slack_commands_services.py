@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from paper_helpers import pid
 from slack_cmd_support import ack_text as _ack_text
 from slack_cmd_support import (
     add_papers,
@@ -112,7 +113,8 @@ class TestWithAnLLM:
         first = _replies(llm_app.command("paper 2401.00001"))[0]
         assert "extractive summary" in all_text(first)
         with Session(engine) as session:
-            job = session.query(LlmJob).filter_by(kind="card", arxiv_id="2401.00001").one()
+            paper_id = pid(session, "2401.00001")
+            job = session.query(LlmJob).filter_by(kind="card", paper_id=paper_id).one()
             assert job.urgent and job.state == "pending"  # jumps the ingest backlog
         drain(llm_app.settings, engine, **llm_deps(llm_app.settings))
         again = _replies(llm_app.command("paper 2401.00001"))[0]
@@ -157,9 +159,9 @@ class TestOnDemand:
         assert "Speculative decoding at scale" in all_text(reply)
         assert [q.get("id_list") for q in arxiv_fake.queries()] == ["2402.12345"]
         with Session(engine) as session:
-            from app.db.models import Paper
+            from app.db.papers import get_paper
 
-            assert session.get(Paper, "2402.12345") is not None
+            assert get_paper(session, arxiv_id="2402.12345") is not None
 
     def test_a_paper_nobody_knows(self, sources_app):
         reply = _replies(sources_app.command("paper 2402.99999"))[0]

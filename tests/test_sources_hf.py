@@ -37,22 +37,29 @@ class TestDaily:
         page = hf.daily(DAY)
         assert page.skipped == 1  # the item without an id
         first, hf_only = page.records
+        assert (first.provider, first.priority) == ("hf", 20)  # below arXiv: fills gaps only
         assert (first.arxiv_id, first.source, first.source_key) == (
             "2611.04512",
             "hf_daily",
             "2026-11-24",
         )
-        assert first.hf_upvotes == 42
-        assert first.hf_github_repo == "https://github.com/zoel/l1-attention"
-        assert first.hf_github_stars == 318
-        assert first.hf_ai_keywords == ["sparse attention", "L1 regularization", "long context"]
-        assert first.hf_num_comments == 3
-        assert first.hf_organization == "ETH Zürich"
-        assert first.hf_featured_on == DAY  # the item's publishedAt, not the paper's
+        assert first.signals["upvotes"] == 42
+        assert first.signals["github_repo"] == "https://github.com/zoel/l1-attention"
+        assert first.signals["github_stars"] == 318
+        assert first.signals["ai_keywords"] == [
+            "sparse attention",
+            "L1 regularization",
+            "long context",
+        ]
+        assert first.signals["num_comments"] == 3
+        assert first.signals["organization"] == "ETH Zürich"
+        assert (
+            first.signals["first_featured_on"] == DAY.isoformat()
+        )  # the item's publishedAt, not the paper's
         assert first.published == datetime(2026, 11, 20, 17, 59, 1, tzinfo=UTC)
         assert first.title.startswith(r"$\ell_1$-Regularized Attention")
         assert [a.name for a in first.authors] == ["Zoë Lindqvist", "Tomás Núñez"]
-        assert hf_only.hf_github_repo is None and hf_only.hf_upvotes == 7
+        assert hf_only.signals["github_repo"] is None and hf_only.signals["upvotes"] == 7
         request = hf_fake.requests[0]
         assert (request.path, request.params["date"]) == ("/api/daily_papers", "2026-11-24")
 
@@ -73,14 +80,14 @@ class TestTrendingAndSingle:
             ("2611.00001", "hf_trending"),
             ("2611.00002", "hf_trending"),
         ]
-        assert page.records[0].hf_upvotes == 300
-        assert all(r.hf_trending_at is not None for r in page.records)
+        assert page.records[0].signals["upvotes"] == 300
+        assert all(r.signals["first_trending_at"] is not None for r in page.records)
         assert hf_fake.requests[0].params["sort"] == "trending"
 
     def test_single_paper_and_unknown_paper(self, hf: HuggingFaceSource, hf_fake: FakeHF):
         hf_fake.papers["2611.00001"] = hf_item("2611.00001", upvotes=9)["paper"]
         record = hf.paper("2611.00001")
-        assert record is not None and record.hf_upvotes == 9
+        assert record is not None and record.signals["upvotes"] == 9
         assert hf.paper("2611.99999") is None
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.cli._common import app, console, expected_errors, runtime
-from app.cli.ingest_cmds import ingest_with_progress
+from app.cli.ingest_cmds import ingest_built
 from app.config import Settings
 from app.db.topics import get_topic
 from app.digest.ports import Poster
@@ -77,13 +77,13 @@ def ingest_step(ctx: DemoContext) -> None:
                 "arxiv_max_per_category": min(cfg.arxiv_max_per_category, DEMO_MAX_PER_CATEGORY)
             }
         )
-        ctx.report = ingest_with_progress(live, ctx.engine)
+        ctx.report = ingest_built(live, ctx.engine)
         if not ctx.report.all_failed:
             return
         console.print("the live sources failed: using the bundled sample feed")
         ctx.offline = True
     ctx.settings = cfg.model_copy(update={"paperboy_offline": True})
-    ctx.report = ingest_with_progress(ctx.settings, ctx.engine)
+    ctx.report = ingest_built(ctx.settings, ctx.engine)
 
 
 def topics_step(ctx: DemoContext) -> None:

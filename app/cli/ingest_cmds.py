@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import typer
 from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine
 
-from app.cli._common import app, console, engine, expected_errors, settings
+from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.config import Settings
 from app.ingest import IngestReport, SourceReport, run_ingest
+from app.sources import Source, build_sources, close_sources
 from app.status import INGEST_COLOURS, SECTIONS, build_status
 
 
 @app.command("ingest")
 @expected_errors
 def ingest(
-    source: str = typer.Option("all", "--source", help="arxiv, hf or all."),
+    source: str = typer.Option(
+        "all", "--source", help="A source's name (arxiv, hf; openreview when configured) or all."
+    ),
     days: int | None = typer.Option(
         None,
         "--days",
@@ -29,19 +33,37 @@ def ingest(
     """Fetch new papers from arXiv and Hugging Face into the store.
 
     Prints one line per source; exits non-zero only when every source failed."""
-    report = ingest_with_progress(settings(), engine(), source=source, days=days)
+    rt = runtime()
+    report = ingest_with_progress(rt.settings, rt.engine, rt.sources, source=source, days=days)
     if report.all_failed:
         raise typer.Exit(1)
 
 
 def ingest_with_progress(
-    cfg: Settings, eng: Engine, *, source: str = "all", days: int | None = None
+    cfg: Settings,
+    eng: Engine,
+    sources: Sequence[Source],
+    *,
+    source: str = "all",
+    days: int | None = None,
 ) -> IngestReport:
     """Run an ingest with a spinner naming the current step; print each source's line."""
     with console.status("ingesting", spinner="dots") as spinner:
-        report = run_ingest(cfg, eng, source=source, days=days, progress=spinner.update)
+        report = run_ingest(
+            cfg, eng, source=source, days=days, progress=spinner.update, sources=sources
+        )
     print_report(report)
     return report
+
+
+def ingest_built(cfg: Settings, eng: Engine) -> IngestReport:
+    """An ingest with sources built from `cfg` for this one run (the demo adjusts its settings
+    per attempt: live with a small cap, then the bundled sample feed)."""
+    sources = build_sources(cfg)
+    try:
+        return ingest_with_progress(cfg, eng, sources)
+    finally:
+        close_sources(sources)
 
 
 def print_report(report: IngestReport, out: Console = console) -> None:

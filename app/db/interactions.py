@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Feedback, Paper, PostedMessage, SavedPaper, SlackEvent
+from app.db.papers import paper_key
 
 
 def claim_event(session: Session, *, event_id: str) -> bool:
@@ -29,9 +30,9 @@ def save_paper(
     """Add a paper to a user's saved list; False when it was already there."""
     stmt = (
         insert(SavedPaper)
-        .values(user_id=user_id, arxiv_id=arxiv_id, channel_id=channel_id)
-        .on_conflict_do_nothing(index_elements=[SavedPaper.user_id, SavedPaper.arxiv_id])
-        .returning(SavedPaper.arxiv_id)
+        .values(user_id=user_id, paper_id=paper_key(arxiv_id), channel_id=channel_id)
+        .on_conflict_do_nothing(index_elements=[SavedPaper.user_id, SavedPaper.paper_id])
+        .returning(SavedPaper.paper_id)
     )
     return session.execute(stmt).scalar_one_or_none() is not None
 
@@ -40,7 +41,7 @@ def saved_papers(session: Session, *, user_id: str, limit: int = 200) -> list[Pa
     """The user's saved papers, newest save first."""
     stmt = (
         select(Paper)
-        .join(SavedPaper, SavedPaper.arxiv_id == Paper.arxiv_id)
+        .join(SavedPaper, SavedPaper.paper_id == Paper.id)
         .where(SavedPaper.user_id == user_id)
         .order_by(SavedPaper.saved_at.desc(), Paper.arxiv_id)
         .limit(limit)
@@ -56,17 +57,17 @@ def set_feedback(
         session.execute(
             delete(Feedback).where(
                 Feedback.channel_id == channel_id,
-                Feedback.arxiv_id == arxiv_id,
+                Feedback.paper_id == paper_key(arxiv_id),
                 Feedback.user_id == user_id,
             )
         )
         return
     value = 1 if value > 0 else -1
     stmt = insert(Feedback).values(
-        channel_id=channel_id, arxiv_id=arxiv_id, user_id=user_id, value=value
+        channel_id=channel_id, paper_id=paper_key(arxiv_id), user_id=user_id, value=value
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=[Feedback.channel_id, Feedback.arxiv_id, Feedback.user_id],
+        index_elements=[Feedback.channel_id, Feedback.paper_id, Feedback.user_id],
         set_={"value": value, "at": func.now()},
     )
     session.execute(stmt)
@@ -79,7 +80,7 @@ def clear_feedback(
     session.execute(
         delete(Feedback).where(
             Feedback.channel_id == channel_id,
-            Feedback.arxiv_id == arxiv_id,
+            Feedback.paper_id == paper_key(arxiv_id),
             Feedback.user_id == user_id,
             Feedback.value == (1 if value > 0 else -1),
         )
@@ -89,7 +90,9 @@ def clear_feedback(
 def paper_for_message(session: Session, *, channel_id: str, ts: str) -> str | None:
     """The paper of a Paperboy paper post (posted_messages kind='paper'), else None."""
     return session.scalar(
-        select(PostedMessage.arxiv_id).where(
+        select(Paper.arxiv_id)
+        .join(PostedMessage, PostedMessage.paper_id == Paper.id)
+        .where(
             PostedMessage.channel_id == channel_id,
             PostedMessage.ts == ts,
             PostedMessage.kind == "paper",
@@ -100,12 +103,12 @@ def paper_for_message(session: Session, *, channel_id: str, ts: str) -> str | No
 def papers_in_thread(session: Session, *, channel_id: str, thread_ts: str) -> list[str]:
     """Papers Paperboy posted as replies in a thread (a `thread`-style digest), in order."""
     rows = session.execute(
-        select(PostedMessage.arxiv_id)
+        select(Paper.arxiv_id)
+        .join(PostedMessage, PostedMessage.paper_id == Paper.id)
         .where(
             PostedMessage.channel_id == channel_id,
             PostedMessage.thread_ts == thread_ts,
             PostedMessage.kind == "paper",
-            PostedMessage.arxiv_id.is_not(None),
         )
         .order_by(PostedMessage.position.nulls_last(), PostedMessage.ts)
     )
@@ -115,12 +118,12 @@ def papers_in_thread(session: Session, *, channel_id: str, thread_ts: str) -> li
 def joined_paper(session: Session, *, channel_id: str, thread_ts: str) -> str | None:
     """The paper Paperboy last summarized or answered about in a thread, if any."""
     return session.scalar(
-        select(PostedMessage.arxiv_id)
+        select(Paper.arxiv_id)
+        .join(PostedMessage, PostedMessage.paper_id == Paper.id)
         .where(
             PostedMessage.channel_id == channel_id,
             PostedMessage.thread_ts == thread_ts,
             PostedMessage.kind.in_(("summary", "answer")),
-            PostedMessage.arxiv_id.is_not(None),
         )
         .order_by(PostedMessage.created_at.desc(), PostedMessage.id.desc())
         .limit(1)
@@ -147,7 +150,13 @@ def record_post(
     """Remember a message Paperboy posted outside a digest (summaries, answers, shared cards)."""
     stmt = (
         insert(PostedMessage)
-        .values(channel_id=channel_id, ts=ts, kind=kind, arxiv_id=arxiv_id, thread_ts=thread_ts)
+        .values(
+            channel_id=channel_id,
+            ts=ts,
+            kind=kind,
+            paper_id=paper_key(arxiv_id) if arxiv_id else None,
+            thread_ts=thread_ts,
+        )
         .on_conflict_do_nothing(constraint="uq_posted_messages_channel_ts")
     )
     session.execute(stmt)

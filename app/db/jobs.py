@@ -17,9 +17,10 @@ from sqlalchemy import and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import JobState, LlmCall, LlmJob
+from app.db.models import JobState, LlmCall, LlmJob, Paper
 from app.db.models.base import status_in
 from app.db.models.states import JOB_LIVE
+from app.db.papers import paper_key
 
 LIVE = text(status_in("state", JOB_LIVE))
 MAX_BACKOFF_SECONDS = 3600.0
@@ -40,7 +41,7 @@ def _row(
 ) -> dict[str, Any]:
     return {
         "kind": kind,
-        "arxiv_id": arxiv_id,
+        "paper_id": paper_key(arxiv_id) if arxiv_id else None,
         "topic_id": topic_id,
         "payload": payload or {},
         # Urgent (Slack) jobs sort before everything else at equal urgency too.
@@ -133,7 +134,7 @@ def claim(
     if topic_id is not None:
         query = query.where(LlmJob.topic_id == topic_id)
     if arxiv_id is not None:
-        query = query.where(LlmJob.arxiv_id == arxiv_id)
+        query = query.where(LlmJob.paper_id == paper_key(arxiv_id))
     query = (
         query.order_by(LlmJob.urgent.desc(), LlmJob.priority, LlmJob.id)
         .limit(limit)
@@ -311,7 +312,8 @@ def queue_depth(session: Session) -> dict[JobState, int]:
 def recent_failures(session: Session, *, limit: int = 5) -> list[dict[str, Any]]:
     """Latest dead jobs and failed calls, newest first."""
     jobs = session.execute(
-        select(LlmJob.kind, LlmJob.arxiv_id, LlmJob.attempts, LlmJob.last_error, LlmJob.finished_at)
+        select(LlmJob.kind, Paper.arxiv_id, LlmJob.attempts, LlmJob.last_error, LlmJob.finished_at)
+        .outerjoin(Paper, Paper.id == LlmJob.paper_id)
         .where(LlmJob.state == JobState.DEAD)
         .order_by(LlmJob.finished_at.desc().nulls_last())
         .limit(limit)

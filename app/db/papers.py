@@ -1,60 +1,42 @@
-"""Storing papers: batched upserts with merge rules, provenance, and lookups.
+"""Storing papers: identity resolution, batched upserts with merge rules, provenance, lookups.
 
-Merge rules (one row per arXiv id, whatever the sources):
-- arXiv (and on-demand arXiv) records own the metadata. A record with a version at least the
-  stored one rewrites title/abstract/authors/... in place; an older version changes nothing.
-- Hugging Face records refresh the `hf_*` fields (a missing field never wipes a known one) and
-  leave arXiv metadata alone. A paper only Hugging Face has shown us is inserted from its data
-  (version 1) and its metadata refreshed by Hugging Face until arXiv enriches it.
-- `last_changed_at` moves only when a stored value actually changes (the ON CONFLICT ... WHERE
-  clause skips no-op updates, which also keeps the row's tsvector and the WAL untouched).
+Identity: a record names its paper by external ids (arXiv, DOI, OpenReview ...). Records of one
+batch sharing any id are one paper; an id already in `paper_external_ids` names the stored row.
+So a paper first seen by its DOI alone keeps its row (and its summaries, votes ...) when arXiv
+later reports that DOI with an arXiv id. New ids go into the map in the same transaction.
+
+Merge rules (app/db/paper_sql.py), per source priority (each source declares its own):
+- A record from a higher-priority source owns the metadata; equal priority with a version at
+  least the stored one too. The owner's values replace stored ones, but a value it lacks never
+  wipes a known one. `papers.metadata_source` records the owner.
+- A lower-priority record (or an older version) only fills what is still unknown.
+- Signals (Hugging Face upvotes, stars ...) go to `paper_signals`, one row per paper and source.
+- `last_changed_at` moves only when a stored value actually changes.
 
 Speed matters (the benchmark pushes 100k papers through here): one INSERT ... SELECT FROM
-unnest(arrays) per ~1000 records, arrays sent as binary parameters straight through psycopg,
-counts computed in SQL from `xmax = 0` (true only for freshly inserted tuples), no ORM objects.
+unnest(arrays) per ~1000 records, counts computed in SQL from `xmax = 0` (true only for freshly
+inserted tuples), no ORM objects.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, select
+from sqlalchemy.orm import Session, aliased
 
-from app.db.models import Paper
+from app.db import paper_sql as sql
+from app.db.models import Paper, PaperExternalId, PaperSignal
 from app.paperids import split_version
 from app.sources.records import PaperRecord
 
-CHUNK = 1000
+log = logging.getLogger(__name__)
 
-_META = (
-    "title",
-    "abstract",
-    "authors",
-    "categories",
-    "primary_category",
-    "published",
-    "updated",
-    "comment",
-    "journal_ref",
-    "doi",
-    "links",
-)
-_HF = (
-    "hf_upvotes",
-    "hf_num_comments",
-    "hf_github_repo",
-    "hf_github_stars",
-    "hf_ai_keywords",
-    "hf_ai_summary",
-    "hf_organization",
-    "hf_featured_on",
-    "hf_trending_at",
-)
-# What Hugging Face may refresh on a paper arXiv has not given us yet.
-_HF_META = ("title", "abstract", "authors", "published")
+CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,218 +55,262 @@ def upsert_papers(
 ) -> UpsertCounts:
     """Insert or merge `records` into `papers` and record provenance. The caller commits.
 
-    Safe to call from several sessions at once (e.g. a bulk load split across connections):
-    rows are written in arxiv_id order, so concurrent calls cannot deadlock."""
+    Safe to call from several sessions at once: identity resolution takes a transaction-level
+    advisory lock, so concurrent calls take turns."""
     session.flush()  # the statements below bypass the ORM: pending objects go first
-    arxiv: dict[str, PaperRecord] = {}
-    hf: dict[str, PaperRecord] = {}
-    sightings: dict[tuple[str, str, str], None] = {}
-    for rec in records:
-        sightings[(rec.arxiv_id, rec.source, rec.source_key)] = None
-        if rec.from_arxiv:
-            seen = arxiv.get(rec.arxiv_id)
-            if seen is None or (rec.version or 1) >= (seen.version or 1):
-                arxiv[rec.arxiv_id] = rec
-        else:
-            hf[rec.arxiv_id] = _merge_hf(hf.get(rec.arxiv_id), rec)
+    usable = [r for r in records if r.identities()]
+    if not usable:
+        return UpsertCounts()
+    sql.execute(session, sql.LOCK_SQL)
+    groups = _group(usable)
+    known, mapped = _lookup(session, {key for group in groups for r in group for key in _keys(r)})
+    fresh = iter(_allocate(session, sum(1 for g in groups if not _matches(g, known))))
+    resolved: list[tuple[int, list[PaperRecord]]] = []
+    for group in groups:
+        matches = _matches(group, known)
+        if len(matches) > 1:  # two stored papers share ids: keep the oldest, don't merge rows
+            log.warning("records %s name several stored papers %s", _keys(group[0]), matches)
+        resolved.append((min(matches) if matches else next(fresh), group))
+    resolved.sort(key=lambda item: item[0])  # a fixed lock order across concurrent calls
 
-    inserted: set[str] = set()
-    updated: set[str] = set()
-    # Sorted, so two concurrent ingests lock rows in the same order and cannot deadlock.
-    for statement, group in ((_ARXIV_SQL, arxiv), (_HF_SQL, hf)):
-        ordered = [group[key] for key in sorted(group)]
-        for start in range(0, len(ordered), CHUNK):
-            params = _columns(ordered[start : start + CHUNK])
-            for arxiv_id, was_inserted in _execute(session, statement, params):
-                (inserted if was_inserted else updated).add(arxiv_id)
+    inserted, updated = _write_papers(session, resolved, known)
+    _write_ids(session, resolved, known, mapped)
+    updated |= _write_signals(session, resolved)  # a new or changed signal updates its paper
     updated -= inserted
-
-    _record_sightings(session, sorted(sightings), run_id)
+    _record_sightings(session, resolved, run_id)
     _expire_loaded(session, inserted | updated)
-    distinct = len(arxiv.keys() | hf.keys())
     return UpsertCounts(
         inserted=len(inserted),
         updated=len(updated),
-        unchanged=distinct - len(inserted) - len(updated),
+        unchanged=len(resolved) - len(inserted) - len(updated),
     )
 
 
 def get_paper(session: Session, *, arxiv_id: str) -> Paper | None:
-    """The stored paper for an id, with or without its version suffix."""
+    """The stored paper for an arXiv id, with or without its version suffix."""
     try:
         key, _ = split_version(arxiv_id)
     except ValueError:
         return None
-    return session.get(Paper, key)
+    return session.scalars(select(Paper).where(Paper.arxiv_id == key)).one_or_none()
 
 
-# --- statements ----------------------------------------------------------------------------
-# Each chunk travels as one array per column and is spread back into rows with unnest(): one
-# small statement per chunk instead of ~25 bind parameters per row, which keeps the client side
-# cheap; the server's tsvector computation is then most of the cost.
-
-# (column, SQL array type of its parameter, expression turning the unnested value into the column)
-_SEP = "chr(31)"  # lists of short strings travel joined by the ASCII unit separator
-_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("arxiv_id", "text", "u.arxiv_id"),
-    ("version", "int", "u.version"),
-    ("title", "text", "u.title"),
-    ("abstract", "text", "u.abstract"),
-    ("authors", "text", "CAST(u.authors AS jsonb)"),
-    ("categories", "text", f"string_to_array(u.categories, {_SEP})"),
-    ("primary_category", "text", "u.primary_category"),
-    ("published", "timestamptz", "u.published"),
-    ("updated", "timestamptz", "u.updated"),
-    ("comment", "text", "u.comment"),
-    ("journal_ref", "text", "u.journal_ref"),
-    ("doi", "text", "u.doi"),
-    ("links", "text", "CAST(u.links AS jsonb)"),
-    ("hf_upvotes", "int", "u.hf_upvotes"),
-    ("hf_num_comments", "int", "u.hf_num_comments"),
-    ("hf_github_repo", "text", "u.hf_github_repo"),
-    ("hf_github_stars", "int", "u.hf_github_stars"),
-    ("hf_ai_keywords", "text", f"string_to_array(u.hf_ai_keywords, {_SEP})"),
-    ("hf_ai_summary", "text", "u.hf_ai_summary"),
-    ("hf_organization", "text", "u.hf_organization"),
-    ("hf_featured_on", "date", "u.hf_featured_on"),
-    ("hf_trending_at", "timestamptz", "u.hf_trending_at"),
-)
+def get_paper_by_id(session: Session, *, paper_id: int) -> Paper | None:
+    return session.get(Paper, paper_id)
 
 
-def _insert_sql(on_conflict: str) -> str:
-    names = ", ".join(c for c, _, _ in _COLUMNS)
-    exprs = ", ".join(e for _, _, e in _COLUMNS)
-    arrays = ", ".join(f"CAST(%({c})b AS {t}[])" for c, t, _ in _COLUMNS)
-    return (
-        f"INSERT INTO papers ({names}) SELECT {exprs} FROM unnest({arrays}) AS u({names}) "
-        f"ON CONFLICT (arxiv_id) DO UPDATE {on_conflict} "
-        "RETURNING arxiv_id, (xmax = 0) AS inserted"
-    )
+def find_paper(session: Session, *, scheme: str, value: str) -> Paper | None:
+    """The stored paper an external id (scheme "arxiv", "doi", "openreview" ...) names."""
+    if scheme == "doi":
+        value = value.strip().lower()
+    return session.scalars(
+        select(Paper)
+        .join(PaperExternalId, PaperExternalId.paper_id == Paper.id)
+        .where(PaperExternalId.scheme == scheme, PaperExternalId.value == value)
+    ).one_or_none()
 
 
-def _update_clause(values: dict[str, str], guard: str | None = None) -> str:
-    """SET the given expressions, but only when one of them differs from the stored value."""
-    sets = ", ".join(f"{c} = {e}" for c, e in values.items())
-    changed = " OR ".join(f"papers.{c} IS DISTINCT FROM {e}" for c, e in values.items())
-    where = f"({guard}) AND ({changed})" if guard else changed
-    return f"SET {sets}, last_changed_at = now() WHERE {where}"
-
-
-# An older version (a stale mirror, a late page) never overwrites a newer one.
-_ARXIV_SQL = _insert_sql(
-    _update_clause(
-        {c: f"EXCLUDED.{c}" for c in ("version", *_META)},
-        guard="EXCLUDED.version >= papers.version",
-    )
-)
-
-
-def _hf_values() -> dict[str, str]:
-    values = {c: f"COALESCE(EXCLUDED.{c}, papers.{c})" for c in _HF}
-    # First sightings stay put: the day it was featured, the time it first trended. (When it was
-    # last seen trending is its hf_trending row's last_seen_at in paper_sources.) A re-read that
-    # only sees the same paper again is then no change at all.
-    for c in ("hf_featured_on", "hf_trending_at"):
-        values[c] = f"COALESCE(papers.{c}, EXCLUDED.{c})"
-    for c in _HF_META:  # only while arXiv has not given us the paper (no primary category)
-        values[c] = (
-            f"CASE WHEN papers.primary_category IS NULL "
-            f"THEN COALESCE(EXCLUDED.{c}, papers.{c}) ELSE papers.{c} END"
+def external_ids(session: Session, *, paper_id: int) -> dict[str, str]:
+    rows = session.execute(
+        select(PaperExternalId.scheme, PaperExternalId.value).where(
+            PaperExternalId.paper_id == paper_id
         )
-    return values
+    )
+    return dict(rows.all())
 
 
-_HF_SQL = _insert_sql(_update_clause(_hf_values()))
+def paper_key(arxiv_id: str) -> ScalarSelect[int]:
+    """`papers.id` of an arXiv id, as a subquery: `Summary.paper_id == paper_key(x)`."""
+    return select(Paper.id).where(Paper.arxiv_id == arxiv_id).scalar_subquery()
 
-_SIGHTINGS_SQL = (
-    "INSERT INTO paper_sources (arxiv_id, source, source_key, last_run_id) "
-    "SELECT u.arxiv_id, u.source, u.source_key, CAST(%(run_id)b AS bigint) "
-    "FROM unnest(CAST(%(arxiv_id)b AS text[]), CAST(%(source)b AS text[]), "
-    "CAST(%(source_key)b AS text[])) "
-    "AS u(arxiv_id, source, source_key) "
-    "ON CONFLICT ON CONSTRAINT uq_paper_sources_key "
-    "DO UPDATE SET last_seen_at = now(), last_run_id = EXCLUDED.last_run_id"
-)
+
+def paper_keys(arxiv_ids: Iterable[str]) -> Select[tuple[int]]:
+    """`papers.id` of several arXiv ids, for `.in_(paper_keys(ids))`."""
+    return select(Paper.id).where(Paper.arxiv_id.in_(list(arxiv_ids)))
+
+
+def signal_join(source: str) -> tuple[type[PaperSignal], ColumnElement[bool]]:
+    """An alias of `paper_signals` for one source and its ON clause, for an outer join that
+    reads that source's signals next to papers: `.outerjoin(hf, on)`, `hf.data["upvotes"]`."""
+    alias = aliased(PaperSignal, name=f"signal_{source}")
+    return alias, and_(alias.paper_id == Paper.id, alias.source == source)  # type: ignore[return-value]
+
+
+# --- identity ------------------------------------------------------------------------------
+
+
+def _keys(record: PaperRecord) -> list[tuple[str, str]]:
+    return [(scheme, value[:255]) for scheme, value in record.identities().items()]
+
+
+def _group(records: Sequence[PaperRecord]) -> list[list[PaperRecord]]:
+    """Records sharing any external id, together (union-find over the ids)."""
+    parent = list(range(len(records)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(records):
+        for key in _keys(record):
+            if key in owner:
+                parent[root(i)] = root(owner[key])
+            else:
+                owner[key] = i
+    groups: dict[int, list[PaperRecord]] = {}
+    for i, record in enumerate(records):
+        groups.setdefault(root(i), []).append(record)
+    return list(groups.values())
+
+
+def _lookup(
+    session: Session, keys: set[tuple[str, str]]
+) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:
+    """Stored papers the keys name, and which keys the map already holds."""
+    ordered = sorted(keys)
+    known: dict[tuple[str, str], int] = {}
+    mapped: set[tuple[str, str]] = set()
+    for start in range(0, len(ordered), CHUNK * 5):
+        chunk = ordered[start : start + CHUNK * 5]
+        params = {
+            "scheme": [s for s, _ in chunk],
+            "value": [v for _, v in chunk],
+            "arxiv": [v for s, v in chunk if s == "arxiv"],
+        }
+        for scheme, value, paper_id, in_map in sql.execute(session, sql.LOOKUP_SQL, params):
+            if in_map or (scheme, value) not in known:
+                known[(scheme, value)] = paper_id
+            if in_map:
+                mapped.add((scheme, value))
+    return known, mapped
+
+
+def _matches(group: list[PaperRecord], known: dict[tuple[str, str], int]) -> set[int]:
+    return {known[key] for r in group for key in _keys(r) if key in known}
+
+
+def _allocate(session: Session, count: int) -> list[int]:
+    if not count:
+        return []
+    return [row[0] for row in sql.execute(session, sql.ALLOCATE_SQL, (count,))]
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+def _write_papers(
+    session: Session,
+    resolved: list[tuple[int, list[PaperRecord]]],
+    known: dict[tuple[str, str], int],
+) -> tuple[set[int], set[int]]:
+    """Upsert each paper's records, lowest priority (then version) first, so the owner's values
+    land last. One statement per round: a row can be touched once per statement."""
+    rounds: list[list[tuple[int, PaperRecord, str | None]]] = []
+    for paper_id, group in resolved:
+        arxiv_id = _arxiv_id_of(paper_id, group, known)
+        ordered = sorted(group, key=lambda r: (r.priority, r.version or 1))
+        for i, record in enumerate(ordered):
+            if len(rounds) <= i:
+                rounds.append([])
+            rounds[i].append((paper_id, record, arxiv_id))
+    inserted: set[int] = set()
+    updated: set[int] = set()
+    for rows in rounds:
+        for start in range(0, len(rows), CHUNK):
+            params = sql.paper_columns(rows[start : start + CHUNK])
+            for paper_id, was_inserted in sql.execute(session, sql.PAPERS_SQL, params):
+                (inserted if was_inserted else updated).add(paper_id)
+    return inserted, updated
+
+
+def _arxiv_id_of(
+    paper_id: int, group: list[PaperRecord], known: dict[tuple[str, str], int]
+) -> str | None:
+    """The group's arXiv id, unless the map already gives it to another paper."""
+    for record in group:
+        if record.arxiv_id and known.get(("arxiv", record.arxiv_id), paper_id) == paper_id:
+            return record.arxiv_id
+    return None
+
+
+def _write_ids(
+    session: Session,
+    resolved: list[tuple[int, list[PaperRecord]]],
+    known: dict[tuple[str, str], int],
+    mapped: set[tuple[str, str]],
+) -> None:
+    new = sorted(
+        {key: paper_id for paper_id, group in resolved for r in group for key in _keys(r)}.items()
+    )
+    new = [
+        (key, paper_id)
+        for key, paper_id in new
+        if key not in mapped and known.get(key, paper_id) == paper_id
+    ]
+    for start in range(0, len(new), CHUNK * 5):
+        chunk = new[start : start + CHUNK * 5]
+        params = {
+            "scheme": [s for (s, _), _ in chunk],
+            "value": [v for (_, v), _ in chunk],
+            "paper_id": [p for _, p in chunk],
+        }
+        sql.execute(session, sql.EXTERNAL_IDS_SQL, params)
+
+
+def _write_signals(session: Session, resolved: list[tuple[int, list[PaperRecord]]]) -> set[int]:
+    merged: dict[tuple[int, str], dict[str, Any]] = {}
+    for paper_id, group in resolved:
+        for record in group:
+            data = {k: v for k, v in record.signals.items() if v is not None}
+            if data:
+                merged[(paper_id, record.provider)] = _merge_signals(
+                    merged.get((paper_id, record.provider)), data
+                )
+    rows = sorted(merged.items())
+    changed: set[int] = set()
+    for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        params = {
+            "paper_id": [p for (p, _), _ in chunk],
+            "source": [s for (_, s), _ in chunk],
+            "data": [json.dumps(d, sort_keys=True) for _, d in chunk],
+        }
+        changed |= {row[0] for row in sql.execute(session, sql.SIGNALS_SQL, params)}
+    return changed
+
+
+def _merge_signals(seen: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any]:
+    """Two sightings in one batch (daily + trending): keep every value, the earliest `first_*`."""
+    if seen is None:
+        return data
+    out = {**seen, **data}
+    for key, value in seen.items():
+        if key.startswith("first_") and key in data:
+            out[key] = min(value, data[key])
+    return out
 
 
 def _record_sightings(
-    session: Session, keys: Sequence[tuple[str, str, str]], run_id: int | None
+    session: Session, resolved: list[tuple[int, list[PaperRecord]]], run_id: int | None
 ) -> None:
+    keys = sorted({(pid, r.source, r.source_key[:255]) for pid, group in resolved for r in group})
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
-        _execute(
-            session,
-            _SIGHTINGS_SQL,
-            {
-                "arxiv_id": [a for a, _, _ in chunk],
-                "source": [s for _, s, _ in chunk],
-                "source_key": [k[:255] for _, _, k in chunk],
-                "run_id": run_id,
-            },
-        )
+        params = {
+            "paper_id": [p for p, _, _ in chunk],
+            "source": [s for _, s, _ in chunk],
+            "source_key": [k for _, _, k in chunk],
+            "run_id": run_id,
+        }
+        sql.execute(session, sql.SIGHTINGS_SQL, params)
 
 
-# --- helpers -------------------------------------------------------------------------------
-
-
-def _execute(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
-    """Run on the session's connection, so inside the caller's transaction. The statements use
-    psycopg's binary placeholders (%(name)b): text-format arrays cost a regex escape per
-    element, binary ones don't."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def _columns(records: Sequence[PaperRecord]) -> dict[str, list[Any]]:
-    """One list per column, in the shapes _COLUMNS expects."""
-    sep = "\x1f"
-    return {
-        "arxiv_id": [r.arxiv_id for r in records],
-        "version": [r.version or 1 for r in records],
-        "title": [r.title for r in records],
-        "abstract": [r.abstract or "" for r in records],
-        "authors": [json.dumps([a.as_json() for a in r.authors]) for r in records],
-        "categories": [sep.join(r.categories) for r in records],
-        "primary_category": [r.primary_category or None for r in records],
-        "published": [r.published for r in records],
-        "updated": [r.updated for r in records],
-        "comment": [r.comment for r in records],
-        "journal_ref": [r.journal_ref for r in records],
-        "doi": [r.doi for r in records],
-        "links": [json.dumps(r.links) for r in records],
-        "hf_upvotes": [r.hf_upvotes for r in records],
-        "hf_num_comments": [r.hf_num_comments for r in records],
-        "hf_github_repo": [r.hf_github_repo for r in records],
-        "hf_github_stars": [r.hf_github_stars for r in records],
-        "hf_ai_keywords": [
-            None if r.hf_ai_keywords is None else sep.join(r.hf_ai_keywords) for r in records
-        ],
-        "hf_ai_summary": [r.hf_ai_summary for r in records],
-        "hf_organization": [r.hf_organization for r in records],
-        "hf_featured_on": [r.hf_featured_on for r in records],
-        "hf_trending_at": [r.hf_trending_at for r in records],
-    }
-
-
-def _expire_loaded(session: Session, arxiv_ids: set[str]) -> None:
-    """Papers this session already loaded are stale now: reload them on next access."""
+def _expire_loaded(session: Session, paper_ids: set[int]) -> None:
+    """Papers (and signals) this session already loaded are stale now: reload on next access."""
     for key, obj in list(session.identity_map.items()):
         # key = (class, primary key tuple, token): no attribute access, so no reload here
-        if key[0] is Paper and key[1][0] in arxiv_ids:
+        if key[0] in (Paper, PaperSignal) and key[1][0] in paper_ids:
             session.expire(obj)
-
-
-def _merge_hf(seen: PaperRecord | None, rec: PaperRecord) -> PaperRecord:
-    """Two Hugging Face sightings of one paper in a batch (daily + trending): keep every field."""
-    if seen is None:
-        return rec
-    rec = replace(rec)
-    for name in _HF:
-        if getattr(rec, name) is None:
-            setattr(rec, name, getattr(seen, name))
-    if seen.hf_featured_on and (not rec.hf_featured_on or seen.hf_featured_on < rec.hf_featured_on):
-        rec.hf_featured_on = seen.hf_featured_on
-    return rec

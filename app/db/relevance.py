@@ -8,7 +8,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Relevance, Topic
+from app.db.models import Paper, Relevance, Topic
+from app.db.papers import paper_key, paper_keys
 from app.db.summaries import FALLBACK_RETRY_AFTER
 
 
@@ -16,10 +17,22 @@ def store_lexical(session: Session, *, topic_id: int, scores: Sequence[tuple[str
     """Upsert lexical scores; an existing LLM grade is left as it is."""
     if not scores:
         return
-    rows = [{"topic_id": topic_id, "arxiv_id": a, "lexical_score": float(s)} for a, s in scores]
+    keys: dict[str, int] = {
+        arxiv_id: paper_id
+        for arxiv_id, paper_id in session.execute(
+            select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_([a for a, _ in scores]))
+        )
+    }
+    rows = [
+        {"topic_id": topic_id, "paper_id": keys[a], "lexical_score": float(s)}
+        for a, s in scores
+        if a in keys
+    ]
+    if not rows:
+        return
     stmt = insert(Relevance).values(rows)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["topic_id", "arxiv_id"],
+        index_elements=["topic_id", "paper_id"],
         set_={"lexical_score": stmt.excluded.lexical_score},
     )
     session.execute(stmt)
@@ -35,9 +48,11 @@ def ungraded(
         return []
     graded = set(
         session.scalars(
-            select(Relevance.arxiv_id).where(
+            select(Paper.arxiv_id)
+            .join(Relevance, Relevance.paper_id == Paper.id)
+            .where(
                 Relevance.topic_id == topic_id,
-                Relevance.arxiv_id.in_(ids),
+                Paper.arxiv_id.in_(ids),
                 Relevance.model == model,
                 Relevance.prompt_version == prompt_version,
                 or_(
@@ -60,7 +75,7 @@ def mark_grade_failed(
         update(Relevance)
         .where(
             Relevance.topic_id == topic_id,
-            Relevance.arxiv_id.in_(list(arxiv_ids)),
+            Relevance.paper_id.in_(paper_keys(arxiv_ids)),
             Relevance.llm_score.is_(None),
         )
         .values(model=model, prompt_version=prompt_version, reason=None, graded_at=func.now())
@@ -79,7 +94,7 @@ def store_grade(
 ) -> None:
     values = {
         "topic_id": topic_id,
-        "arxiv_id": arxiv_id,
+        "paper_id": paper_key(arxiv_id),
         "llm_score": score,
         "reason": reason,
         "model": model,
@@ -88,7 +103,7 @@ def store_grade(
     }
     stmt = insert(Relevance).values(**values)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["topic_id", "arxiv_id"],
+        index_elements=["topic_id", "paper_id"],
         set_={k: stmt.excluded[k] for k in ("llm_score", "reason", "model", "prompt_version")}
         | {"graded_at": func.now()},
     )

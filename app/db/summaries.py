@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import Paper, PaperText, Summary
+from app.db.papers import paper_key
 
 
 def get_summary(
@@ -25,7 +26,7 @@ def get_summary(
 ) -> Summary | None:
     return session.scalar(
         select(Summary).where(
-            Summary.arxiv_id == arxiv_id,
+            Summary.paper_id == paper_key(arxiv_id),
             Summary.kind == kind,
             Summary.model == model,
             Summary.prompt_version == prompt_version,
@@ -36,15 +37,17 @@ def get_summary(
 def get_summaries(
     session: Session, *, arxiv_ids: Iterable[str], kind: str, model: str, prompt_version: str
 ) -> dict[str, Summary]:
-    rows = session.scalars(
-        select(Summary).where(
-            Summary.arxiv_id.in_(list(arxiv_ids)),
+    rows = session.execute(
+        select(Paper.arxiv_id, Summary)
+        .join(Summary, Summary.paper_id == Paper.id)
+        .where(
+            Paper.arxiv_id.in_(list(arxiv_ids)),
             Summary.kind == kind,
             Summary.model == model,
             Summary.prompt_version == prompt_version,
         )
     )
-    return {row.arxiv_id: row for row in rows}
+    return {arxiv_id: row for arxiv_id, row in rows}
 
 
 # Under a day, so a daily ingest pass always finds the paper due again.
@@ -89,7 +92,7 @@ def store_summary(
     An extractive one (the model refused or failed) counts the failed tries for this paper
     version, which caps how often the LLM is tried again."""
     values = {
-        "arxiv_id": arxiv_id,
+        "paper_id": paper_key(arxiv_id),
         "kind": kind,
         "model": model,
         "prompt_version": prompt_version,
@@ -130,10 +133,10 @@ def papers_without_current(
         return []
     current = set(
         session.scalars(
-            select(Summary.arxiv_id)
-            .join(Paper, Paper.arxiv_id == Summary.arxiv_id)
+            select(Paper.arxiv_id)
+            .join(Summary, Summary.paper_id == Paper.id)
             .where(
-                Summary.arxiv_id.in_(ids),
+                Paper.arxiv_id.in_(ids),
                 Summary.kind == kind,
                 Summary.model == model,
                 Summary.prompt_version == prompt_version,
@@ -146,7 +149,7 @@ def papers_without_current(
 
 
 def get_text(session: Session, *, arxiv_id: str, min_version: int = 1) -> PaperText | None:
-    text = session.get(PaperText, arxiv_id)
+    text = session.scalar(select(PaperText).where(PaperText.paper_id == paper_key(arxiv_id)))
     return text if text is not None and text.version >= min_version else None
 
 
@@ -154,10 +157,14 @@ def store_text(
     session: Session, *, arxiv_id: str, version: int, text: str, source_url: str, truncated: bool
 ) -> None:
     stmt = insert(PaperText).values(
-        arxiv_id=arxiv_id, version=version, text=text, source_url=source_url, truncated=truncated
+        paper_id=paper_key(arxiv_id),
+        version=version,
+        text=text,
+        source_url=source_url,
+        truncated=truncated,
     )
     stmt = stmt.on_conflict_do_update(
-        index_elements=["arxiv_id"],
+        index_elements=["paper_id"],
         set_={
             "version": stmt.excluded.version,
             "text": stmt.excluded.text,

@@ -24,6 +24,7 @@ from app.db.models import (
     ChannelTopic,
     DigestRun,
     Feedback,
+    Paper,
     PostedMessage,
     Topic,
 )
@@ -64,10 +65,10 @@ class Batch:
             .group_by(DigestRun.channel_id)
         )
         batch.previous.update({c: when for c, when in latest})
-        posted = select(PostedMessage.channel_id, PostedMessage.arxiv_id).where(
-            PostedMessage.channel_id.in_(ids),
-            PostedMessage.kind == "paper",
-            PostedMessage.arxiv_id.is_not(None),
+        posted = (
+            select(PostedMessage.channel_id, Paper.arxiv_id)
+            .join(Paper, Paper.id == PostedMessage.paper_id)
+            .where(PostedMessage.channel_id.in_(ids), PostedMessage.kind == "paper")
         )
         planned = select(DigestRun.channel_id, func.unnest(DigestRun.paper_ids)).where(
             DigestRun.channel_id.in_(ids), DigestRun.status.in_(DIGEST_UNFINISHED)
@@ -75,9 +76,10 @@ class Batch:
         for channel_id, arxiv_id in session.execute(union_all(posted, planned)):
             batch.excluded[channel_id].add(arxiv_id)
         votes = session.execute(
-            select(Feedback.channel_id, Feedback.arxiv_id, func.sum(Feedback.value))
+            select(Feedback.channel_id, Paper.arxiv_id, func.sum(Feedback.value))
+            .join(Paper, Paper.id == Feedback.paper_id)
             .where(Feedback.channel_id.in_(ids))
-            .group_by(Feedback.channel_id, Feedback.arxiv_id)
+            .group_by(Feedback.channel_id, Paper.arxiv_id)
         )
         for channel_id, arxiv_id, net in votes:
             batch.votes[channel_id][arxiv_id] = int(net or 0)

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from app.config import Settings
 from app.db.channels import channel_topics
@@ -208,13 +207,15 @@ def unfinished_runs(
 
 def _loaded(session: Session, arxiv_ids: list[str]) -> dict[str, Paper] | None:
     """The papers, if planning just loaded every one of them into this session (no query)."""
-    found: dict[str, Paper] = {}
-    for arxiv_id in arxiv_ids:
-        paper = session.identity_map.get(identity_key(Paper, arxiv_id))
-        if paper is None:
-            return None
-        found[arxiv_id] = paper  # type: ignore[assignment]
-    return found
+    loaded: dict[str, Paper] = {}
+    for key, obj in session.identity_map.items():
+        # the state's dict, not attribute access: an expired paper must not reload here
+        arxiv_id = inspect(obj).dict.get("arxiv_id") if key[0] is Paper else None
+        if arxiv_id:
+            loaded[arxiv_id] = obj  # type: ignore[assignment]
+    if any(arxiv_id not in loaded for arxiv_id in arxiv_ids):
+        return None
+    return {arxiv_id: loaded[arxiv_id] for arxiv_id in arxiv_ids}
 
 
 def _payload(channel_id: str, message: blocks.Message, meta: dict[str, Any]) -> dict[str, Any]:

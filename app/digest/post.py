@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.config import Settings
 from app.db.models import DigestRun, DigestStatus, PostedMessage
+from app.db.papers import paper_key
 from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage
 from app.digest.ports import Poster, PostError
@@ -155,7 +156,7 @@ class DigestPoster:
                     channel_id=channel_id,
                     ts=ts,
                     thread_ts=thread_ts,
-                    arxiv_id=message.arxiv_id,
+                    paper_id=paper_key(message.arxiv_id) if message.arxiv_id else None,
                     digest_run_id=run_id,
                     kind=message.kind,
                     position=message.position,

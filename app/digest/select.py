@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, union
+from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session, defer
 
 from app.db.channels import channel_topics
@@ -30,6 +30,7 @@ from app.db.models import (
     Relevance,
     Topic,
 )
+from app.db.papers import signal_join
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
 from app.errors import UserInputError
@@ -79,10 +80,10 @@ def topic_scores(
 
 def excluded_ids(session: Session, *, channel_id: str) -> set[str]:
     """Papers already posted to the channel, or planned in one of its unfinished digests."""
-    posted = select(PostedMessage.arxiv_id.label("arxiv_id")).where(
-        PostedMessage.channel_id == channel_id,
-        PostedMessage.kind == "paper",
-        PostedMessage.arxiv_id.is_not(None),
+    posted = (
+        select(Paper.arxiv_id.label("arxiv_id"))
+        .join(PostedMessage, PostedMessage.paper_id == Paper.id)
+        .where(PostedMessage.channel_id == channel_id, PostedMessage.kind == "paper")
     )
     planned = select(func.unnest(DigestRun.paper_ids).label("arxiv_id")).where(
         DigestRun.channel_id == channel_id, DigestRun.status.in_(DIGEST_UNFINISHED)
@@ -103,9 +104,10 @@ def topic_feedback(
         votes = {
             arxiv_id: int(net or 0)
             for arxiv_id, net in session.execute(
-                select(Feedback.arxiv_id, func.sum(Feedback.value))
+                select(Paper.arxiv_id, func.sum(Feedback.value))
+                .join(Feedback, Feedback.paper_id == Paper.id)
                 .where(Feedback.channel_id == channel_id)
-                .group_by(Feedback.arxiv_id)
+                .group_by(Paper.arxiv_id)
             )
         }
     net: dict[int, int] = {}
@@ -249,13 +251,14 @@ def _new_since(signals: PaperSignals, since: datetime) -> bool:
 def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dict[str, int]:
     """Best LLM grade (0-10) per paper over the given topics, where graded."""
     rows = session.execute(
-        select(Relevance.arxiv_id, func.max(Relevance.llm_score))
+        select(Paper.arxiv_id, func.max(Relevance.llm_score))
+        .join(Relevance, Relevance.paper_id == Paper.id)
         .where(
             Relevance.topic_id.in_(topic_ids),
-            Relevance.arxiv_id.in_(arxiv_ids),
+            Paper.arxiv_id.in_(arxiv_ids),
             Relevance.llm_score.is_not(None),
         )
-        .group_by(Relevance.arxiv_id)
+        .group_by(Paper.arxiv_id)
     )
     return {arxiv_id: int(grade) for arxiv_id, grade in rows}
 
@@ -264,8 +267,11 @@ def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dic
 
 
 def trending_since(session: Session, *, since: datetime) -> list[str]:
-    """Papers trending on Hugging Face since `since`."""
-    return list(session.scalars(select(Paper.arxiv_id).where(Paper.hf_trending_at >= since)))
+    """Papers first trending on Hugging Face since `since`."""
+    hf, on_hf = signal_join("hf")
+    first_trending = hf.data["first_trending_at"].astext.cast(DateTime(timezone=True))
+    query = select(Paper.arxiv_id).join(hf, on_hf).where(first_trending >= since)
+    return [arxiv_id for arxiv_id in session.scalars(query) if arxiv_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,8 +287,16 @@ def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[PaperSi
     only for the papers chosen."""
     if not arxiv_ids:
         return []
-    stmt = select(Paper.arxiv_id, Paper.first_seen_at, Paper.published, Paper.hf_upvotes).where(
-        Paper.arxiv_id.in_(list(arxiv_ids))
+    hf, on_hf = signal_join("hf")
+    stmt = (
+        select(
+            Paper.arxiv_id,
+            Paper.first_seen_at,
+            Paper.published,
+            hf.data["upvotes"].as_integer(),
+        )
+        .outerjoin(hf, on_hf)
+        .where(Paper.arxiv_id.in_(list(arxiv_ids)))
     )
     return [PaperSignals(*row) for row in session.execute(stmt)]
 

@@ -120,7 +120,7 @@ class JobRunner:
             for job in task.jobs:
                 queue.complete(session, job_id=job.id, worker_id=self.worker_id)
         self.report.summarized += len(task.jobs)
-        log.info("%s done for %s", task.kind, ",".join(str(j.arxiv_id) for j in task.jobs))
+        log.info("%s done for %s", task.kind, ",".join(str(j.paper_id) for j in task.jobs))
 
     def fallback(self, task: Task, reason: str) -> None:
         """Refused or unusable twice: keep the extractive result so we don't pay again."""
@@ -132,7 +132,7 @@ class JobRunner:
                     session, job_id=job.id, worker_id=self.worker_id, note=f"fallback: {reason}"
                 )
         self.report.fallbacks += len(task.jobs)
-        log.warning("%s fallback for %s: %s", task.kind, task.jobs[0].arxiv_id, reason)
+        log.warning("%s fallback for %s: %s", task.kind, task.jobs[0].paper_id, reason)
 
     def complete(self, group: list[LlmJob], *, note: str | None) -> None:
         with session_scope(self.engine) as session:

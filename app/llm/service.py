@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import Paper
+from app.db.papers import get_paper
 from app.db.summaries import get_summary, is_current
 from app.db.topics import get_topic
 from app.errors import LLMError, UserInputError
@@ -68,7 +69,7 @@ def _load(engine: Engine, arxiv_id: str) -> Paper:
     except ValueError:
         raise UserInputError(f"{arxiv_id!r} is not an arXiv id") from None
     with session_scope(engine) as session:
-        paper = session.get(Paper, canonical)
+        paper = get_paper(session, arxiv_id=canonical)
     if paper is None:
         raise UserInputError(f"arXiv:{canonical} is not in the archive yet")
     return paper

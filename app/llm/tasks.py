@@ -108,7 +108,7 @@ def needs_summary(settings: Settings, session: Session, *, paper: Paper, kind: s
 
 def card_task(settings: Settings, engine: Engine, job: LlmJob) -> Task | None:
     with session_scope(engine) as session:
-        paper = session.get(Paper, job.arxiv_id)
+        paper = session.get(Paper, job.paper_id) if job.paper_id else None
         if paper is None or not needs_summary(settings, session, paper=paper, kind="card"):
             return None
     request = prompts.card_request(paper_data(paper))
@@ -133,10 +133,13 @@ def grade_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Ta
         topic = session.get(Topic, topic_id)
         if topic is None:
             return None
+        queued = session.scalars(
+            select(Paper.arxiv_id).where(Paper.id.in_([j.paper_id for j in jobs if j.paper_id]))
+        )
         todo = ungraded(
             session,
             topic_id=topic.id,
-            arxiv_ids=[j.arxiv_id for j in jobs if j.arxiv_id],
+            arxiv_ids=[a for a in queued if a],
             model=model,
             prompt_version=version,
         )
@@ -188,7 +191,7 @@ def build_task(
         return grade_task(settings, engine, jobs)
     if kind == "deep":
         with session_scope(engine) as session:
-            paper = session.get(Paper, jobs[0].arxiv_id)
+            paper = session.get(Paper, jobs[0].paper_id) if jobs[0].paper_id else None
             if paper is None or not needs_summary(settings, session, paper=paper, kind="deep"):
                 return None
         return deep_task(settings, engine, pdfs, paper, jobs)

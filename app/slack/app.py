@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.slack.poster import make_web_client
+from app.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Services:
     client: WebClient
     llm: LLM | None
     pdfs: PdfFetcher
+    sources: Sequence[Source]
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(BACKGROUND_THREADS, "paperboy-bg")
     )
@@ -234,6 +236,7 @@ def build_app(
     client: WebClient | None = None,
     llm: LLM | None,
     pdfs: PdfFetcher,
+    sources: Sequence[Source],
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
     from app.slack.listeners import register_listeners
@@ -258,6 +261,7 @@ def build_app(
         client=client,
         llm=llm,
         pdfs=pdfs,
+        sources=sources,
         listener_executor=listener_executor,
     )
     register_listeners(app, services)
@@ -271,6 +275,7 @@ def create_app(
     client: WebClient | None = None,
     llm: LLM | None,
     pdfs: PdfFetcher,
+    sources: Sequence[Source],
 ) -> App:
     """The Bolt app with every listener registered (see build_app for the Services too)."""
-    return build_app(settings, engine, client=client, llm=llm, pdfs=pdfs)[0]
+    return build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
+from app.db.papers import get_paper
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
@@ -32,6 +33,8 @@ from app.safety import escape_mrkdwn, truncate
 from app.search import search_papers
 from app.slack import blocks
 from app.slack.app import Busy
+from app.slack.threads import NOT_FOUND, ensure_paper
+from app.sources import Source
 
 if TYPE_CHECKING:
     from app.slack.app import Services
@@ -247,15 +250,15 @@ def schedule_message(
 # --- papers --------------------------------------------------------------------------------------
 
 
-def paper_message(settings: Settings, engine: Engine, *, arxiv_id: str) -> Message:
+def paper_message(
+    settings: Settings, engine: Engine, *, sources: Sequence[Source], arxiv_id: str
+) -> Message:
     """One paper's card, fetching the paper from arXiv / Hugging Face when it is not stored."""
-    from app.slack.threads import NOT_FOUND, ensure_paper
-
-    paper = ensure_paper(settings, engine, arxiv_id=arxiv_id)
+    paper = ensure_paper(settings, engine, sources=sources, arxiv_id=arxiv_id)
     if paper is None:
         return text_message(NOT_FOUND.format(arxiv_id=arxiv_id))
     with Session(engine) as session:
-        paper = session.get(Paper, paper.arxiv_id) or paper
+        paper = session.get(Paper, paper.id) or paper
         card = card_for(session, paper=paper, settings=settings)
     if card.extractive:
         queue_card_upgrades(settings, engine, arxiv_ids=[paper.arxiv_id])
@@ -322,7 +325,7 @@ def bibtex_message(engine: Engine, *, user_id: str) -> Message:
 
 def save(engine: Engine, *, user_id: str, arxiv_id: str, channel_id: str | None) -> Message:
     with session_scope(engine) as session:
-        if session.get(Paper, arxiv_id) is None:
+        if get_paper(session, arxiv_id=arxiv_id) is None:
             return text_message(f"I don't have arXiv:{arxiv_id} stored, so I can't save it.")
         new = interactions.save_paper(
             session, user_id=user_id, arxiv_id=arxiv_id, channel_id=channel_id
@@ -334,7 +337,7 @@ def save(engine: Engine, *, user_id: str, arxiv_id: str, channel_id: str | None)
 
 def vote(engine: Engine, *, channel_id: str, user_id: str, arxiv_id: str, value: int) -> Message:
     with session_scope(engine) as session:
-        if session.get(Paper, arxiv_id) is None:
+        if get_paper(session, arxiv_id=arxiv_id) is None:
             return text_message("I don't know that paper any more.")
         interactions.set_feedback(
             session, channel_id=channel_id, arxiv_id=arxiv_id, user_id=user_id, value=value

@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from app.slack.app import (
     build_app,
     set_response_sent,
 )
+from app.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +197,13 @@ def start_http(
     client: WebClient | None = None,
     llm: LLM | None,
     pdfs: PdfFetcher,
+    sources: Sequence[Source],
     host: str = "127.0.0.1",
     port: int | None = None,
     socket_mode: bool = False,
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
-    app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs)
+    app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http")
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,9 +26,12 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import interactions
 from app.db.models import Paper
+from app.db.papers import get_paper
+from app.ingest import fetch_paper_on_demand
 from app.paperids import abs_url, find_paper_ids, foreign_urls
 from app.safety import escape_mrkdwn, truncate
 from app.slack.commands_parse import link_host
+from app.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -209,14 +213,12 @@ def message_text(message: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def ensure_paper(settings: Settings, engine: Engine, *, arxiv_id: str) -> Paper | None:
+def ensure_paper(
+    settings: Settings, engine: Engine, *, sources: Sequence[Source], arxiv_id: str
+) -> Paper | None:
     """The stored paper, fetched from arXiv / Hugging Face on demand when we don't have it."""
-    from app.db.papers import get_paper
-
     with Session(engine, expire_on_commit=False) as session:
         paper = get_paper(session, arxiv_id=arxiv_id)
     if paper is not None:
         return paper
-    from app.ingest import fetch_paper_on_demand
-
-    return fetch_paper_on_demand(settings, engine, arxiv_id=arxiv_id)
+    return fetch_paper_on_demand(settings, engine, arxiv_id=arxiv_id, sources=sources)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import arxiv
@@ -28,7 +28,8 @@ from app.config import Settings
 from app.errors import SourceError
 from app.paperids import split_version
 from app.sources._retry import Retryable, call_with_retries, raise_if_transient
-from app.sources.records import Author, PaperRecord
+from app.sources.base import Chunk, FetchContext
+from app.sources.records import ARXIV_PRIORITY, Author, PaperRecord
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +216,62 @@ class _Client(arxiv.Client):
 
 
 class ArxivSource:
-    """Newest-first listings of categories and topic queries, plus lookups by id."""
+    """Newest-first listings of categories and topic queries, plus lookups by id. The reference
+    source: its metadata owns a paper (ARXIV_PRIORITY)."""
+
+    name = "arxiv"
+    priority = ARXIV_PRIORITY
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client = _Client(settings)
+
+    def fetch(self, context: FetchContext) -> Iterator[Chunk]:
+        """One chunk per query (a category, a topic's own arXiv query), after all its pages.
+        A query that fails on its own (arXiv's error feed, only empty pages) is a chunk with an
+        error; the other queries still run."""
+        settings = self._settings
+        queries = [(f"cat:{c}", c, True) for c in settings.arxiv_categories]
+        # A topic's own query may rightly find nothing new.
+        queries += [
+            (q.strip(), f"topic:{name}", False) for name, q in context.topic_queries if q.strip()
+        ]
+        for query, key, expect_results in queries:
+            chunk = Chunk(key)
+            context.progress(f"arXiv {key}: fetching")
+            try:
+                for page in self.newest(
+                    query,
+                    since=self._cutoff(context, key),
+                    limit=settings.arxiv_max_per_category,
+                    key=key,
+                    expect_results=expect_results,
+                ):
+                    chunk.records += page.records
+                    chunk.skipped += page.skipped
+                    context.progress(f"arXiv {key}: {len(chunk.records)} papers")
+            except ArxivQueryError as exc:
+                chunk = Chunk(key, error=str(exc))
+            yield chunk
+
+    def _cutoff(self, context: FetchContext, key: str) -> datetime | None:
+        """Oldest submission date still worth reading: the start of the last run that completed
+        the query, minus the overlap (arXiv back-fills); None on the first run (the per-category
+        cap bounds it)."""
+        if context.days is not None:
+            return datetime.now(UTC) - timedelta(days=context.days)
+        last = context.since(key)
+        return last - timedelta(hours=self._settings.arxiv_overlap_hours) if last else None
+
+    def lookup(self, ids: Mapping[str, Sequence[str]]) -> list[PaperRecord]:
+        wanted = list(ids.get("arxiv", ()))
+        return self.by_ids(wanted) if wanted else []
+
+    def run_params(self) -> dict[str, object]:
+        return {"categories": list(self._settings.arxiv_categories)}
+
+    def close(self) -> None:
+        self._client._session.close()
 
     def newest(
         self,

@@ -7,8 +7,9 @@ when Hugging Face featured it (`paper.publishedAt` is the arXiv date).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,10 +18,14 @@ from app.config import Settings
 from app.errors import SourceError
 from app.paperids import split_version
 from app.sources._retry import Retryable, call_with_retries, raise_if_transient
+from app.sources.base import Chunk, FetchContext
 from app.sources.records import Author, PaperRecord
 
 log = logging.getLogger(__name__)
 
+NAME = "hf"
+# Below arXiv (100): Hugging Face's metadata only stands in until arXiv has the paper.
+PRIORITY = 20
 USER_AGENT = "paperboy/0.1 (research digest bot)"
 DAILY_PAGE_SIZE = 100
 # A busy day has a few dozen papers; this only guards against a server that never stops.
@@ -80,6 +85,7 @@ def item_record(
     if not title:
         return None
     featured = _datetime(item.get("publishedAt"))
+    day = featured.date() if featured else featured_on
     keywords = paper.get("ai_keywords")
     return PaperRecord(
         arxiv_id=arxiv_id,
@@ -94,17 +100,24 @@ def item_record(
         links=[
             {"href": f"https://huggingface.co/papers/{arxiv_id}", "rel": "related", "title": "hf"}
         ],
-        hf_upvotes=_int(paper.get("upvotes")),
-        hf_num_comments=_int(item.get("numComments", paper.get("numComments"))),
-        hf_github_repo=_text(paper.get("githubRepo")),
-        hf_github_stars=_int(paper.get("githubStars")),
-        hf_ai_keywords=(
-            [k for k in map(_text, keywords) if k] if isinstance(keywords, list) else None
-        ),
-        hf_ai_summary=_text(paper.get("ai_summary")),
-        hf_organization=_organization(paper.get("organization") or item.get("organization")),
-        hf_featured_on=featured.date() if featured else featured_on,
-        hf_trending_at=trending_at,
+        signals={
+            "upvotes": _int(paper.get("upvotes")),
+            "num_comments": _int(item.get("numComments", paper.get("numComments"))),
+            "github_repo": _text(paper.get("githubRepo")),
+            "github_stars": _int(paper.get("githubStars")),
+            "ai_keywords": (
+                [k for k in map(_text, keywords) if k] if isinstance(keywords, list) else None
+            ),
+            "ai_summary": _text(paper.get("ai_summary")),
+            "organization": _organization(paper.get("organization") or item.get("organization")),
+            # First sightings stay put (app/db/models/papers.py PaperSignal): the day it was
+            # featured, the time it first trended. When it was last seen trending is its
+            # hf_trending row's last_seen_at in paper_sources.
+            "first_featured_on": day.isoformat() if day else None,
+            "first_trending_at": trending_at.isoformat() if trending_at else None,
+        },
+        provider=NAME,
+        priority=PRIORITY,
         source=source,
         source_key=source_key,
     )
@@ -112,6 +125,9 @@ def item_record(
 
 class HuggingFaceSource:
     """The Hugging Face papers API at HF_API_URL. Build once, `close()` when done."""
+
+    name = NAME
+    priority = PRIORITY
 
     def __init__(self, settings: Settings, *, client: httpx.Client | None = None) -> None:
         self._settings = settings
@@ -130,6 +146,30 @@ class HuggingFaceSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def fetch(self, context: FetchContext) -> Iterator[Chunk]:
+        """The last days' lists and trending, as one chunk: a handful of quick requests, stored
+        only when every one succeeded."""
+        chunk = Chunk("all")
+        today = datetime.now(UTC).date()
+        pages = []
+        for back in range(context.days or self._settings.hf_days):
+            day = today - timedelta(days=back)
+            context.progress(f"Hugging Face: daily papers of {day.isoformat()}")
+            pages.append(self.daily(day))
+        context.progress("Hugging Face: trending")
+        pages.append(self.trending())
+        for page in pages:
+            chunk.records += page.records
+            chunk.skipped += page.skipped
+        yield chunk
+
+    def lookup(self, ids: Mapping[str, Sequence[str]]) -> list[PaperRecord]:
+        found = [self.paper(arxiv_id) for arxiv_id in ids.get("arxiv", ())]
+        return [record for record in found if record is not None]
+
+    def run_params(self) -> dict[str, object]:
+        return {}
 
     def daily(self, day: date) -> HFPage:
         """Papers featured on `day` (all pages)."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0003_status_checks'
-down_revision: str | None = '0001'
+down_revision: str | None = '0002_paper_identity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

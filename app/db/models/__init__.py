@@ -3,7 +3,14 @@ generated from and checked against these (tests/test_migrations.py)."""
 
 from app.db.models.base import NAMING_CONVENTION, TSVECTOR_EXPR, Base
 from app.db.models.llm import LlmCall, LlmJob, Notice, PaperText, Relevance, Summary
-from app.db.models.papers import IngestRun, Paper, PaperSource, Topic
+from app.db.models.papers import (
+    IngestRun,
+    Paper,
+    PaperExternalId,
+    PaperSignal,
+    PaperSource,
+    Topic,
+)
 from app.db.models.slack import (
     Channel,
     ChannelTopic,
@@ -40,6 +47,8 @@ __all__ = [
     "NAMING_CONVENTION",
     "Notice",
     "Paper",
+    "PaperExternalId",
+    "PaperSignal",
     "PaperSource",
     "PaperText",
     "PostedMessage",

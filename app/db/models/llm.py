@@ -36,7 +36,7 @@ class Summary(Base):
     __tablename__ = "summaries"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # card | deep
     model: Mapped[str] = mapped_column(String(64))  # "extractive" for the fallback
     prompt_version: Mapped[str] = mapped_column(String(32))
@@ -50,7 +50,7 @@ class Summary(Base):
     created_at: Mapped[datetime] = now_column()
 
     __table_args__ = (
-        UniqueConstraint("arxiv_id", "kind", "model", "prompt_version", name="uq_summaries_key"),
+        UniqueConstraint("paper_id", "kind", "model", "prompt_version", name="uq_summaries_key"),
     )
 
 
@@ -59,8 +59,8 @@ class PaperText(Base):
 
     __tablename__ = "paper_texts"
 
-    arxiv_id: Mapped[str] = mapped_column(
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
     text: Mapped[str] = mapped_column(Text)
@@ -76,7 +76,7 @@ class LlmJob(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))  # card | deep | grade | answer
-    arxiv_id: Mapped[str | None] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
+    paper_id: Mapped[int | None] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Lower runs first; urgent (Slack) jobs use a negative priority.
@@ -136,8 +136,8 @@ class Relevance(Base):
     topic_id: Mapped[int] = mapped_column(
         ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
     )
-    arxiv_id: Mapped[str] = mapped_column(
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     lexical_score: Mapped[float] = mapped_column(Float, default=0.0)
     llm_score: Mapped[int | None] = mapped_column(Integer)  # 0-10

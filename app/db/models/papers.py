@@ -1,4 +1,10 @@
-"""Papers, where they came from, ingest runs and topics."""
+"""Papers, their external ids and per-source signals, where they came from, ingest runs and
+topics.
+
+A paper's key is the surrogate `papers.id`; every table that points at a paper points there.
+`paper_external_ids` is the identity map (arXiv, DOI, OpenReview, Semantic Scholar ids ...);
+`papers.arxiv_id` is a convenience copy of its arXiv id (the display and URL id), written by the
+same upsert (app/db/papers.py)."""
 
 from __future__ import annotations
 
@@ -8,17 +14,18 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Computed,
-    Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.base import TSVECTOR_EXPR, Base, now_column, status_check, status_type
 from app.db.models.states import IngestStatus
@@ -27,11 +34,13 @@ from app.db.models.states import IngestStatus
 
 
 class Paper(Base):
-    """One row per paper whatever its sources, keyed by the arXiv id without version."""
+    """One row per paper whatever its sources; metadata owned by the highest-priority source."""
 
     __tablename__ = "papers"
 
-    arxiv_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # The arXiv id without version, once any source has told us it; also in paper_external_ids.
+    arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(Text)
     abstract: Mapped[str] = mapped_column(Text, default="")
@@ -46,15 +55,9 @@ class Paper(Base):
     doi: Mapped[str | None] = mapped_column(String(255))
     # [{"href": ..., "rel": ..., "title": ...}]
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    hf_upvotes: Mapped[int | None] = mapped_column(Integer)
-    hf_num_comments: Mapped[int | None] = mapped_column(Integer)
-    hf_github_repo: Mapped[str | None] = mapped_column(Text)
-    hf_github_stars: Mapped[int | None] = mapped_column(Integer)
-    hf_ai_keywords: Mapped[list[str] | None] = mapped_column(ARRAY(String))
-    hf_ai_summary: Mapped[str | None] = mapped_column(Text)
-    hf_organization: Mapped[str | None] = mapped_column(Text)
-    hf_featured_on: Mapped[date | None] = mapped_column(Date)
-    hf_trending_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Which source owns the metadata above, and its merge priority (app/db/papers.py).
+    metadata_source: Mapped[str] = mapped_column(String(32), default="arxiv")
+    metadata_priority: Mapped[int] = mapped_column(SmallInteger, default=0)
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR, Computed(TSVECTOR_EXPR, persisted=True), nullable=True
     )
@@ -71,6 +74,81 @@ class Paper(Base):
         {"postgresql_with": {"toast_tuple_target": 8160}},
     )
 
+    signals: Mapped[list[PaperSignal]] = relationship(lazy="selectin", viewonly=True)
+
+    def signal(self, source: str, key: str) -> Any:
+        """One source-specific value (None when that source has not told us)."""
+        for row in self.signals:
+            if row.source == source:
+                return row.data.get(key)
+        return None
+
+    # Hugging Face's signals under their former column names, for readers (Block Kit, cards).
+    @property
+    def hf_upvotes(self) -> int | None:
+        return self.signal("hf", "upvotes")
+
+    @property
+    def hf_num_comments(self) -> int | None:
+        return self.signal("hf", "num_comments")
+
+    @property
+    def hf_github_repo(self) -> str | None:
+        return self.signal("hf", "github_repo")
+
+    @property
+    def hf_github_stars(self) -> int | None:
+        return self.signal("hf", "github_stars")
+
+    @property
+    def hf_ai_keywords(self) -> list[str] | None:
+        return self.signal("hf", "ai_keywords")
+
+    @property
+    def hf_ai_summary(self) -> str | None:
+        return self.signal("hf", "ai_summary")
+
+    @property
+    def hf_organization(self) -> str | None:
+        return self.signal("hf", "organization")
+
+    @property
+    def hf_featured_on(self) -> date | None:
+        value = self.signal("hf", "first_featured_on")
+        return date.fromisoformat(value) if value else None
+
+    @property
+    def hf_trending_at(self) -> datetime | None:
+        value = self.signal("hf", "first_trending_at")
+        return datetime.fromisoformat(value) if value else None
+
+
+class PaperExternalId(Base):
+    """The identity map: each external id (scheme, value) names exactly one paper."""
+
+    __tablename__ = "paper_external_ids"
+
+    scheme: Mapped[str] = mapped_column(String(32), primary_key=True)  # arxiv | doi | openreview
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = now_column()
+
+
+class PaperSignal(Base):
+    """What one source says about a paper beyond its metadata (Hugging Face upvotes, stars ...).
+
+    A new source adds its own row per paper instead of columns on `papers`. Merge rules: a null
+    never wipes a stored value; keys starting with `first_` keep their first value."""
+
+    __tablename__ = "paper_signals"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    updated_at: Mapped[datetime] = now_column()
+
 
 class PaperSource(Base):
     """Provenance: where and when each source saw each paper."""
@@ -78,8 +156,9 @@ class PaperSource(Base):
     __tablename__ = "paper_sources"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    arxiv_id: Mapped[str] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="CASCADE"))
-    source: Mapped[str] = mapped_column(String(32))  # arxiv | hf_daily | hf_trending | on_demand
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    # arxiv | hf_daily | hf_trending | on_demand | openreview ...
+    source: Mapped[str] = mapped_column(String(32))
     source_key: Mapped[str] = mapped_column(String(255), default="")  # category, day, query
     first_seen_at: Mapped[datetime] = now_column()
     last_seen_at: Mapped[datetime] = now_column()
@@ -88,7 +167,7 @@ class PaperSource(Base):
     )
 
     __table_args__ = (
-        UniqueConstraint("arxiv_id", "source", "source_key", name="uq_paper_sources_key"),
+        UniqueConstraint("paper_id", "source", "source_key", name="uq_paper_sources_key"),
     )
 
 

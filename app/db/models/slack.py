@@ -89,7 +89,7 @@ class PostedMessage(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
-    arxiv_id: Mapped[str | None] = mapped_column(ForeignKey("papers.arxiv_id", ondelete="SET NULL"))
+    paper_id: Mapped[int | None] = mapped_column(ForeignKey("papers.id", ondelete="SET NULL"))
     digest_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("digest_runs.id", ondelete="CASCADE")
     )
@@ -100,7 +100,7 @@ class PostedMessage(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "ts", name="uq_posted_messages_channel_ts"),
         UniqueConstraint("digest_run_id", "position", name="uq_posted_messages_run_position"),
-        Index("ix_posted_messages_channel_paper", "channel_id", "arxiv_id"),
+        Index("ix_posted_messages_channel_paper", "channel_id", "paper_id"),
     )
 
 
@@ -117,8 +117,8 @@ class SavedPaper(Base):
     __tablename__ = "saved_papers"
 
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    arxiv_id: Mapped[str] = mapped_column(
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     channel_id: Mapped[str | None] = mapped_column(String(32))
     saved_at: Mapped[datetime] = now_column()
@@ -130,8 +130,8 @@ class Feedback(Base):
     __tablename__ = "feedback"
 
     channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    arxiv_id: Mapped[str] = mapped_column(
-        ForeignKey("papers.arxiv_id", ondelete="CASCADE"), primary_key=True
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)

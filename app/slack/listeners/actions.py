@@ -193,7 +193,9 @@ def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
     from app.llm.service import deep_summary
     from app.slack.threads import NOT_FOUND, ensure_paper
 
-    paper = ensure_paper(services.settings, services.engine, arxiv_id=arxiv_id)
+    paper = ensure_paper(
+        services.settings, services.engine, sources=services.sources, arxiv_id=arxiv_id
+    )
     if paper is None:
         raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))
     deep = deep_summary(

@@ -131,7 +131,14 @@ def handle(
             )
         case cp.PaperLookup(arxiv_id=arxiv_id):
             ack(text=f"Looking up arXiv:{arxiv_id}…")
-            later("/papers paper", operations.paper_message, settings, engine, arxiv_id=arxiv_id)
+            later(
+                "/papers paper",
+                operations.paper_message,
+                settings,
+                engine,
+                sources=services.sources,
+                arxiv_id=arxiv_id,
+            )
         case cp.Saved(bibtex=False):
             ack()
             now("/papers saved", operations.saved_message, engine, user_id=user_id)

@@ -144,7 +144,9 @@ class EventHandler:
         """Post the deep summary of a paper in a thread (also used by the Summarize button)."""
         note = WorkingNote(client, channel=channel, thread_ts=reply_ts)
         with note:
-            paper = threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id)
+            paper = threads.ensure_paper(
+                self.settings, self.engine, sources=self.services.sources, arxiv_id=arxiv_id
+            )
             if paper is None:
                 note.finish({"text": threads.NOT_FOUND.format(arxiv_id=arxiv_id)})
                 return
@@ -220,7 +222,12 @@ class EventHandler:
                 post_in_thread(client, channel, reply_ts, {"text": text})
                 return
             arxiv_id = resolution.arxiv_id
-            if threads.ensure_paper(self.settings, self.engine, arxiv_id=arxiv_id) is None:
+            if (
+                threads.ensure_paper(
+                    self.settings, self.engine, sources=self.services.sources, arxiv_id=arxiv_id
+                )
+                is None
+            ):
                 text = threads.NOT_FOUND.format(arxiv_id=arxiv_id)
                 post_in_thread(client, channel, reply_ts, {"text": text})
                 return
