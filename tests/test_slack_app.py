@@ -18,7 +18,7 @@ from app.db import jobruns
 from app.db.engine import session_scope
 from app.slack.app import SlackNotConfigured, check_slack_settings
 from app.slack.server import start_http
-from tests.deps import app_deps, llm_deps
+from tests.deps import app_deps
 
 URL_VERIFICATION = {
     "token": "x",
