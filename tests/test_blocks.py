@@ -13,7 +13,9 @@ import pytest
 from fakes.block_kit import block_kit_errors
 from paper_helpers import memory_paper
 
+from app import blockkit, paper_blocks
 from app.db.models import Paper
+from app.digest import blocks as digest_blocks
 from app.slack import blocks
 
 
@@ -52,7 +54,7 @@ class TestPaperMessage:
     def test_mass_mention_and_ampersand_in_title_are_inert(self) -> None:
         paper = make_paper(title="Ranking <!channel> & <@U123> friends @here")
         card = Card(tldr="Ping <!here> & everyone @channel", key_points=["<#C1> & co"])
-        message = blocks.paper_message(paper, card, position=1)
+        message = paper_blocks.paper_message(paper, card, position=1)
         assert_valid(message)
         text = all_text(message)
         for forbidden in ("<!channel>", "<!here>", "<@U123>", "<#C1>", "@here", "@channel"):
@@ -64,7 +66,7 @@ class TestPaperMessage:
     def test_title_links_to_arxiv_and_authors_are_shortened(self) -> None:
         authors = [{"name": f"Author {i}", "affiliations": []} for i in range(7)]
         paper = make_paper(authors=authors, hf_organization="Hugging Face")
-        message = blocks.paper_message(paper, Card(tldr="Short."), position=3)
+        message = paper_blocks.paper_message(paper, Card(tldr="Short."), position=3)
         head = message["blocks"][0]["text"]["text"]
         assert "<https://arxiv.org/abs/2501.00001|A Paper>" in head
         assert head.startswith("*3. ")
@@ -76,7 +78,7 @@ class TestPaperMessage:
         huge = "word & more " * 2000
         paper = make_paper(title="T " * 400, abstract=huge)
         for card in (None, Card(tldr=huge, key_points=[huge] * 20, tags=[huge] * 20)):
-            message = blocks.paper_message(paper, card)
+            message = paper_blocks.paper_message(paper, card)
             assert_valid(message)
             for block in message["blocks"]:
                 if block["type"] == "section":
@@ -85,7 +87,7 @@ class TestPaperMessage:
                     assert not block["text"]["text"].rstrip("…").endswith(("&", "&a", "&am"))
 
     def test_buttons_carry_the_paper_id(self) -> None:
-        message = blocks.paper_message(make_paper(), Card(tldr="x"))
+        message = paper_blocks.paper_message(make_paper(), Card(tldr="x"))
         actions = next(b for b in message["blocks"] if b["type"] == "actions")
         by_id = {el["action_id"]: el for el in actions["elements"]}
         assert set(by_id) == {
@@ -100,7 +102,7 @@ class TestPaperMessage:
 
     def test_meta_shows_upvotes_code_tags_and_extractive_marker(self) -> None:
         paper = make_paper(hf_upvotes=42, hf_github_repo="https://github.com/org/repo?a=1&b=2")
-        message = blocks.paper_message(paper, Card(tldr="x", tags=["rag"], extractive=True))
+        message = paper_blocks.paper_message(paper, Card(tldr="x", tags=["rag"], extractive=True))
         meta = all_text(message)
         assert "42 upvotes" in meta
         assert "<https://github.com/org/repo?a=1&amp;b=2|code>" in meta
@@ -117,7 +119,7 @@ class TestPaperMessage:
         ],
     )
     def test_code_link_only_for_github(self, repo: str) -> None:
-        message = blocks.paper_message(make_paper(hf_github_repo=repo), Card(tldr="x"))
+        message = paper_blocks.paper_message(make_paper(hf_github_repo=repo), Card(tldr="x"))
         text = all_text(message)
         assert "evil.example" not in text and "javascript:" not in text
         assert "<!channel>" not in text
@@ -126,7 +128,7 @@ class TestPaperMessage:
 
 class TestDigestFraming:
     def test_header_counts_and_names_topics(self) -> None:
-        message = blocks.digest_header(
+        message = digest_blocks.digest_header(
             day=date(2025, 3, 10), topics=["LLM & search", "<!here>"], count=3, style="thread"
         )
         assert_valid(message)
@@ -137,8 +139,8 @@ class TestDigestFraming:
 
     def test_quiet_day_and_ingest_failure_are_one_short_line(self) -> None:
         for message in (
-            blocks.quiet_day_notice(day=date(2025, 3, 8), topics=["rag"]),
-            blocks.ingest_failure_notice(day=date(2025, 3, 8), error="arXiv 503 <!channel>"),
+            digest_blocks.quiet_day_notice(day=date(2025, 3, 8), topics=["rag"]),
+            digest_blocks.ingest_failure_notice(day=date(2025, 3, 8), error="arXiv 503 <!channel>"),
         ):
             assert_valid(message)
             assert len(message["blocks"]) == 1
@@ -147,12 +149,12 @@ class TestDigestFraming:
 
 class TestGenericBuilders:
     def test_fifty_block_cap(self) -> None:
-        many = [blocks.section(f"block {i}") for i in range(80)]
-        message = blocks.fit("many", many)
+        many = [blockkit.section(f"block {i}") for i in range(80)]
+        message = blockkit.fit("many", many)
         assert len(message["blocks"]) == 50
         assert "31 more blocks not shown" in message["blocks"][-1]["elements"][0]["text"]
         assert_valid(message)
-        exact = blocks.fit("exact", many[:50])
+        exact = blockkit.fit("exact", many[:50])
         assert exact["blocks"] == many[:50]
 
     def test_search_results_with_many_hits_stay_inside_limits(self) -> None:
@@ -171,11 +173,11 @@ class TestGenericBuilders:
     def test_cutting_text_never_leaves_a_live_mention_at_the_end(self) -> None:
         # "@heresy" is not a mention; cut after "@here" it would read as one.
         for text in ("see @heresy", "see @channels", "see @everyones"):
-            cut = blocks.esc(text, len(text) - 1)
+            cut = blockkit.esc(text, len(text) - 1)
             assert not re.search(r"@(here|channel|everyone)\b", cut), cut
             assert len(cut) <= len(text) - 1
         paper = make_paper(title="")
-        assert blocks.paper_message(paper, None)["text"] == "arXiv:2501.00001"
+        assert paper_blocks.paper_message(paper, None)["text"] == "arXiv:2501.00001"
 
     def test_search_results_empty(self) -> None:
         message = blocks.search_results_blocks([], {}, "nothing")
@@ -247,7 +249,7 @@ def _mrkdwn_texts(value: Any) -> list[str]:
 def assert_safe(message: dict[str, Any]) -> None:
     """Inside Block Kit limits, with a fallback, and nothing from the input can ping or link."""
     assert_valid(message)
-    assert len(message["text"]) <= blocks.FALLBACK_TEXT
+    assert len(message["text"]) <= blockkit.FALLBACK_TEXT
     assert not _MENTION.search(json.dumps(message, ensure_ascii=False))
     for text in [message["text"], *_mrkdwn_texts(message["blocks"])]:
         bare = _OUR_LINK.sub("", text.removeprefix("> "))  # our quote marker (answers)
@@ -315,15 +317,18 @@ def test_every_builder_stays_safe_and_inside_limits_for_hostile_input(seed: int)
         quotes: list[str]
 
     messages = [
-        blocks.paper_message(p, cards[p.arxiv_id], position=i + 1) for i, p in enumerate(papers)
+        paper_blocks.paper_message(p, cards[p.arxiv_id], position=i + 1)
+        for i, p in enumerate(papers)
     ]
     messages += [
-        blocks.digest_header(day=day, topics=topics, count=len(papers), style=style, trending=2)
+        digest_blocks.digest_header(
+            day=day, topics=topics, count=len(papers), style=style, trending=2
+        )
         for style in ("messages", "thread")
     ]
     messages += [
-        blocks.quiet_day_notice(day=day, topics=topics),
-        blocks.ingest_failure_notice(day=day, error=_hostile(rng)),
+        digest_blocks.quiet_day_notice(day=day, topics=topics),
+        digest_blocks.ingest_failure_notice(day=day, error=_hostile(rng)),
         blocks.search_results_blocks(papers, cards, _hostile(rng, 500)),
         blocks.search_results_blocks(papers, [cards[p.arxiv_id] for p in papers], ""),
         blocks.deep_summary_blocks(

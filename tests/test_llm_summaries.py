@@ -199,7 +199,7 @@ class TestBadOutput:
 
 def _as_posted(session: Session, cfg: Settings) -> str:
     """The digest message Slack would receive for the paper, as one string."""
-    from app.slack.blocks import paper_message
+    from app.paper_blocks import paper_message
 
     paper = paper_of(session, "2611.00001")
     message = paper_message(paper, card_for(session, paper=paper, settings=cfg))

@@ -68,7 +68,7 @@ class TestAck:
     def test_slow_work_starts_as_soon_as_the_ack_is_sent(self, slack_app_server, papers):
         # Background work waits for the ack to be written (app.slack.app.RESPONSE_SENT); the
         # HTTP front end must release it then, not after the AFTER_RESPONSE_WAIT_S safety net.
-        from app.slack.app import AFTER_RESPONSE_WAIT_S
+        from app.slack.services import AFTER_RESPONSE_WAIT_S
 
         sent = slack_app_server.command("paper 2401.00001")
         acked = time.monotonic()

@@ -87,6 +87,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Any:
+    # Alembic loads only when a schema upgrade runs, not on every command's start-up.
     from alembic.config import Config
 
     cfg = Config()
@@ -97,7 +98,7 @@ def alembic_config(url: str) -> Any:
 
 def ensure_schema(engine: Engine) -> None:
     """Apply pending migrations, holding an advisory lock so concurrent commands don't race."""
-    from alembic import command
+    from alembic import command  # loaded only when a schema upgrade runs (see alembic_config)
 
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})

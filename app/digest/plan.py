@@ -19,6 +19,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from app import blockkit, paper_blocks
 from app.config import Settings
 from app.db.channels import channel_topics
 from app.db.models import (
@@ -30,10 +31,10 @@ from app.db.models import (
     IngestStatus,
     Paper,
 )
+from app.digest import blocks as digest_blocks
 from app.digest.batch import Batch
 from app.digest.select import Candidate, load_papers, select_papers
 from app.llm.cards import cards_for
-from app.slack import blocks
 from app.timeutil import aware
 
 # The first digest of a channel looks this far back.
@@ -218,7 +219,7 @@ def _loaded(session: Session, arxiv_ids: list[str]) -> dict[str, Paper] | None:
     return {arxiv_id: loaded[arxiv_id] for arxiv_id in arxiv_ids}
 
 
-def _payload(channel_id: str, message: blocks.Message, meta: dict[str, Any]) -> dict[str, Any]:
+def _payload(channel_id: str, message: blockkit.Message, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "channel": channel_id,
         **message,
@@ -254,14 +255,16 @@ def render(
         if kind is None:
             return []
         if kind == "ingest_failure":
-            message = blocks.ingest_failure_notice(day=day)
+            message = digest_blocks.ingest_failure_notice(day=day)
         else:
-            message = blocks.quiet_day_notice(day=day, topics=topics)
+            message = digest_blocks.quiet_day_notice(day=day, topics=topics)
         notice = _payload(cid, message, meta_base | {"kind": kind, "position": 0})
         return [OutMessage(0, "notice", None, _ready(notice))]
     papers = _loaded(session, paper_ids) or load_papers(session, paper_ids)
     present = [i for i in paper_ids if i in papers]
-    header = blocks.digest_header(day=day, topics=topics, count=len(present), style=channel.style)
+    header = digest_blocks.digest_header(
+        day=day, topics=topics, count=len(present), style=channel.style
+    )
     header_payload = _payload(cid, header, meta_base | {"kind": "header", "position": 0})
     out = [OutMessage(0, "header", None, _ready(header_payload))]
     thread = channel.style == "thread"
@@ -272,7 +275,7 @@ def render(
         if not cards:  # one query for the whole run, on first use
             with Session(engine) as s:
                 cards.update(cards_for(s, papers=[papers[i] for i in present], settings=settings))
-        message = blocks.paper_message(papers[arxiv_id], cards[arxiv_id], position=position)
+        message = paper_blocks.paper_message(papers[arxiv_id], cards[arxiv_id], position=position)
         meta = meta_base | {"kind": "paper", "arxiv_id": arxiv_id, "position": position}
         return _payload(cid, message, meta)
 

@@ -53,7 +53,7 @@ class Usage:
 @functools.cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The JSON schema the API accepts for structured output (the SDK's own transform)."""
-    from anthropic import transform_schema
+    from anthropic import transform_schema  # heavy: loaded only once an LLM is used
 
     return transform_schema(model)
 
@@ -150,7 +150,7 @@ def parse_message(message: Any, schema: type[T]) -> Reply[T]:
 
 def describe(exc: Exception) -> str:
     """One line for logs and `last_error`."""
-    import anthropic
+    import anthropic  # heavy to import: loaded only once an LLM is actually used
 
     if isinstance(exc, anthropic.APITimeoutError):
         return "request timed out"
@@ -163,7 +163,7 @@ def describe(exc: Exception) -> str:
 
 
 def _unavailable(exc: Exception) -> LLMUnavailable:
-    import anthropic
+    import anthropic  # heavy to import: loaded only once an LLM is actually used
 
     # A malformed request fails the same way every time: no point in retrying it later.
     permanent = isinstance(exc, anthropic.APIStatusError) and exc.status_code in (
@@ -193,7 +193,7 @@ class AnthropicLLM:
     def __init__(
         self, *, api_key: str, base_url: str | None, model: str, max_retries: int, timeout: float
     ) -> None:
-        import anthropic
+        import anthropic  # heavy to import: loaded only once an LLM is actually used
 
         self.model = model
         self._errors = anthropic.APIError

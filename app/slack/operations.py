@@ -10,12 +10,12 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from app import schedule
+from app import blockkit, paper_blocks, schedule
 from app import topics as topic_service
 from app.bibtex import export
 from app.config import Settings
@@ -25,19 +25,17 @@ from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
 from app.db.papers import get_paper
+from app.db.topics import get_topic
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
 from app.llm.service import expand_topic
 from app.safety import escape_mrkdwn, truncate
-from app.search import search_papers
+from app.search import check_query, search_papers
 from app.slack import blocks
-from app.slack.app import Busy
+from app.slack.services import Busy, Services
 from app.slack.threads import NOT_FOUND, ensure_paper
 from app.sources import Source
-
-if TYPE_CHECKING:
-    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +118,14 @@ def search_message(
     queue_card_upgrades(settings, engine, arxiv_ids=[a for a, c in cards.items() if c.extractive])
     message = blocks.search_results_blocks(hits, cards, query)
     if shareable and hits:
-        value = query[: blocks.BUTTON_VALUE]
+        value = query[: blockkit.BUTTON_VALUE]
         message["blocks"].append(
             {
                 "type": "actions",
                 "block_id": "search_actions",
                 "elements": [
-                    blocks.button("Post to channel", ACTION_SEARCH_POST, value, style="primary"),
-                    blocks.button("Follow this topic here", ACTION_SEARCH_FOLLOW, value),
+                    blockkit.button("Post to channel", ACTION_SEARCH_POST, value, style="primary"),
+                    blockkit.button("Follow this topic here", ACTION_SEARCH_FOLLOW, value),
                 ],
             }
         )
@@ -179,11 +177,11 @@ def expansion_message(name: str, expanded: str) -> Message:
         "text": f"I search {escape_mrkdwn(truncate(name, 100))} as: "
         f"{escape_mrkdwn(truncate(expanded, 200))}",
         "blocks": [
-            blocks.section(text),
+            blockkit.section(text),
             {
                 "type": "actions",
                 "block_id": "topic_query",
-                "elements": [blocks.button("Edit query", ACTION_EDIT_QUERY, name[:200])],
+                "elements": [blockkit.button("Edit query", ACTION_EDIT_QUERY, name[:200])],
             },
         ],
     }
@@ -219,9 +217,6 @@ def topics_message(engine: Engine, *, channel_id: str) -> Message:
 
 def set_expanded_query(engine: Engine, *, topic: str, query: str) -> None:
     """Store the user's edit of a topic's expanded query (validated as a search first)."""
-    from app.db.topics import get_topic
-    from app.search import check_query
-
     with session_scope(engine) as session:
         check_query(session, text=query)
         row = get_topic(session, name=topic)
@@ -262,7 +257,7 @@ def paper_message(
         card = card_for(session, paper=paper, settings=settings)
     if card.extractive:
         queue_card_upgrades(settings, engine, arxiv_ids=[paper.arxiv_id])
-    return blocks.paper_message(paper, card)
+    return paper_blocks.paper_message(paper, card)
 
 
 def queue_card_upgrades(settings: Settings, engine: Engine, *, arxiv_ids: list[str]) -> None:
@@ -288,11 +283,11 @@ def saved_message(engine: Engine, *, user_id: str) -> Message:
         return text_message("You haven't saved any papers yet: press *Save* on a paper post.")
     lines = [f"You saved {len(papers)} paper{'s' if len(papers) != 1 else ''}:"]
     for i, paper in enumerate(papers[:30], start=1):
-        lines.append(f"{i}. {blocks.title_link(paper, limit=150).strip('*')}")
+        lines.append(f"{i}. {paper_blocks.title_link(paper, limit=150).strip('*')}")
     if len(papers) > 30:
         lines.append(f"…and {len(papers) - 30} more.")
     lines.append("`/papers saved bibtex` exports them as BibTeX.")
-    return {"text": lines[0], "blocks": blocks.split_sections("\n".join(lines))}
+    return {"text": lines[0], "blocks": blockkit.split_sections("\n".join(lines))}
 
 
 def bibtex_message(engine: Engine, *, user_id: str) -> Message:
@@ -312,14 +307,16 @@ def bibtex_message(engine: Engine, *, user_id: str) -> Message:
     chunk = ""
     for entry in shown:  # each section a code block of whole entries, under 3,000 characters
         safe = escape_mrkdwn(entry).replace("```", "` ``")
-        if chunk and len(chunk) + len(safe) + 8 > blocks.SECTION_TEXT - 10:
-            message_blocks.append(blocks.section(f"```{chunk}```"))
+        if chunk and len(chunk) + len(safe) + 8 > blockkit.SECTION_TEXT - 10:
+            message_blocks.append(blockkit.section(f"```{chunk}```"))
             chunk = ""
         chunk = f"{chunk}\n\n{safe}" if chunk else safe
     if chunk:
-        message_blocks.append(blocks.section(f"```{truncate(chunk, blocks.SECTION_TEXT - 8)}```"))
+        message_blocks.append(
+            blockkit.section(f"```{truncate(chunk, blockkit.SECTION_TEXT - 8)}```")
+        )
     if len(shown) < len(entries):
-        message_blocks.append(blocks.context(f"_{len(entries) - len(shown)} more not shown._"))
+        message_blocks.append(blockkit.context(f"_{len(entries) - len(shown)} more not shown._"))
     return {"text": f"BibTeX for your {len(shown)} saved papers", "blocks": message_blocks}
 
 

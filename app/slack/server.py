@@ -37,11 +37,8 @@ from app.db.engine import session_scope
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
-from app.slack.app import (
-    Services,
-    build_app,
-    set_response_sent,
-)
+from app.slack.app import build_app, set_response_sent
+from app.slack.services import Services
 from app.sources import Source
 
 log = logging.getLogger(__name__)

@@ -12,18 +12,22 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
+from app import blockkit, paper_blocks
 from app.db.topics import get_topic
 from app.errors import UserInputError
+from app.llm.service import deep_summary
 from app.paperids import split_version
 from app.slack import blocks, modals, operations
 from app.slack.listeners.events import EventHandler
+from app.slack.services import Services
+from app.slack.threads import NOT_FOUND, ensure_paper
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +40,11 @@ def register(app: App, services: Services) -> None:
     now = operations.run_now
     background = partial(operations.run_later, services)
 
-    @app.action(blocks.ACTION_PDF)
+    @app.action(paper_blocks.ACTION_PDF)
     def pdf(ack: Any) -> None:
         ack()  # a link button: Slack opens the URL, we only acknowledge
 
-    @app.action(blocks.ACTION_SUMMARIZE)
+    @app.action(paper_blocks.ACTION_SUMMARIZE)
     def summarize(
         ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
     ) -> None:
@@ -67,7 +71,7 @@ def register(app: App, services: Services) -> None:
             arxiv_id=arxiv_id,
         )
 
-    @app.action(blocks.ACTION_SAVE)
+    @app.action(paper_blocks.ACTION_SAVE)
     def save(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         ack()
         arxiv_id = _paper_id(action)
@@ -101,11 +105,11 @@ def register(app: App, services: Services) -> None:
             value=value,
         )
 
-    @app.action(blocks.ACTION_VOTE_UP)
+    @app.action(paper_blocks.ACTION_VOTE_UP)
     def vote_up(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         vote(ack, body, action, respond, 1)
 
-    @app.action(blocks.ACTION_VOTE_DOWN)
+    @app.action(paper_blocks.ACTION_VOTE_DOWN)
     def vote_down(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         vote(ack, body, action, respond, -1)
 
@@ -190,9 +194,6 @@ def _user(body: dict[str, Any]) -> str:
 
 
 def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
-    from app.llm.service import deep_summary
-    from app.slack.threads import NOT_FOUND, ensure_paper
-
     paper = ensure_paper(
         services.settings, services.engine, sources=services.sources, arxiv_id=arxiv_id
     )
@@ -212,13 +213,11 @@ def _post_search(
     services: Services, client: Any, respond: Any, *, channel: str, user_id: str, query: str
 ) -> dict[str, Any] | None:
     """Share search results in the channel (as one message, without the share buttons)."""
-    from slack_sdk.errors import SlackApiError
-
     message = operations.search_message(
         services.settings, services.engine, query=query, shareable=False
     )
     if re.fullmatch(r"[UW][A-Z0-9]{2,20}", user_id):
-        message["blocks"].append(blocks.context(f"Shared by <@{user_id}> with `/papers topic`"))
+        message["blocks"].append(blockkit.context(f"Shared by <@{user_id}> with `/papers topic`"))
     try:
         client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **message)
     except SlackApiError as exc:

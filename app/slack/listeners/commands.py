@@ -18,15 +18,15 @@ from app import schedule
 from app.db import channels as channels_db
 from app.digest import DigestOutcome, run_digest
 from app.errors import UserInputError, apology, log_unexpected
+from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
-from app.slack.app import RESPONSE_SENT
 from app.slack.poster import SlackPoster
+from app.slack.services import RESPONSE_SENT, Services
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,4 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
 
 
 def _plain(text: str, limit: int = 80) -> str:
-    from app.safety import escape_mrkdwn, truncate
-
     return truncate(escape_mrkdwn(" ".join(text.split())), limit)

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from app.db import interactions
 from app.db.engine import session_scope
 from app.errors import PaperboyError
+from app.llm.service import answer_question, deep_summary
 from app.paperids import find_paper_ids
 from app.slack import threads
-from app.slack.app import Busy
+from app.slack.blocks import answer_blocks, deep_summary_blocks
+from app.slack.services import Busy, Services
 from app.slack.thread_posts import (
     WORKING_NOTE,
     WORKING_NOTE_AFTER_S,
@@ -32,7 +34,6 @@ from app.slack.thread_posts import (
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,6 @@ class EventHandler:
             if paper is None:
                 note.finish({"text": threads.NOT_FOUND.format(arxiv_id=arxiv_id)})
                 return
-            from app.llm.service import deep_summary
-            from app.slack.blocks import deep_summary_blocks
-
             deep = deep_summary(
                 self.settings,
                 self.engine,
@@ -203,9 +201,6 @@ class EventHandler:
             post_in_thread(client, channel, reply_ts, {"text": str(exc)})
 
     def _answer(self, client: Any, asked: Asked) -> None:
-        from app.llm.service import answer_question
-        from app.slack.blocks import answer_blocks
-
         channel, reply_ts = asked.channel, asked.reply_ts
         try:
             resolution = self._resolve(

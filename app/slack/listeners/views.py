@@ -18,13 +18,12 @@ from app.db.engine import session_scope
 from app.errors import UserInputError
 from app.safety import escape_mrkdwn
 from app.slack import modals, operations
-from app.slack.app import Busy
 from app.slack.commands_parse import MAX_TOPIC_CHARS
+from app.slack.services import Busy, Services
 
 if TYPE_CHECKING:
     from slack_bolt import App
 
-    from app.slack.app import Services
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,8 @@
 """Block Kit primitives: Slack's limits, safe text, and blocks that can never break them.
 
-`app/slack/blocks.py` builds Paperboy's messages from these (and re-exports them). Untrusted text
-goes through `esc`/`esc_block` (app.safety.escape_mrkdwn: only &, <, > escaped, mentions
-defused; cut with app.safety.truncate, which never splits an escape). Limits:
+app/paper_blocks.py, app/digest/blocks.py and app/slack/blocks.py build Paperboy's messages from
+these. Untrusted text goes through `esc`/`esc_block` (app.safety.escape_mrkdwn: only &, <, >
+escaped, mentions defused; cut with app.safety.truncate, which never splits an escape). Limits:
 ../shared/REFERENCE.md (Block Kit).
 """
 
