@@ -33,6 +33,18 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+__all__ = [
+    "CONTENT_TYPE",
+    "REGISTRY",
+    "Collector",
+    "DatabaseCollector",
+    "DatabaseFacts",
+    "count_digest",
+    "count_slack_error",
+    "observe_request",
+    "render",
+]
+
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
