@@ -10,7 +10,8 @@ call `start_http()` to run the same front end on a free port. Modes:
   WSGI server on PORT then only answers /healthz.
 
 GET /healthz: 200 with database reachability and the last run of each scheduled job, 503 when
-the database cannot be reached.
+the database cannot be reached. GET /metrics: Prometheus metrics (app/metrics.py), including
+how long this server takes to answer each request.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from app import metrics
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
@@ -38,6 +41,7 @@ from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.slack.app import build_app, set_response_sent
+from app.slack.metrics_view import database_collector
 from app.slack.services import Services
 from app.sources import Source
 
@@ -45,6 +49,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 HTTP_THREADS = 16  # requests only ack and hand off, so a few threads go a long way
 MAX_BODY = 2 * 1024 * 1024  # Slack payloads are a few KB; refuse anything absurd early
 SWITCH_INTERVAL_S = 0.0005  # see tune_for_serving
@@ -71,16 +76,40 @@ def health_report(engine: Engine, *, mode: str) -> tuple[int, dict[str, Any]]:
 
 
 class PaperboyWsgi:
-    """WSGI app: /healthz here, everything else to Bolt (HTTP mode) or 404 (Socket Mode)."""
+    """WSGI app: /healthz and /metrics here, everything else to Bolt (HTTP mode) or 404 (Socket
+    Mode). Every request's answer time goes into the latency histogram."""
 
-    def __init__(self, engine: Engine, bolt: SlackRequestHandler | None, *, mode: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bolt: SlackRequestHandler | None,
+        *,
+        mode: str,
+        metrics_source: metrics.Collector | None = None,
+    ) -> None:
         self.engine = engine
         self.bolt = bolt
         self.mode = mode
+        self.metrics_source = metrics_source
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
+            return self._route(environ, start_response)
+        finally:
+            # Bolt has built its whole answer by now (acks are quick; slow work runs after).
+            metrics.observe_request(environ.get("PATH_INFO", ""), time.perf_counter() - started)
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == METRICS_PATH and method in ("GET", "HEAD"):
+            body = metrics.render(self.metrics_source)
+            start_response(
+                "200 OK",
+                [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))],
+            )
+            return [b""] if method == "HEAD" else [body]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             status, report = health_report(self.engine, mode=self.mode)
             body = json.dumps(report).encode()
@@ -202,7 +231,12 @@ def start_http(
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
-    wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http")
+    wsgi_app = PaperboyWsgi(
+        engine,
+        bolt,
+        mode="socket" if socket_mode else "http",
+        metrics_source=database_collector(engine, settings),
+    )
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
     bound = server.start()
     log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)
