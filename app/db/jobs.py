@@ -76,7 +76,7 @@ def enqueue(
     if not urgent:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=LIVE)
         return session.execute(stmt.returning(LlmJob.id)).scalar() is not None
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["dedupe_key"],
         index_where=LIVE,
         set_={
@@ -85,7 +85,7 @@ def enqueue(
             "run_after": func.least(LlmJob.run_after, func.now()),
         },
     ).returning(text("(xmax = 0) AS inserted"))
-    return bool(session.execute(stmt).scalar())
+    return bool(session.execute(upsert).scalar())
 
 
 def enqueue_many(
@@ -174,7 +174,7 @@ def complete(session: Session, *, job_id: int, worker_id: str, note: str | None 
         .where(_mine([job_id], worker_id))
         .values(state=JobState.DONE, finished_at=func.now(), lease_until=None, last_error=note)
     )
-    return bool(result.rowcount)
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
 
 
 def fail(
