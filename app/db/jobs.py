@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import CursorResult, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -174,7 +174,7 @@ def complete(session: Session, *, job_id: int, worker_id: str, note: str | None 
         .where(_mine([job_id], worker_id))
         .values(state=JobState.DONE, finished_at=func.now(), lease_until=None, last_error=note)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
+    return bool(cast(CursorResult[Any], result).rowcount)  # an UPDATE's result is a CursorResult
 
 
 def fail(
