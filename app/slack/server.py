@@ -123,10 +123,10 @@ class PaperboyWsgi:
             sent = threading.Event()
             set_response_sent(sent)  # read by Bolt middleware on this thread (app.py)
             try:
-                body = self.bolt(environ, start_response)
+                response = self.bolt(environ, start_response)
             finally:
                 set_response_sent(None)
-            return _ThenSet(body, sent)
+            return _ThenSet(response, sent)
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
         return [b"Not Found"]
 
