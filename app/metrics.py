@@ -195,4 +195,4 @@ class _Together:
 def render(database: Collector | None = None) -> bytes:
     """The Prometheus text exposition of everything above (CONTENT_TYPE)."""
     parts: list[Collector] = [REGISTRY] if database is None else [REGISTRY, database]
-    return generate_latest(_Together(*parts))  # type: ignore[arg-type]
+    return generate_latest(_Together(*parts))

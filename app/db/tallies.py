@@ -52,7 +52,7 @@ def last_ingest_ok(session: Session) -> dict[str, datetime]:
         .where(IngestRun.status == IngestStatus.OK, IngestRun.finished_at.is_not(None))
         .group_by(IngestRun.source)
     )
-    return {source: at for source, at in rows}
+    return {source: at for source, at in rows if at is not None}
 
 
 def paused_channels(session: Session) -> int:
