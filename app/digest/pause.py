@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.db import pauses
 from app.db.engine import session_scope
+from app.db.models import Channel
 from app.digest.owed import requeue_undelivered
 from app.digest.ports import Poster, PostError
 
@@ -126,3 +127,15 @@ def resume_for_token(session: Session, *, token: str | None, now: datetime) -> l
         requeue_undelivered(session, channel_id=channel_id, now=now)
         log.info("digests to %s resumed: the bot token changed", channel_id)
     return resumed
+
+
+def pause_info(channel: Channel) -> dict[str, str] | None:
+    """The channel's pause as JSON-friendly facts (None when it is not paused)."""
+    if channel.paused_at is None or channel.pause_code is None:
+        return None
+    return {
+        "code": channel.pause_code,
+        "since": channel.paused_at.astimezone(UTC).isoformat(),
+        "hint": hint(channel.pause_code),
+        "resume": RESUME_HINT.format(channel=channel.channel_id),
+    }
