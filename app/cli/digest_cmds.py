@@ -183,7 +183,7 @@ def digest(
     if result.resumed:
         noun = "message" if result.resumed == 1 else "messages"
         finished = f"finished {result.resumed} {noun} of an interrupted digest"
-        if result.status == DigestOutcome.POSTED and result.posted == 0:
+        if result.status in (DigestOutcome.POSTED, DigestOutcome.EMPTY) and result.posted == 0:
             summary = f"{finished} in {channel}"
         else:
             summary += f" (and {finished})"
