@@ -94,7 +94,9 @@ class TestInSlack:
 
         slack_app_server.slack.heal()
         reply = _replies(slack_app_server.command("digest now"))[0]
-        assert reply["text"].startswith("Posted a digest")
+        assert reply["text"].startswith("Posted")
+        shown = posted_papers(slack_app_server.slack, CHANNEL)
+        assert shown and len(shown) == len(set(shown))  # the waiting digest, each paper once
         assert httpx.get(slack_app_server.url + "/healthz").json()["status"] == "ok"
         assert "paused" not in _replies(slack_app_server.command("topics"))[0]["text"]
 

@@ -154,7 +154,17 @@ def choose(
         session, channel=channel, since=since, force=force, batch=batch,
         limit=channel.max_papers + len(owed),
     )  # fmt: skip
-    fresh = [c for c in chosen if c.arxiv_id not in set(owed)][: channel.max_papers]
+    skip = set(owed)
+    if force:
+        # Forced may repeat what was posted, not what another run of this call is about to post.
+        skip |= set(
+            session.scalars(
+                select(func.unnest(DigestRun.paper_ids)).where(
+                    DigestRun.channel_id == cid, DigestRun.status.in_(DIGEST_UNFINISHED)
+                )
+            )
+        )
+    fresh = [c for c in chosen if c.arxiv_id not in skip][: channel.max_papers]
     papers = load_papers(session, owed) if owed else {}
     carried = [Candidate(paper=papers[a], score=0.0, relevance=0.0) for a in owed if a in papers]
     return carried + fresh, since

@@ -304,7 +304,7 @@ def run_digest(
 
 def _pause_refused(engine: Engine, poster: Poster, results: list[DigestResult]) -> None:
     for result in results:
-        if pause.is_pausing(result.code):
+        if result.status == DigestOutcome.FAILED and pause.is_pausing(result.code):
             assert result.code is not None
             result.error = pause.pause_channel(
                 engine, poster, channel_id=result.channel_id, code=result.code

@@ -160,10 +160,12 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
     )
-    if result.status == DigestOutcome.POSTED:
+    if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"
         return {"text": f"Posted a digest with {count} {noun}."}
+    if result.status in (DigestOutcome.POSTED, DigestOutcome.EMPTY) and result.resumed:
+        return {"text": "Posted the digest that was waiting for this channel."}
     if result.status in (DigestOutcome.SKIPPED, DigestOutcome.DONE_BEFORE):
         return {"text": "A digest for this channel is being posted right now."}
     if result.status == DigestOutcome.FAILED and result.code == "not_in_channel":
