@@ -134,13 +134,15 @@ def list_channels(
         table.add_row(
             str(d["channel"]), ", ".join(d["topics"]) or "-", f"{d['cron']} {d['timezone']}",
             "paused" if paused else str(d["next_digest"]), str(d["max_papers"]), str(d["style"]),
-            f"{last['status']} {(last['scheduled_for'] or '')[:16]}" if last else "-",
+            f"{last['status']} {(last['scheduled_for'] or '')[:16].replace('T', ' ')}"
+            if last else "-",
         )  # fmt: skip
     console.print(table)
     for d in data:
         if d["paused"]:
             p = d["paused"]
-            line = f"{d['channel']} paused since {p['since'][:16]}: slack: {p['code']}: {p['hint']}"
+            since = p["since"][:16].replace("T", " ")
+            line = f"{d['channel']} paused since {since} UTC: slack: {p['code']}: {p['hint']}"
             console.print(f"{line}; {p['resume']}", markup=False, highlight=False, style="red")
 
 

@@ -105,7 +105,7 @@ def pause_channel(engine: Engine, poster: Poster, *, channel_id: str, code: str)
         )
         user = pauses.set_up_by(session, channel_id=channel_id)
     line = describe(channel_id, code)
-    log.warning("%s", line)
+    log.info("%s", line)  # the caller reports it (run_due_digests logs failed digests)
     if new and user:
         notify_setter(poster, user_id=user, channel_id=channel_id, code=code)
     return line
