@@ -84,6 +84,8 @@ class TestManualDigest:
         assert (failed.error or "").startswith(f"slack: {code}; digests to C1 are paused")
         assert channel(engine, "C1").pause_code == code
         assert slack_fake.posted("C1") == []
+        preview = run_digest(env, engine, poster(env), channel_id="C1", dry_run=True)
+        assert preview.paper_ids == PAPERS  # still owed, not "nothing new"
 
         fixed = run_digest(
             env, engine, poster(env, fix(slack_fake, code)), channel_id="C1",
