@@ -10,6 +10,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from app.db.models import Channel, DigestRun
@@ -89,7 +90,7 @@ def last_digests(session: Session) -> dict[str, DigestRun]:
     """Each channel's latest digest run (by scheduled time)."""
     rows = session.scalars(
         select(DigestRun)
-        .distinct(DigestRun.channel_id)
+        .ext(distinct_on(DigestRun.channel_id))
         .order_by(DigestRun.channel_id, DigestRun.scheduled_for.desc(), DigestRun.id.desc())
     )
     return {run.channel_id: run for run in rows}
