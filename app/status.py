@@ -20,8 +20,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.channels import list_channels
 from app.db.jobs import queue_status
-from app.db.models import IngestRun, IngestStatus, Paper, PaperSignal
+from app.db.models import DigestRun, IngestRun, IngestStatus, Paper, PaperSignal
+from app.db.pauses import last_digests
+from app.digest.owed import owed_papers
+from app.digest.pause import pause_info
 from app.llm.budget import usage_today
 
 Build = Callable[[Session, Settings], dict[str, Any]]
@@ -178,10 +182,68 @@ def render_llm_status(data: dict[str, Any]) -> RenderableType:
     return Group(*lines, table)
 
 
+# --- the channels section --------------------------------------------------------------------
+
+
+def channels_status(session: Session, settings: Settings) -> dict[str, Any]:
+    """Each channel's last digest and any pause (with the papers waiting for it)."""
+    rows = list_channels(session)
+    last = last_digests(session)
+    owed = owed_papers(session, channel_ids=[c.channel_id for c in rows])
+    return {
+        c.channel_id: {
+            "last_digest": digest_json(last.get(c.channel_id)),
+            "paused": pause_info(c),
+            "owed_papers": len(owed.get(c.channel_id, [])),
+        }
+        for c in rows
+    }
+
+
+def digest_json(run: DigestRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "status": run.status,
+        "scheduled_for": _iso(run.scheduled_for),
+        "finished_at": _iso(run.finished_at),
+        "papers": len(run.paper_ids or []),
+        "error": run.error,
+    }
+
+
+def render_channels(data: dict[str, Any]) -> RenderableType:
+    if not data:
+        return Text("Channels: none yet (`paperboy follow --channel C0123 TOPIC`)")
+    table = Table(title="Channels", title_justify="left")
+    for column in ("channel", "last digest", "scheduled (UTC)", "state"):
+        table.add_column(column, overflow="fold")
+    notes: list[Text] = []
+    for channel_id, info in data.items():
+        last, paused = info["last_digest"], info["paused"]
+        state = Text("active", style="green")
+        if paused:
+            since = paused["since"][:16].replace("T", " ")
+            state = Text(f"paused since {since}", style="red")
+            # Text, not markup: the hint quotes `/invite @Paperboy` and Slack's codes.
+            line = f"{channel_id}: slack: {paused['code']}: {paused['hint']}; {paused['resume']}"
+            notes.append(Text(line, style="red"))
+        if info["owed_papers"]:
+            state.append(f", {info['owed_papers']} papers owed", style="yellow")
+        outcome = last["status"] if last else "none yet"
+        when = (last["scheduled_for"] or "")[:16].replace("T", " ") if last else ""
+        table.add_row(channel_id, Text(outcome, style=DIGEST_COLOURS.get(outcome, "")), when, state)
+    return Group(table, *notes) if notes else table
+
+
+DIGEST_COLOURS = {"done": "green", "posting": "yellow", "failed": "red", "undelivered": "red"}
+
+
 # What `paperboy status` shows, in this order: an explicit list, not import-time registration.
 SECTIONS: list[Section] = [
     Section("ingest", ingest_status, render_ingest),
     Section("llm", llm_status, render_llm_status),
+    Section("channels", channels_status, render_channels),
 ]
 
 

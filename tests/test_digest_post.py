@@ -352,9 +352,10 @@ def test_one_channel_failing_does_not_stop_the_others(
     assert statuses == ["failed", "posted"]
     failed = next(r for r in results.values() if r.status == "failed")
     ok = next(r for r in results.values() if r.status == "posted")
-    assert failed.error == "slack: channel_not_found"
+    assert (failed.error or "").startswith("slack: channel_not_found; ")
     assert posted_papers(slack_fake, ok.channel_id) == PAPERS
-    assert runs(engine, failed.channel_id)[0].status == "failed"  # Slack said no: not retried
+    # Slack refused the channel: not retried, its papers owed (tests/test_digest_owed.py)
+    assert runs(engine, failed.channel_id)[0].status == "undelivered"
 
 
 def test_each_channel_is_paced_while_channels_post_in_parallel(

@@ -18,9 +18,12 @@ from app import topics as topic_service
 from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.db import channels as channel_db
 from app.db.engine import session_scope
+from app.db.pauses import last_digests
+from app.digest.pause import pause_info
 from app.digest.preview import render_text
 from app.digest.run import DigestOutcome, run_digest
 from app.errors import UserInputError
+from app.status import digest_json
 
 CHANNEL = typer.Option(..., "--channel", "-c", help="Slack channel id, like C0123456789.")
 
@@ -98,10 +101,11 @@ def schedule_cmd(
 def list_channels(
     as_json: bool = typer.Option(False, "--json", help="One JSON document instead of a table."),
 ) -> None:
-    """Channels with their topics and digest schedules."""
+    """Channels with their topics, digest schedules, last digest and any pause."""
     with session_scope(engine()) as session:
         rows = channel_db.list_channels(session)
         topics = channel_db.topics_by_channel(session)
+        last = last_digests(session)
         data: list[dict[str, Any]] = [
             {
                 "channel": c.channel_id,
@@ -114,6 +118,8 @@ def list_channels(
                 "include_trending": c.include_trending,
                 "quiet_day_notice": c.quiet_day_notice,
                 "style": c.style,
+                "last_digest": digest_json(last.get(c.channel_id)),
+                "paused": pause_info(c),
             }
             for c in rows
         ]
@@ -123,13 +129,22 @@ def list_channels(
     if not data:
         console.print("no channels yet: `paperboy follow --channel C0123 TOPIC`")
         return
-    table = Table("channel", "topics", "schedule", "next digest", "papers", "style")
+    table = Table("channel", "topics", "schedule", "next digest", "papers", "style", "last digest")
     for d in data:
+        paused, last = d["paused"], d["last_digest"]
         table.add_row(
             str(d["channel"]), ", ".join(d["topics"]) or "-", f"{d['cron']} {d['timezone']}",
-            str(d["next_digest"]), str(d["max_papers"]), str(d["style"]),
+            "paused" if paused else str(d["next_digest"]), str(d["max_papers"]), str(d["style"]),
+            f"{last['status']} {(last['scheduled_for'] or '')[:16].replace('T', ' ')}"
+            if last else "-",
         )  # fmt: skip
     console.print(table)
+    for d in data:
+        if d["paused"]:
+            p = d["paused"]
+            since = p["since"][:16].replace("T", " ")
+            line = f"{d['channel']} paused since {since} UTC: slack: {p['code']}: {p['hint']}"
+            console.print(f"{line}; {p['resume']}", markup=False, highlight=False, style="red")
 
 
 @app.command("digest")
@@ -171,7 +186,7 @@ def digest(
     if result.resumed:
         noun = "message" if result.resumed == 1 else "messages"
         finished = f"finished {result.resumed} {noun} of an interrupted digest"
-        if result.status == DigestOutcome.POSTED and result.posted == 0:
+        if result.status in (DigestOutcome.POSTED, DigestOutcome.EMPTY) and result.posted == 0:
             summary = f"{finished} in {channel}"
         else:
             summary += f" (and {finished})"

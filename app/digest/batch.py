@@ -19,6 +19,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from app.db.models import (
+    DIGEST_SETTLED,
     DIGEST_UNFINISHED,
     Channel,
     ChannelTopic,
@@ -28,6 +29,7 @@ from app.db.models import (
     PostedMessage,
     Topic,
 )
+from app.digest.owed import owed_papers
 
 
 @dataclass
@@ -36,7 +38,8 @@ class Batch:
     searches: dict[Any, Any] = field(default_factory=dict)
     channels: dict[str, Channel] | None = None
     topics: dict[str, list[Topic]] | None = None
-    previous: dict[str, datetime] | None = None  # latest digest before the batch's time
+    previous: dict[str, datetime] | None = None  # latest settled digest before the batch's time
+    owed: dict[str, list[str]] | None = None  # papers owed from undelivered runs (owed.py)
     excluded: dict[str, set[str]] | None = None  # posted, or planned in an unfinished digest
     votes: dict[str, dict[str, int]] | None = None  # net votes per paper
 
@@ -61,10 +64,15 @@ class Batch:
             batch.topics[channel_id].append(topic)
         latest = session.execute(
             select(DigestRun.channel_id, func.max(DigestRun.scheduled_for))
-            .where(DigestRun.channel_id.in_(ids), DigestRun.scheduled_for < before)
+            .where(
+                DigestRun.channel_id.in_(ids),
+                DigestRun.scheduled_for < before,
+                DigestRun.status.in_(DIGEST_SETTLED),
+            )
             .group_by(DigestRun.channel_id)
         )
         batch.previous.update({c: when for c, when in latest})
+        batch.owed = owed_papers(session, channel_ids=ids)
         posted = (
             select(PostedMessage.channel_id, Paper.arxiv_id)
             .join(Paper, Paper.id == PostedMessage.paper_id)

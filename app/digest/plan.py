@@ -23,6 +23,7 @@ from app import blockkit, paper_blocks
 from app.config import Settings
 from app.db.channels import channel_topics
 from app.db.models import (
+    DIGEST_SETTLED,
     DIGEST_UNFINISHED,
     Channel,
     DigestRun,
@@ -33,15 +34,13 @@ from app.db.models import (
 )
 from app.digest import blocks as digest_blocks
 from app.digest.batch import Batch
+from app.digest.owed import RESUME_WINDOW, owed_papers
 from app.digest.select import Candidate, load_papers, select_papers
 from app.llm.cards import cards_for
 from app.timeutil import aware
 
 # The first digest of a channel looks this far back.
 FIRST_LOOKBACK = timedelta(days=3)
-# Unfinished runs younger than this are finished by the next tick or `paperboy digest`; older
-# ones are given up (a digest from yesterday morning is no longer news).
-RESUME_WINDOW = timedelta(hours=12)
 
 
 @dataclass
@@ -71,7 +70,8 @@ def _ready(payload: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 def digest_since(
     session: Session, *, channel_id: str, scheduled_for: datetime, batch: Batch | None = None
 ) -> datetime:
-    """When the channel's previous digest was scheduled (or FIRST_LOOKBACK ago)."""
+    """When the channel's previous settled digest was scheduled (or FIRST_LOOKBACK ago). One that
+    never reached Slack does not count: its papers are owed (app/digest/owed.py)."""
     if batch is not None and batch.previous is not None and channel_id in (batch.channels or {}):
         known = batch.previous.get(channel_id)
         if known is None:
@@ -80,7 +80,9 @@ def digest_since(
             return aware(known)
     previous = session.scalar(
         select(func.max(DigestRun.scheduled_for)).where(
-            DigestRun.channel_id == channel_id, DigestRun.scheduled_for < scheduled_for
+            DigestRun.channel_id == channel_id,
+            DigestRun.scheduled_for < scheduled_for,
+            DigestRun.status.in_(DIGEST_SETTLED),
         )
     )
     return aware(previous) if previous is not None else scheduled_for - FIRST_LOOKBACK
@@ -143,8 +145,30 @@ def choose(
             session, channel_id=channel.channel_id, scheduled_for=scheduled_for, batch=batch
         )
     )
-    chosen = select_papers(session, channel=channel, since=since, force=force, batch=batch)
-    return chosen, since
+    cid = channel.channel_id
+    if batch is not None and batch.owed is not None and cid in (batch.channels or {}):
+        owed = batch.owed.get(cid, [])
+    else:
+        owed = owed_papers(session, channel_ids=[cid]).get(cid, [])
+    # Owed papers first (promised before), then up to max_papers fresh ones.
+    chosen = select_papers(
+        session, channel=channel, since=since, force=force, batch=batch,
+        limit=channel.max_papers + len(owed),
+    )  # fmt: skip
+    skip = set(owed)
+    if force:
+        # Forced may repeat what was posted, not what another run of this call is about to post.
+        skip |= set(
+            session.scalars(
+                select(func.unnest(DigestRun.paper_ids)).where(
+                    DigestRun.channel_id == cid, DigestRun.status.in_(DIGEST_UNFINISHED)
+                )
+            )
+        )
+    fresh = [c for c in chosen if c.arxiv_id not in skip][: channel.max_papers]
+    papers = load_papers(session, owed) if owed else {}
+    carried = [Candidate(paper=papers[a], score=0.0, relevance=0.0) for a in owed if a in papers]
+    return carried + fresh, since
 
 
 def plan_run(
@@ -195,14 +219,21 @@ def plan_run(
 
 
 def unfinished_runs(
-    session: Session, *, now: datetime, channel_id: str | None = None
+    session: Session, *, now: datetime, channel_id: str | None = None, due_only: bool = False
 ) -> list[DigestRun]:
+    """Runs to finish. `due_only` (the scheduler): only those whose backoff is over, of
+    channels that are not paused."""
     stmt = select(DigestRun).where(
         DigestRun.status.in_(DIGEST_UNFINISHED),
         DigestRun.scheduled_for >= aware(now) - RESUME_WINDOW,
     )
     if channel_id is not None:
         stmt = stmt.where(DigestRun.channel_id == channel_id)
+    if due_only:
+        stmt = stmt.join(Channel, Channel.channel_id == DigestRun.channel_id).where(
+            Channel.paused_at.is_(None),
+            (DigestRun.retry_at.is_(None)) | (DigestRun.retry_at <= aware(now)),
+        )
     return list(session.scalars(stmt.order_by(DigestRun.scheduled_for, DigestRun.id)))
 
 

@@ -27,6 +27,12 @@ class Posted:
 
 
 class Poster(Protocol):
+    @property
+    def fingerprint(self) -> str | None:
+        """A short hash of the credential posts are made with (never the credential itself):
+        a channel paused because Slack refused one token resumes under another."""
+        ...
+
     def post(self, payload: Mapping[str, Any]) -> Posted:
         """Post one message (`chat.postMessage` arguments); raises PostError."""
         ...

@@ -8,7 +8,9 @@
   transaction as soon as Slack returns its ts. Positions already recorded are never posted again,
   so a crash (or a Slack outage) mid-run is finished by the next attempt without repeats.
 - Run statuses are written in the lock's transaction, in one statement when the batch ends;
-  until then the lock itself keeps other processes off the runs.
+  until then the lock itself keeps other processes off the runs. A run that failed is
+  `undelivered` when Slack refused the channel or the token, `failed` when it refused a message,
+  and stays `posting` with a backoff when the failure was transient (app/digest/owed.py).
 
 - A crash after Slack accepted a message but before its row was committed: a resumed run first
   looks for its own messages in the channel's history (app/digest/reconcile.py, by the run id
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -32,7 +34,9 @@ from sqlalchemy.dialects.postgresql import insert
 from app.config import Settings
 from app.db.models import DigestRun, DigestStatus, PostedMessage
 from app.db.papers import paper_key
+from app.digest.owed import retry_delay
 from app.digest.pacer import ChannelPacer
+from app.digest.pause import is_pausing
 from app.digest.plan import OutMessage
 from app.digest.ports import Poster, PostError
 from app.digest.reconcile import find_posted
@@ -52,6 +56,8 @@ class RunState:
     header_ts: str | None = None
     error: str | None = None
     permanent: bool = False  # Slack refused (channel_not_found, invalid_blocks...): don't retry
+    code: str | None = None  # Slack's error code (or the network error's name)
+    attempts: int = 0  # transient failures of the run before this batch
     payloads: list[dict[str, Any]] = field(default_factory=list)  # what was actually sent
 
     @property
@@ -67,9 +73,17 @@ class DigestPoster:
     """
 
     def __init__(
-        self, settings: Settings, engine: Engine, poster: Poster, *, pacer: ChannelPacer | None
+        self,
+        settings: Settings,
+        engine: Engine,
+        poster: Poster,
+        *,
+        pacer: ChannelPacer | None,
+        now: datetime | None = None,
     ) -> None:
         self.settings = settings
+        # The batch's clock (the scheduler slot): retries are due by the same clock ticks use.
+        self.now = now
         self.engine = engine
         self.poster = poster
         self._own_pacer = pacer is None
@@ -78,15 +92,18 @@ class DigestPoster:
         self._tx = self._conn.begin()
         self._mutex = threading.Lock()  # the lock connection is shared by the pacer's threads
         self._finished: list[RunState] = []
+        self._attempts: dict[int, int] = {}
 
     def claim(self, run_id: int) -> bool:
         """Lock the run for this batch; False when it is done or another process has it."""
         with self._mutex:
             got = self._conn.execute(
-                select(DigestRun.id)
+                select(DigestRun.attempts)
                 .where(DigestRun.id == run_id, DigestRun.status != DigestStatus.DONE)
                 .with_for_update(skip_locked=True, key_share=True)
-            ).scalar()
+            ).first()
+            if got is not None:
+                self._attempts[run_id] = int(got[0] or 0)
         return got is not None
 
     def post_run(
@@ -117,6 +134,7 @@ class DigestPoster:
                 known_header = header_ts or done.get(0)
                 done |= self._recover(run_id, channel_id, known_header, missing, since)
         state.total = len(messages)
+        state.attempts = self._attempts.get(run_id, 0)
         state.header_ts = header_ts or done.get(0)
         state.already = sum(1 for m in messages if m.position in done)
         for message in messages:
@@ -179,6 +197,7 @@ class DigestPoster:
         except PostError as exc:
             state.error = str(exc)
             state.permanent = exc.permanent
+            state.code = exc.code
             log.warning("digest run %s position %s: %s", run_id, message.position, state.error)
             return
         ts = posted.ts
@@ -197,20 +216,20 @@ class DigestPoster:
         if not self._finished:
             return
         now = datetime.now(UTC)
-        rows = [
-            {
-                "rid": s.run_id,
-                "b_status": (
-                    DigestStatus.DONE
-                    if s.complete
-                    else (DigestStatus.FAILED if s.permanent else DigestStatus.POSTING)
-                ),
-                "b_header_ts": s.header_ts,
-                "b_error": None if s.complete else s.error,
-                "b_finished_at": now if s.complete else None,
-            }
-            for s in self._finished
-        ]
+        rows = []
+        for s in self._finished:
+            status, retry_at, attempts = _settle(s, self.now or now)
+            rows.append(
+                {
+                    "rid": s.run_id,
+                    "b_status": status,
+                    "b_header_ts": s.header_ts,
+                    "b_error": None if s.complete else s.error,
+                    "b_finished_at": now if s.complete else None,
+                    "b_attempts": attempts,
+                    "b_retry_at": retry_at,
+                }
+            )
         table = DigestRun.__table__
         assert isinstance(table, Table)  # declared as a FromClause; a mapped class's is a Table
         self._conn.execute(
@@ -221,6 +240,8 @@ class DigestPoster:
                 header_ts=bindparam("b_header_ts"),
                 error=bindparam("b_error"),
                 finished_at=bindparam("b_finished_at"),
+                attempts=bindparam("b_attempts"),
+                retry_at=bindparam("b_retry_at"),
             ),
             rows,
         )
@@ -241,3 +262,16 @@ class DigestPoster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _settle(state: RunState, now: datetime) -> tuple[DigestStatus, datetime | None, int]:
+    """(status, retry_at, attempts) a run ends this batch with (see the module docstring)."""
+    if state.complete:
+        return DigestStatus.DONE, None, state.attempts
+    if is_pausing(state.code):
+        return DigestStatus.UNDELIVERED, None, state.attempts
+    if state.permanent:
+        return DigestStatus.FAILED, None, state.attempts
+    attempts = state.attempts + 1
+    delay: timedelta = retry_delay(attempts)
+    return DigestStatus.POSTING, now + delay, attempts

@@ -22,7 +22,9 @@ from app.config import Settings
 from app.db.channels import get_channel
 from app.db.engine import session_scope
 from app.db.models import Channel, ChannelTopic, DigestRun, DigestStatus
+from app.digest import pause
 from app.digest.batch import Batch
+from app.digest.owed import expire_runs
 from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
 from app.digest.ports import Poster
@@ -67,6 +69,7 @@ class DigestResult:
     resumed: int = 0  # messages of earlier unfinished runs this call finished
     payloads: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    code: str | None = None  # Slack's error code when posting failed
 
 
 @dataclass
@@ -83,7 +86,12 @@ class _Job:
         result = self.result
         result.resumed = sum(s.posted for s in self.earlier)
         state = self.main
+        failing = [s for s in (*self.earlier, state) if s is not None and s.error is not None]
+        if failing:
+            result.code = failing[-1].code  # this run's own failure first, else an earlier one's
         if state is None:
+            if failing:  # only earlier runs were finished, and one of them failed
+                result.status, result.error = DigestOutcome.FAILED, failing[0].error
             return result
         result.posted, result.payloads = state.posted, state.payloads
         if self.main_interrupted:
@@ -99,12 +107,16 @@ class _Job:
 def due_channels(
     session: Session, *, now: datetime, grace: timedelta = DUE_GRACE
 ) -> list[DueDigest]:
-    """Active channels following a topic whose cron (in their time zone) fired in the last
-    `grace` and whose digest for that time has not been started."""
+    """Active, unpaused channels following a topic whose cron (in their time zone) fired in the
+    last `grace` and whose digest for that time has not been started."""
     now = aware(now)
     channels = session.scalars(
         select(Channel)
-        .where(Channel.active, exists().where(ChannelTopic.channel_id == Channel.channel_id))
+        .where(
+            Channel.active,
+            Channel.paused_at.is_(None),
+            exists().where(ChannelTopic.channel_id == Channel.channel_id),
+        )
         .order_by(Channel.channel_id)
     )
     started = {
@@ -257,7 +269,7 @@ def _execute(
     now: datetime,
     batch: Batch | None = None,
 ) -> list[DigestResult]:
-    with DigestPoster(settings, engine, poster, pacer=pacer) as batch_poster:
+    with DigestPoster(settings, engine, poster, pacer=pacer, now=now) as batch_poster:
         runner = _Runner(settings, engine, batch_poster, now, batch or Batch())
         for job in jobs:
             runner.submit(job)
@@ -282,8 +294,24 @@ def run_digest(
     """Build and (unless dry_run) post one channel's digest now, keyed by `scheduled_for`
     (default: now). Unfinished earlier runs of the channel are finished first."""
     when = aware(scheduled_for) if scheduled_for else datetime.now(UTC).replace(microsecond=0)
+    if not dry_run:
+        with session_scope(engine) as session:
+            # Asking for a digest is how a paused channel is resumed (after the fix).
+            pause.resume(session, channel_id=channel_id, now=when)
+            expire_runs(session, now=when, channel_id=channel_id)
     job = _Job(DigestResult(channel_id=channel_id, scheduled_for=when), force, dry_run)
-    return _execute(settings, engine, poster, [job], pacer, when)[0]
+    results = _execute(settings, engine, poster, [job], pacer, when)
+    _pause_refused(engine, poster, results)
+    return results[0]
+
+
+def _pause_refused(engine: Engine, poster: Poster, results: list[DigestResult]) -> None:
+    for result in results:
+        if result.status == DigestOutcome.FAILED and pause.is_pausing(result.code):
+            assert result.code is not None
+            result.error = pause.pause_channel(
+                engine, poster, channel_id=result.channel_id, code=result.code
+            )
 
 
 def run_due_digests(
@@ -297,9 +325,12 @@ def run_due_digests(
     """Post every due digest, channels in parallel; also finish runs a crash left unfinished."""
     now = aware(now or datetime.now(UTC))
     with session_scope(engine) as session:
+        pause.resume_for_token(session, token=poster.fingerprint, now=now)
+        expire_runs(session, now=now)
+    with session_scope(engine) as session:
         due = due_channels(session, now=now)
         unfinished: dict[str, list[int]] = {}
-        for run in unfinished_runs(session, now=now):
+        for run in unfinished_runs(session, now=now, due_only=True):
             unfinished.setdefault(run.channel_id, []).append(run.id)
         ids = {d.channel_id for d in due} | set(unfinished)
         batch = Batch.prefetch(session, channel_ids=ids, before=now) if due else Batch()
@@ -317,6 +348,7 @@ def run_due_digests(
     if not jobs:
         return []
     results = _execute(settings, engine, poster, jobs, pacer, now, batch)
+    _pause_refused(engine, poster, results)
     for result in results:
         if result.status == DigestOutcome.FAILED:
             log.warning("digest %s: %s", result.channel_id, result.error)

@@ -20,12 +20,13 @@ from app import topics as topic_service
 from app.bibtex import export
 from app.config import Settings
 from app.db import channels as channels_db
-from app.db import interactions
+from app.db import interactions, pauses
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
 from app.db.papers import arxiv_id_of, get_paper
 from app.db.topics import get_topic
+from app.digest.pause import pause_info
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
@@ -143,12 +144,14 @@ def follow_topic(
     channel_id: str,
     topic: str,
     reply: Reply,
+    user_id: str = "",
 ) -> None:
     """Follow a topic here; a new topic is expanded once by the LLM and shown back, editable."""
     with session_scope(engine) as session:
         _, row, created = topic_service.follow(
             session, channel_id=channel_id, topic_name=topic, timezone=settings.paperboy_timezone
         )
+        pauses.record_set_up_by(session, channel_id=channel_id, user_id=user_id)
         name, expanded = row.name, row.expanded_query
     reply(
         text_message(
@@ -212,6 +215,14 @@ def topics_message(engine: Engine, *, channel_id: str) -> Message:
         lines.append(line)
     if channel is not None:
         lines.append(f"Digest schedule: `{channel.cron}` ({channel.timezone}).")
+        paused = pause_info(channel)
+        if paused:
+            since = paused["since"][:16].replace("T", " ")
+            lines.append(
+                f":warning: Digests here are paused since {since} UTC (Slack said "
+                f"`{paused['code']}`): {paused['hint']}. Then {paused['resume']}; "
+                "the papers it missed come with it."
+            )
     return text_message(truncate("\n".join(lines), 2900))
 
 
@@ -229,13 +240,20 @@ def set_expanded_query(engine: Engine, *, topic: str, query: str) -> None:
 
 
 def schedule_message(
-    settings: Settings, engine: Engine, *, channel_id: str, cron: str, timezone: str | None
+    settings: Settings,
+    engine: Engine,
+    *,
+    channel_id: str,
+    cron: str,
+    timezone: str | None,
+    user_id: str = "",
 ) -> Message:
     with session_scope(engine) as session:
         channel = channels_db.set_schedule(
             session, channel_id=channel_id, cron=cron, timezone=timezone,
             default_timezone=settings.paperboy_timezone,
         )  # fmt: skip
+        pauses.record_set_up_by(session, channel_id=channel_id, user_id=user_id)
         stored_cron, stored_zone = channel.cron, channel.timezone
     upcoming = schedule.next_fire_time(stored_cron, stored_zone, after=datetime.now(UTC))
     when = f" Next: {upcoming.strftime('%a %d %b %H:%M %Z')}." if upcoming else ""

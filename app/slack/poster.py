@@ -20,12 +20,17 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from app import metrics
 from app.config import Settings
+from app.digest.pause import fingerprint
 from app.digest.ports import Posted, PostError
 
 # 429s are expected under bursts and Retry-After says when to come back: be patient with them.
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
 CONNECTION_RETRIES = 2
+# `ok: false` answers that a later attempt may not get: retried with backoff, unlike the rest.
+TRANSIENT_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -93,13 +98,17 @@ class SlackPoster:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
+    @property
+    def fingerprint(self) -> str | None:
+        return fingerprint(self.client.token)
+
     def post(self, payload: Mapping[str, Any]) -> Posted:
         try:
             response = self.client.chat_postMessage(**payload)
         except SlackApiError as exc:
             code = str(exc.response.get("error") or exc.response.status_code)
-            # Slack answered (200 + ok:false): retrying would get the same answer.
-            permanent = exc.response.status_code == 200
+            # Slack answered (200 + ok:false): retrying would get the same answer, mostly.
+            permanent = exc.response.status_code == 200 and code not in TRANSIENT_ERRORS
             raise PostError(f"slack: {code}", code=code, permanent=permanent) from None
         except Exception as exc:  # noqa: BLE001 - any network trouble: the next attempt resumes
             name = type(exc).__name__

@@ -10,8 +10,10 @@ call `start_http()` to run the same front end on a free port. Modes:
   WSGI server on PORT then only answers /healthz.
 
 GET /healthz: 200 with database reachability and the last run of each scheduled job, 503 when
-the database cannot be reached. GET /metrics: Prometheus metrics (app/metrics.py), including
-how long this server takes to answer each request.
+the database cannot be reached. Status "degraded" (still 200: the process is up, restarting it
+would not help) while channels are paused because Slack refused them, listed with the reason.
+GET /metrics: Prometheus metrics (app/metrics.py), including how long this server takes to
+answer each request.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from app import metrics
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
+from app.db.pauses import paused_channels
+from app.digest.pause import pause_info
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -66,12 +70,16 @@ def health_report(engine: Engine, *, mode: str) -> tuple[int, dict[str, Any]]:
             session.execute(text("SET LOCAL statement_timeout = 3000"))
             session.execute(text("SELECT 1"))
             report["jobs"] = {run.job_id: run.as_json() for run in jobruns.last_runs(session)}
+            paused = {c.channel_id: pause_info(c) for c in paused_channels(session)}
     except DBAPIError as exc:
         # Only the error class goes out: /healthz is unauthenticated, the log has the details.
         log.warning("healthz: database unreachable: %s", exc)
         report["status"] = "unavailable"
         report["database"] = {"ok": False, "error": type(exc).__name__}
         return 503, report
+    if paused:
+        report["status"] = "degraded"
+        report["paused_channels"] = paused
     return 200, report
 
 

@@ -22,6 +22,7 @@ from app.db.models.slack import (
     SlackEvent,
 )
 from app.db.models.states import (
+    DIGEST_SETTLED,
     DIGEST_UNFINISHED,
     DigestStatus,
     IngestStatus,
@@ -33,6 +34,7 @@ __all__ = [
     "Base",
     "Channel",
     "ChannelTopic",
+    "DIGEST_SETTLED",
     "DIGEST_UNFINISHED",
     "DigestRun",
     "DigestStatus",

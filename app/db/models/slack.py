@@ -41,6 +41,14 @@ class Channel(Base):
     style: Mapped[str] = mapped_column(String(16), default="messages")  # messages | thread
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = now_column()
+    # Who first followed or scheduled from Slack: told by DM when the channel's digests pause.
+    set_up_by: Mapped[str | None] = mapped_column(String(32))
+    # Set while Slack refuses this channel or the token for good (app/digest/pause.py): the
+    # scheduler skips the channel until a manual digest, or a new token, resumes it.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pause_code: Mapped[str | None] = mapped_column(String(64))  # Slack's error code
+    # A hash of the bot token that failed (auth codes only): another token resumes the channel.
+    pause_token: Mapped[str | None] = mapped_column(String(64))
 
 
 class ChannelTopic(Base):
@@ -73,6 +81,9 @@ class DigestRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = now_column()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Transient failures so far, and when the scheduler may try again (backoff, owed.py).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("channel_id", "scheduled_for", name="uq_digest_runs_channel_time"),

@@ -38,11 +38,17 @@ class DigestStatus(StrEnum):
     PLANNED = "planned"  # papers chosen, nothing posted yet
     POSTING = "posting"  # some messages posted; a later tick resumes it
     DONE = "done"
-    FAILED = "failed"  # Slack refused for good (e.g. not in the channel)
+    FAILED = "failed"  # Slack refused a message itself (e.g. invalid_blocks): not carried over
+    # Slack refused the channel or the token (the channel is paused), or transient failures
+    # outlasted the retry window: its unposted papers are owed to the channel's next run
+    # (app/digest/owed.py).
+    UNDELIVERED = "undelivered"
 
 
 # A digest in one of these is still owed to its channel: resumed, and never planned twice.
 DIGEST_UNFINISHED = (DigestStatus.PLANNED, DigestStatus.POSTING)
+# A digest in one of these is over: the next digest's papers are new since the latest of them.
+DIGEST_SETTLED = (DigestStatus.DONE, DigestStatus.FAILED)
 
 
 class JobRunStatus(StrEnum):

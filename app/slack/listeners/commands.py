@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app import schedule
 from app.db import channels as channels_db
-from app.digest import DigestOutcome, run_digest
+from app.digest import DigestOutcome, pause, run_digest
 from app.errors import UserInputError, apology, log_unexpected
 from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
@@ -92,6 +92,7 @@ def handle(
                 channel_id=channel_id,
                 topic=topic,
                 reply=reply,
+                user_id=user_id,
             )
         case cp.Unfollow(topic=topic):
             ack()
@@ -115,6 +116,7 @@ def handle(
                 channel_id=channel_id,
                 cron=cron,
                 timezone=timezone,
+                user_id=user_id,
             )
         case cp.DigestNow():
             ack(text="Putting a digest together for this channel…")
@@ -158,14 +160,22 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
     )
-    if result.status == DigestOutcome.POSTED:
+    if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"
         return {"text": f"Posted a digest with {count} {noun}."}
+    if result.status in (DigestOutcome.POSTED, DigestOutcome.EMPTY) and result.resumed:
+        return {"text": "Posted the digest that was waiting for this channel."}
     if result.status in (DigestOutcome.SKIPPED, DigestOutcome.DONE_BEFORE):
         return {"text": "A digest for this channel is being posted right now."}
-    if result.status == DigestOutcome.FAILED and "not_in_channel" in (result.error or ""):
+    if result.status == DigestOutcome.FAILED and result.code == "not_in_channel":
         return {"text": operations.NOT_IN_CHANNEL}
+    if result.status == DigestOutcome.FAILED and pause.is_pausing(result.code):
+        assert result.code is not None
+        return {
+            "text": f"Slack refused this digest (`{result.code}`): {pause.hint(result.code)}. "
+            "Digests here are paused until `/papers digest now` works; the papers wait."
+        }
     if result.status == DigestOutcome.FAILED:
         error_id = log_unexpected(
             log, "/papers digest now failed for %s: %s", channel_id, result.error, exc_info=False
