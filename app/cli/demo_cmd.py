@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from rich.table import Table
 from rich.text import Text
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.relevance import refresh_relevance
 from app.search import topic_candidates
+from app.slack.channels import resolve_channel
 from app.topics import ensure_default_topics
 from app.worker import drain
 
@@ -46,6 +48,7 @@ class DemoContext:
     llm: LLM | None
     pdfs: PdfFetcher
     poster: Poster
+    slack: WebClient | None = None  # looks up PAPERBOY_DEMO_CHANNEL given as #name
     offline: bool = False
     report: IngestReport | None = None
     topic_names: list[str] = field(default_factory=list)
@@ -140,13 +143,19 @@ def table_step(ctx: DemoContext) -> None:
 
 def demo_digest_step(ctx: DemoContext) -> None:
     """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
-    result, path = demo_digest(ctx.settings, ctx.engine, ctx.poster, topics=ctx.topic_names)
+    cfg = ctx.settings
+    # PAPERBOY_DEMO_CHANNEL takes what --channel takes (an id, link, mention or #name).
+    channel = cfg.paperboy_demo_channel
+    if channel and cfg.slack_bot_token:
+        channel = resolve_channel(ctx.slack, channel)
+    result, path = demo_digest(
+        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=channel
+    )
     console.rule("The digest a channel following these topics would get")
     if result.payloads:
         console.print(render_text(result.payloads), markup=False, highlight=False)
     else:
         console.print("(no papers for these topics yet)")
-    cfg = ctx.settings
     if result.status == "posted":
         where = f"posted to {result.channel_id}"
     elif cfg.slack_bot_token and cfg.paperboy_demo_channel:
@@ -172,7 +181,12 @@ def demo() -> None:
     """Ingest (live, or the bundled sample feed offline) and show the default topics' top papers."""
     rt = runtime()
     ctx = DemoContext(
-        settings=rt.settings, engine=rt.engine, llm=rt.llm, pdfs=rt.pdfs, poster=rt.poster
+        settings=rt.settings,
+        engine=rt.engine,
+        llm=rt.llm,
+        pdfs=rt.pdfs,
+        poster=rt.poster,
+        slack=rt.slack,
     )
     for step in STEPS:
         step(ctx)
