@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import difflib
 import functools
-from importlib.resources import files
+from pathlib import Path
+
+# Beside this module, shipped as package data (pyproject.toml); `app` is a namespace package, so
+# importlib.resources cannot read it as a single folder.
+CATEGORIES_FILE = Path(__file__).with_name("arxiv_categories.txt")
 
 
 @functools.cache
 def arxiv_categories() -> frozenset[str]:
-    text = files("app").joinpath("arxiv_categories.txt").read_text(encoding="utf-8")
+    text = CATEGORIES_FILE.read_text(encoding="utf-8")
     return frozenset(
         line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
     )
