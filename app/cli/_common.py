@@ -111,7 +111,7 @@ def engine() -> Engine:
 
 
 def database_problem(exc: OperationalError) -> str:
-    return unreachable(runtime().settings.sqlalchemy_url, exc)
+    return unreachable(runtime().settings.database_url, exc)
 
 
 def channel_arg(text: str) -> str:

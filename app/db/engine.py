@@ -104,7 +104,7 @@ def get_engine(settings: Settings, *, upgrade: bool = True) -> Engine:
         except OperationalError as exc:
             with _lock:
                 _engines.pop(url, None)
-            raise ConfigError(unreachable(settings.sqlalchemy_url, exc)) from None
+            raise ConfigError(unreachable(settings.database_url, exc)) from None
     return engine
 
 
