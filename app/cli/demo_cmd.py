@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 
 from rich.table import Table
 from rich.text import Text
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -48,7 +47,7 @@ class DemoContext:
     llm: LLM | None
     pdfs: PdfFetcher
     poster: Poster
-    slack: WebClient | None = None  # looks up PAPERBOY_DEMO_CHANNEL given as #name
+    demo_channel: str | None = None  # PAPERBOY_DEMO_CHANNEL's id, when the digest is posted
     offline: bool = False
     report: IngestReport | None = None
     topic_names: list[str] = field(default_factory=list)
@@ -144,12 +143,8 @@ def table_step(ctx: DemoContext) -> None:
 def demo_digest_step(ctx: DemoContext) -> None:
     """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
     cfg = ctx.settings
-    # PAPERBOY_DEMO_CHANNEL takes what --channel takes (an id, link, mention or #name).
-    channel = cfg.paperboy_demo_channel
-    if channel and cfg.slack_bot_token:
-        channel = resolve_channel(ctx.slack, channel)
     result, path = demo_digest(
-        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=channel
+        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=ctx.demo_channel
     )
     console.rule("The digest a channel following these topics would get")
     if result.payloads:
@@ -180,13 +175,18 @@ STEPS: list[Callable[[DemoContext], None]] = [
 def demo() -> None:
     """Ingest (live, or the bundled sample feed offline) and show the default topics' top papers."""
     rt = runtime()
+    cfg = rt.settings
+    channel = None
+    if cfg.paperboy_demo_channel and cfg.slack_bot_token:
+        # Checked before the minute of ingest: an id, link, mention or #name, as --channel takes.
+        channel = resolve_channel(rt.slack, cfg.paperboy_demo_channel)
     ctx = DemoContext(
         settings=rt.settings,
         engine=rt.engine,
         llm=rt.llm,
         pdfs=rt.pdfs,
         poster=rt.poster,
-        slack=rt.slack,
+        demo_channel=channel,
     )
     for step in STEPS:
         step(ctx)

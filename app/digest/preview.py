@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 
 from app.config import Settings
-from app.db.channels import channel_topics, unfollow
+from app.db.channels import channel_topics, get_channel, unfollow, update_channel
 from app.db.engine import session_scope
 from app.db.models import Channel
 from app.digest.ports import Poster
@@ -79,6 +79,8 @@ def demo_digest(
     target = channel_id if live and channel_id else DEMO_CHANNEL
     with session_scope(engine) as session:
         had = {t.name for t in channel_topics(session, channel_id=target)}
+        before = get_channel(session, channel_id=target)
+        paused = before is not None and not before.active  # following a topic resumes a channel
         for name in topics:
             follow(session, channel_id=target, topic_name=name, timezone=settings.paperboy_timezone)
     try:
@@ -88,14 +90,16 @@ def demo_digest(
             result = run_digest(settings, engine, poster, channel_id=target, dry_run=True,
                                 force=True)  # fmt: skip
     finally:
-        _leave_nothing_scheduled(engine, channel_id=target, added=set(topics) - had)
+        _leave_nothing_scheduled(engine, channel_id=target, added=set(topics) - had, paused=paused)
     path = Path(settings.paperboy_data_dir) / DEMO_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.payloads, indent=2, ensure_ascii=False) + "\n")
     return result, path
 
 
-def _leave_nothing_scheduled(engine: Engine, *, channel_id: str, added: set[str]) -> None:
+def _leave_nothing_scheduled(
+    engine: Engine, *, channel_id: str, added: set[str], paused: bool
+) -> None:
     with session_scope(engine) as session:
         if channel_id == DEMO_CHANNEL:
             # Only ever previewed (older versions left it following the topics): remove it.
@@ -105,3 +109,5 @@ def _leave_nothing_scheduled(engine: Engine, *, channel_id: str, added: set[str]
         # repeated demo from posting the same papers and let replies in the demo's threads work.
         for name in added:
             unfollow(session, channel_id=channel_id, topic_name=name)
+        if paused:
+            update_channel(session, channel_id=channel_id, active=False)
