@@ -92,3 +92,9 @@ def test_serve_with_an_unreachable_database_stops_with_one_line(
 def test_serve_with_a_wrong_token_prefix_stops_before_starting(settings: Settings) -> None:
     env = {**cli_env(settings), "SLACK_BOT_TOKEN": "xoxp-user-token", "SLACK_APP_TOKEN": "xapp-1"}
     assert_one_line(run(env, "serve"), "SLACK_BOT_TOKEN must start with xoxb-")
+
+
+def test_a_malformed_database_url_is_refused_without_echoing_it(settings: Settings) -> None:
+    env = {**cli_env(settings), "DATABASE_URL": "postgresql://paperboy:hunter2@db:port/papers"}
+    line = assert_one_line(run(env, "channels"), "DATABASE_URL is not a usable URL")
+    assert "hunter2" not in line

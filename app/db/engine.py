@@ -8,6 +8,7 @@ them behind an inter-process lock and stops it when the last one exits.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -71,9 +72,9 @@ def embedded_url(data_dir: Path) -> str:
 
 def _check_writable(folder: Path) -> None:
     # The embedded server fails deep inside initdb on a read-only folder; find out here.
-    probe = folder / ".paperboy-write-check"
-    probe.touch()
-    probe.unlink()
+    # A temporary file of its own: other processes may be checking the same folder right now.
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def database_url(settings: Settings) -> str:
@@ -92,8 +93,12 @@ def get_engine(settings: Settings, *, upgrade: bool = True) -> Engine:
                 engine = create_engine(
                     url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=timeout
                 )
-            except (ArgumentError, ValueError) as exc:  # a malformed URL (port "abc", ...)
-                raise ConfigError(f"DATABASE_URL is not a usable URL ({exc})") from None
+            except (ArgumentError, ValueError):  # a malformed URL (port "abc", ...)
+                # Not echoed: it may hold a password.
+                raise ConfigError(
+                    "DATABASE_URL is not a usable URL: expected "
+                    "postgresql://user:password@host:5432/dbname"
+                ) from None
             _engines[url] = engine
             fresh = True
         else:
