@@ -34,7 +34,7 @@ TOKEN_PREFIXES = {
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a value of each type looks like, for the one line a malformed setting gets.
 _EXPECTED = {
-    "int": "a whole number, like 3000",
+    "int": "a whole number",
     "float": "a number, like 2.5",
     "decimal": "a plain number, like 1.00 (no currency sign)",
     "bool": "true or false",
@@ -211,7 +211,9 @@ def settings_problem(exc: ValidationError) -> str:
         expects = str(error["msg"]).lower()
     secret = "token" in field or "secret" in field or "key" in field or field == "database_url"
     got = "" if secret or not isinstance(error.get("input"), str) else f" (got {error['input']!r})"
-    return f"{name} {expects}{got}; fix it in the environment or .env"
+    more = len(exc.errors()) - 1
+    also = f" (and {more} more setting{'s' if more > 1 else ''} to fix)" if more else ""
+    return f"{name} {expects}{got}; fix it in the environment or .env{also}"
 
 
 @lru_cache

@@ -40,7 +40,7 @@ def assert_one_line(result: subprocess.CompletedProcess[str], *expected: str) ->
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("PORT", "abc", "PORT must be a whole number, like 3000 (got 'abc')"),
+        ("PORT", "abc", "PORT must be a whole number (got 'abc')"),
         ("LLM_DAILY_BUDGET_USD", "$5", "LLM_DAILY_BUDGET_USD must be a plain number, like 1.00"),
         ("PAPERBOY_OFFLINE", "maybe", "PAPERBOY_OFFLINE must be true or false"),
         ("PAPERBOY_TIMEZONE", "EST5", "PAPERBOY_TIMEZONE must be an IANA time zone"),

@@ -85,7 +85,10 @@ def expected_errors(func: F) -> F:
             raise
         except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI; logged with an id
             error_id = log_unexpected(log, "unexpected error in %s", func.__name__)
-            err_console.print(f"[red]unexpected error[/red] ({type(exc).__name__}), id {error_id}")
+            err_console.print(
+                f"[red]unexpected error[/red] ({type(exc).__name__}), id {error_id}",
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
