@@ -9,8 +9,9 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # USD per million tokens: (input, output). Cache writes cost 1.25x input, cache reads 0.1x,
@@ -19,6 +20,25 @@ DEFAULT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
     "claude-haiku-5-5": (Decimal("0.10"), Decimal("0.50")),
     "claude-sonnet-5-5": (Decimal("2.00"), Decimal("10.00")),
     "claude-opus-5-5": (Decimal("10.00"), Decimal("50.00")),
+}
+
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgresql+psycopg")
+TOKEN_PREFIXES = {
+    "slack_bot_token": ("xoxb-", "the Bot User OAuth Token, under OAuth & Permissions"),
+    "slack_app_token": (
+        "xapp-",
+        "an app-level token with connections:write, under Basic Information",
+    ),
+}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What a value of each type looks like, for the one line a malformed setting gets.
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number, like 2.5",
+    "decimal": "a plain number, like 1.00 (no currency sign)",
+    "bool": "true or false",
+    "url": "a URL",
 }
 
 
@@ -127,6 +147,42 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        scheme = value.partition("://")[0].lower() if value else ""
+        if value is not None and scheme not in POSTGRES_SCHEMES:
+            # The value may hold a password: only its scheme is shown back.
+            raise ValueError(
+                f"must be a PostgreSQL URL like postgresql://user:password@host:5432/paperboy, "
+                f"not {scheme or 'that'}:// (leave it unset for the embedded PostgreSQL)"
+            )
+        return value
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _token_prefix(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefix, what = TOKEN_PREFIXES[info.field_name or ""]
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"must start with {prefix} ({what})")
+        return value
+
+    @field_validator("paperboy_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name, like Europe/Berlin or UTC") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value
+
     @property
     def sqlalchemy_url(self) -> str | None:
         """DATABASE_URL in the form SQLAlchemy wants (psycopg 3 driver)."""
@@ -141,6 +197,26 @@ class Settings(BaseSettings):
     def price_per_mtok(self, model: str) -> tuple[Decimal, Decimal]:
         """(input, output) USD per million tokens; unknown models priced as Sonnet, to err high."""
         return DEFAULT_PRICES.get(model, DEFAULT_PRICES["claude-sonnet-5-5"])
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """The first malformed setting in `exc` as one line: its variable, what it expects, and the
+    value when that is not a secret."""
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name = field.upper() or "a setting"
+    kind = str(error["type"]).removesuffix("_parsing").removesuffix("_type")
+    if error["type"] == "value_error":
+        expects = str(error["msg"]).removeprefix("Value error, ")
+    elif kind in _EXPECTED:
+        expects = f"must be {_EXPECTED[kind]}"
+    else:
+        expects = str(error["msg"]).lower()
+    secret = "token" in field or "secret" in field or "key" in field or field == "database_url"
+    got = "" if secret or not isinstance(error.get("input"), str) else f" (got {error['input']!r})"
+    more = len(exc.errors()) - 1
+    also = f" (and {more} more setting{'s' if more > 1 else ''} to fix)" if more else ""
+    return f"{name} {expects}{got}; fix it in the environment or .env{also}"
 
 
 @lru_cache

@@ -14,6 +14,10 @@ class PaperboyError(Exception):
     """An expected failure: shown to the user as one line, never a traceback."""
 
 
+class ConfigError(PaperboyError):
+    """A setting, the database or the data folder is unusable; the message says how to fix it."""
+
+
 class SourceError(PaperboyError):
     """An outside source (arXiv, Hugging Face) failed or sent something unreadable."""
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.arxiv_categories import canonical, suggestion
 from app.db.channels import add_topic
 from app.db.models import Channel, Topic
-from app.db.topics import get_topic, insert_topic
+from app.db.topics import delete_topic, following_channels, get_topic, insert_topic
 from app.errors import UserInputError
 from app.search import check_query, normalize_query
 
@@ -29,8 +30,6 @@ MAX_NAME = 200
 MAX_ARXIV_QUERY = 1000
 MAX_LIST = 20
 MAX_EXCLUDE_CHARS = 100
-# arXiv category ids: "cs.CL", "stat.ML", "q-bio.NC", "physics.comp-ph", "hep-th".
-_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -126,6 +125,28 @@ def follow(
     return channel, topic, created
 
 
+def remove_topic(session: Session, *, name: str, force: bool = False) -> tuple[str, list[str]]:
+    """Delete the topic called `name`; (its name, the channels that followed it).
+
+    Refuses (UserInputError) while channels follow it, unless `force`: then they stop following
+    it, and their other topics are untouched.
+    """
+    topic = get_topic(session, name=name)
+    if topic is None:
+        raise UserInputError(f"there is no topic {' '.join(name.split())!r}")
+    channels = following_channels(session, topic_id=topic.id)
+    if channels and not force:
+        shown = ", ".join(channels[:5]) + (
+            f" and {len(channels) - 5} more" if len(channels) > 5 else ""
+        )
+        raise UserInputError(
+            f"topic {topic.name!r} is followed by {shown}: unfollow it there first, or use --force"
+        )
+    removed = topic.name
+    delete_topic(session, topic_id=topic.id)
+    return removed, channels
+
+
 def ensure_default_topics(session: Session) -> list[Topic]:
     """Create the default topics that do not exist yet (a same-named topic is left as it is)."""
     topics = []
@@ -191,12 +212,19 @@ def _clean_list(values: Iterable[str] | str, *, what: str, max_chars: int) -> li
 
 def _clean_categories(values: Iterable[str] | str) -> list[str]:
     cats = _clean_list(values, what="categories", max_chars=40)
-    bad = [c for c in cats if not _CATEGORY.match(c)]
-    if bad:
-        raise UserInputError(
-            f"not an arXiv category: {', '.join(repr(b) for b in bad)} (expected e.g. cs.CL)"
-        )
-    return cats
+    out = []
+    for cat in cats:
+        code = canonical(cat)
+        if code is None:
+            near = suggestion(cat)
+            hint = f"did you mean {near}? " if near else ""
+            raise UserInputError(
+                f"{cat!r} is not an arXiv category ({hint}codes look like cs.CL or stat.ML; "
+                "the list is at https://arxiv.org/category_taxonomy)"
+            )
+        if code not in out:
+            out.append(code)
+    return out
 
 
 def _check_same(

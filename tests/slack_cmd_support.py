@@ -18,7 +18,7 @@ from app.sources.records import Author, PaperRecord
 
 T = TypeVar("T")
 NOW = datetime.now(UTC).replace(microsecond=0)
-CHANNEL = "C0PAPERS"  # tests/slack_helpers.CHANNEL_ID
+CHANNEL = "C0PAPERS01"  # tests/slack_helpers.CHANNEL_ID
 USER = "UALICE"
 
 

@@ -47,7 +47,7 @@ SECRET = "test-signing-secret-8f3a"
 BOT_TOKEN = "xoxb-test-token"
 TEAM_ID = "T0FAKE"  # the fake Slack's team
 API_APP_ID = "A0PAPERBOY"
-CHANNEL_ID = "C0PAPERS"
+CHANNEL_ID = "C0PAPERS01"
 USER_ID = "UALICE"
 
 _ids = itertools.count(1)

@@ -79,8 +79,9 @@ class TestSlackManifest:
         scopes = set(manifest["oauth_config"]["scopes"]["bot"])
         events = manifest["settings"]["event_subscriptions"]["bot_events"]
         needed = {EVENT_SCOPES[e] for e in events} | {"chat:write", "chat:write.public", "commands"}
-        # users:read: names of people in saved lists and answers; nothing else beyond events.
-        assert scopes == needed | {"users:read"}
+        # users:read: names of people in saved lists and answers; channels:read and groups:read:
+        # a channel given as #name (conversations.list); nothing else beyond events.
+        assert scopes == needed | {"users:read", "channels:read", "groups:read"}
         assert set(events) == set(EVENT_SCOPES)
 
     def test_socket_mode_and_interactivity_are_on(self):

@@ -41,7 +41,7 @@ class TestSignatures:
 
     def test_signed_event_is_acknowledged(self, slack_app_server):
         event = {"type": "reaction_added", "user": "UALICE", "reaction": "eyes",
-                 "item": {"type": "message", "channel": "C0PAPERS", "ts": "1.000001"},
+                 "item": {"type": "message", "channel": "C0PAPERS01", "ts": "1.000001"},
                  "event_ts": "2.000001"}  # fmt: skip
         assert slack_app_server.event(event).status_code == 200
 
@@ -143,7 +143,7 @@ class TestListenerPlumbing:
             return next()
 
         slack_app_server.app.use(record)
-        base = {"type": "message", "channel": "C0PAPERS", "channel_type": "channel",
+        base = {"type": "message", "channel": "C0PAPERS01", "channel_type": "channel",
                 "ts": "1700000000.000200"}  # fmt: skip
 
         bot = slack_app_server.event(

@@ -9,7 +9,8 @@ import typer
 
 # Importing the modules registers their commands on `app`.
 from app.cli import (
-    db_cmds,  # noqa: F401  (commands register on import)
+    channel_cmds,  # noqa: F401  (commands register on import)
+    db_cmds,  # noqa: F401
     demo_cmd,  # noqa: F401
     digest_cmds,  # noqa: F401
     ingest_cmds,  # noqa: F401

@@ -28,6 +28,7 @@ from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.relevance import refresh_relevance
 from app.search import topic_candidates
+from app.slack.channels import resolve_channel
 from app.topics import ensure_default_topics
 from app.worker import drain
 
@@ -46,6 +47,7 @@ class DemoContext:
     llm: LLM | None
     pdfs: PdfFetcher
     poster: Poster
+    demo_channel: str | None = None  # PAPERBOY_DEMO_CHANNEL's id, when the digest is posted
     offline: bool = False
     report: IngestReport | None = None
     topic_names: list[str] = field(default_factory=list)
@@ -140,13 +142,15 @@ def table_step(ctx: DemoContext) -> None:
 
 def demo_digest_step(ctx: DemoContext) -> None:
     """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
-    result, path = demo_digest(ctx.settings, ctx.engine, ctx.poster, topics=ctx.topic_names)
+    cfg = ctx.settings
+    result, path = demo_digest(
+        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=ctx.demo_channel
+    )
     console.rule("The digest a channel following these topics would get")
     if result.payloads:
         console.print(render_text(result.payloads), markup=False, highlight=False)
     else:
         console.print("(no papers for these topics yet)")
-    cfg = ctx.settings
     if result.status == "posted":
         where = f"posted to {result.channel_id}"
     elif cfg.slack_bot_token and cfg.paperboy_demo_channel:
@@ -171,8 +175,18 @@ STEPS: list[Callable[[DemoContext], None]] = [
 def demo() -> None:
     """Ingest (live, or the bundled sample feed offline) and show the default topics' top papers."""
     rt = runtime()
+    cfg = rt.settings
+    channel = None
+    if cfg.paperboy_demo_channel and cfg.slack_bot_token:
+        # Checked before the minute of ingest: an id, link, mention or #name, as --channel takes.
+        channel = resolve_channel(rt.slack, cfg.paperboy_demo_channel)
     ctx = DemoContext(
-        settings=rt.settings, engine=rt.engine, llm=rt.llm, pdfs=rt.pdfs, poster=rt.poster
+        settings=rt.settings,
+        engine=rt.engine,
+        llm=rt.llm,
+        pdfs=rt.pdfs,
+        poster=rt.poster,
+        demo_channel=channel,
     )
     for step in STEPS:
         step(ctx)

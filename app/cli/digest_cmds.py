@@ -15,7 +15,16 @@ from rich.table import Table
 
 from app import schedule
 from app import topics as topic_service
-from app.cli._common import app, console, engine, expected_errors, runtime, settings
+from app.cli._common import (
+    CHANNEL,
+    app,
+    channel_arg,
+    console,
+    engine,
+    expected_errors,
+    runtime,
+    settings,
+)
 from app.db import channels as channel_db
 from app.db.engine import session_scope
 from app.db.pauses import last_digests
@@ -24,8 +33,6 @@ from app.digest.preview import render_text
 from app.digest.run import DigestOutcome, run_digest
 from app.errors import UserInputError
 from app.status import digest_json
-
-CHANNEL = typer.Option(..., "--channel", "-c", help="Slack channel id, like C0123456789.")
 
 
 @app.command("follow")
@@ -36,6 +43,7 @@ def follow(
     query: str | None = typer.Option(None, help="Search query for a new topic (default: name)."),
 ) -> None:
     """Make a channel follow a topic (both are created when new)."""
+    channel = channel_arg(channel)
     cfg = settings()
     with session_scope(engine()) as session:
         row, topic_row, created = topic_service.follow(
@@ -57,6 +65,7 @@ def unfollow(
     channel: str = CHANNEL,
 ) -> None:
     """Stop a channel following a topic."""
+    channel = channel_arg(channel)
     name = " ".join(topic)
     with session_scope(engine()) as session:
         if not channel_db.unfollow(session, channel_id=channel, topic_name=name):
@@ -82,6 +91,7 @@ def schedule_cmd(
     channel: str = CHANNEL,
 ) -> None:
     """Set when a channel's digests post (at most hourly), as `/papers schedule` does in Slack."""
+    channel = channel_arg(channel)
     cfg = settings()
     with session_scope(engine()) as session:
         row = channel_db.set_schedule(
@@ -112,7 +122,13 @@ def list_channels(
                 "topics": [t.name for t in topics.get(c.channel_id, [])],
                 "cron": c.cron,
                 "timezone": c.timezone,
-                "next_digest": _next_digest(c.cron, c.timezone) if c.active else "paused",
+                "next_digest": (
+                    "paused"
+                    if not c.active
+                    else _next_digest(c.cron, c.timezone)
+                    if topics.get(c.channel_id)
+                    else "none (no topics)"  # nothing is posted to a channel without topics
+                ),
                 "max_papers": c.max_papers,
                 "min_relevance": c.min_relevance,
                 "include_trending": c.include_trending,
@@ -160,6 +176,7 @@ def digest(
     ),
 ) -> None:
     """Build (and unless --dry-run, post) one digest for a channel now."""
+    channel = channel_arg(channel)
     cfg = settings()
     if not dry_run and not cfg.slack_bot_token:  # unset, or empty in .env
         raise UserInputError("SLACK_BOT_TOKEN is not set: set it to post, or use --dry-run")

@@ -1,4 +1,4 @@
-"""`paperboy topic add|list` and `paperboy search`."""
+"""`paperboy topic add|list|remove` and `paperboy search`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app.cli._common import app, console, engine, expected_errors
 from app.db.engine import session_scope
 from app.db.topics import list_topics
 from app.search import MAX_LIMIT, normalize_query, search_papers
-from app.topics import create_topic
+from app.topics import create_topic, remove_topic
 
 topic_app = typer.Typer(help="Topics: named searches that channels follow.", no_args_is_help=True)
 app.add_typer(topic_app, name="topic")
@@ -56,6 +56,21 @@ def topic_add(
         if topic.exclude:
             line.append(f"  without {', '.join(topic.exclude)}")
     console.print(line)
+
+
+@topic_app.command("remove")
+@expected_errors
+def topic_remove(
+    name: list[str] = typer.Argument(..., help="The topic's name (words are joined)."),
+    force: bool = typer.Option(
+        False, "--force", help="Remove it even though channels follow it (they stop following)."
+    ),
+) -> None:
+    """Delete a topic; refused while channels follow it, unless --force."""
+    with session_scope(engine()) as session:
+        removed, channels = remove_topic(session, name=" ".join(name), force=force)
+    note = f"; {', '.join(channels)} no longer follow it" if channels else ""
+    console.print(f"removed topic {removed!r}{note}", highlight=False, markup=False)
 
 
 @topic_app.command("list")

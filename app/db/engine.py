@@ -8,6 +8,7 @@ them behind an inter-process lock and stops it when the last one exits.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
@@ -15,10 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ MIGRATIONS_DIR = (
 )
 # Any fixed 64-bit number: serialises schema upgrades across processes.
 _MIGRATION_LOCK = 7_210_036_290_001
+CONNECT_TIMEOUT = 10  # seconds
 
 _lock = threading.Lock()
 _servers: dict[Path, Any] = {}
@@ -47,7 +51,14 @@ def embedded_url(data_dir: Path) -> str:
         if server is None:
             # Created here, race-free: the wheel's own mkdir (exist_ok=False, outside its lock)
             # fails when two commands start on a fresh data folder at the same moment.
-            pgdata.mkdir(parents=True, exist_ok=True)
+            try:
+                pgdata.mkdir(parents=True, exist_ok=True)
+                _check_writable(pgdata)
+            except OSError as exc:
+                raise ConfigError(
+                    f"PAPERBOY_DATA_DIR={data_dir} is not usable ({exc.strerror or exc}): point "
+                    "it at a folder Paperboy can write to, or set DATABASE_URL"
+                ) from None
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI): harmless.
                 warnings.simplefilter("ignore")
@@ -57,6 +68,13 @@ def embedded_url(data_dir: Path) -> str:
             _servers[pgdata] = server
     uri: str = server.get_uri()
     return uri.replace("postgresql://postgres:@/", "postgresql+psycopg://postgres@/", 1)
+
+
+def _check_writable(folder: Path) -> None:
+    # The embedded server fails deep inside initdb on a read-only folder; find out here.
+    # A temporary file of its own: other processes may be checking the same folder right now.
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def database_url(settings: Settings) -> str:
@@ -69,14 +87,44 @@ def get_engine(settings: Settings, *, upgrade: bool = True) -> Engine:
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            try:
+                # A host that drops packets would otherwise hang the first command for minutes.
+                timeout = {} if "connect_timeout" in url else {"connect_timeout": CONNECT_TIMEOUT}
+                engine = create_engine(
+                    url, pool_pre_ping=True, pool_size=10, max_overflow=10, connect_args=timeout
+                )
+            except (ArgumentError, ValueError):  # a malformed URL (port "abc", ...)
+                # Not echoed: it may hold a password.
+                raise ConfigError(
+                    "DATABASE_URL is not a usable URL: expected "
+                    "postgresql://user:password@host:5432/dbname"
+                ) from None
             _engines[url] = engine
             fresh = True
         else:
             fresh = False
     if fresh and upgrade:
-        ensure_schema(engine)
+        try:
+            ensure_schema(engine)
+        except OperationalError as exc:
+            with _lock:
+                _engines.pop(url, None)
+            raise ConfigError(unreachable(settings.database_url, exc)) from None
     return engine
+
+
+def unreachable(url: str | None, exc: OperationalError) -> str:
+    """One line for a database Paperboy cannot connect to: where, why, and what to check."""
+    try:
+        where = make_url(url).render_as_string(hide_password=True) if url else "(embedded)"
+    except ArgumentError:
+        where = "DATABASE_URL"
+    reason = str(exc.orig or exc).strip().splitlines()
+    why = reason[0] if reason else type(exc).__name__
+    return (
+        f"cannot connect to the database at {where} ({why}): check DATABASE_URL and that "
+        "PostgreSQL is running and reachable"
+    )
 
 
 @contextmanager

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Topic
+from app.db.models import ChannelTopic, Topic
 
 
 def get_topic(session: Session, *, name: str) -> Topic | None:
@@ -55,3 +55,19 @@ def insert_topic(
         .returning(Topic.id)
     )
     return session.get(Topic, new_id) if new_id is not None else None
+
+
+def following_channels(session: Session, *, topic_id: int) -> list[str]:
+    """Ids of the channels that follow the topic, in order."""
+    return list(
+        session.scalars(
+            select(ChannelTopic.channel_id)
+            .where(ChannelTopic.topic_id == topic_id)
+            .order_by(ChannelTopic.channel_id)
+        )
+    )
+
+
+def delete_topic(session: Session, *, topic_id: int) -> None:
+    """Delete a topic; its follows and relevance grades go with it (ON DELETE CASCADE)."""
+    session.execute(delete(Topic).where(Topic.id == topic_id))

@@ -6,6 +6,7 @@ answer, as Slack shapes it. They run with the fake's lock held.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -219,6 +220,31 @@ class SlackMethods:
         channel_id = str(args.get("channel"))
         channel = self.channels.get(channel_id) or self.add_channel(channel_id)
         return {"ok": True, "channel": channel}
+
+    def _m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Channels the bot can see (private ones only when it is a member), `limit` a page
+        (default 100, at most 1000), paged by an opaque base64 `cursor` as Slack does."""
+        types = str(args.get("types") or "public_channel").split(",")
+        listed = [
+            {"name_normalized": c["name"], "is_group": c["is_private"], **c}
+            for c in self.channels.values()
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and (c["is_member"] or not c["is_private"])
+            and not (c["is_archived"] and _flag(args.get("exclude_archived")))
+        ]
+        cursor = str(args.get("cursor") or "")
+        try:
+            start = int(base64.b64decode(cursor).decode().removeprefix("offset:")) if cursor else 0
+        except ValueError:
+            return _err("invalid_cursor")
+        limit = max(1, min(1000, int(args.get("limit") or 100)))
+        more = start + limit < len(listed)
+        next_cursor = base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+        return {
+            "ok": True,
+            "channels": listed[start : start + limit],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel")), str(args.get("ts"))

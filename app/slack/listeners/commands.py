@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from app import schedule
+from app import channel_ids, schedule
 from app.db import channels as channels_db
 from app.digest import DigestOutcome, pause, run_digest
 from app.errors import UserInputError, apology, log_unexpected
@@ -40,6 +40,8 @@ def register(app: App, services: Services) -> None:
     ) -> None:
         try:
             parsed = cp.parse(command.get("text"))
+            # Slack sends the id; checked anyway, since it becomes a key in the database.
+            channel_ids.channel_id(command.get("channel_id"))
         except UserInputError as exc:
             ack(text=str(exc))
             return

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from app import schedule
+from app.channel_ids import is_channel_id
 from app.db import channels as channels_db
 from app.db.engine import session_scope
 from app.errors import UserInputError
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 def settings_errors(form: modals.SettingsForm) -> dict[str, str]:
     """Field -> message for everything wrong in a settings submission (empty when fine)."""
     errors: dict[str, str] = {}
+    if not is_channel_id(form.channel_id):  # private_metadata came back altered
+        errors["topics"] = "I lost track of this form's channel: open `/papers settings` again."
     try:
         schedule.check_timezone(form.timezone)
     except UserInputError as exc:
