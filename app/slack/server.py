@@ -4,8 +4,9 @@
 call `start_http()` to run the same front end on a free port. Modes:
 
 - HTTP (SLACK_APP_TOKEN unset): a threaded WSGI server (cheroot) on PORT answers POST
-  /slack/events through Bolt's WSGI adapter; Bolt checks the SLACK_SIGNING_SECRET signature and
-  timestamp (401 on an unsigned, forged or stale request).
+  /slack/events through Bolt's WSGI adapter. The SLACK_SIGNING_SECRET signature and timestamp
+  are checked before the body is parsed (app/slack/gate.py): 401 for an unsigned, forged or
+  stale request, 400 for a malformed one, each with one (rate-limited) log line.
 - Socket Mode (SLACK_APP_TOKEN set): Slack pushes requests over a WebSocket, no public URL; the
   WSGI server on PORT then only answers /healthz.
 
@@ -16,6 +17,7 @@ the database cannot be reached.
 from __future__ import annotations
 
 import gc
+import io
 import json
 import logging
 import sys
@@ -28,6 +30,7 @@ from cheroot import wsgi
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -37,6 +40,7 @@ from app.db.engine import session_scope
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
+from app.slack import gate
 from app.slack.app import build_app, set_response_sent
 from app.slack.services import Services
 from app.sources import Source
@@ -45,7 +49,19 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-HTTP_THREADS = 16  # requests only ack and hand off, so a few threads go a long way
+# Requests only ack and hand off, but each holds its thread until Bolt's listener has acked:
+# enough threads that a burst of slash commands is acked while the first searches run.
+HTTP_THREADS = 32
+# The listen backlog. cheroot's default (5) refuses or delays (SYN retries: 1 s, 3 s, 7 s...)
+# connections beyond it; 200 commands at once then lost a third of their acks (issue 10).
+LISTEN_BACKLOG = 1024
+# Per-connection socket timeout. Slack sends each request whole at once, so a client that
+# stalls for this long is not Slack; idle keep-alive connections wait in cheroot's selector,
+# not on a worker thread, and are closed after this too.
+SOCKET_TIMEOUT_S = 5
+# Idle keep-alive connections kept open at most; beyond this cheroot answers `Connection:
+# close`, so a crowd of idle clients cannot hold sockets and file descriptors forever.
+KEEP_ALIVE_LIMIT = 64
 MAX_BODY = 2 * 1024 * 1024  # Slack payloads are a few KB; refuse anything absurd early
 SWITCH_INTERVAL_S = 0.0005  # see tune_for_serving
 
@@ -73,10 +89,20 @@ def health_report(engine: Engine, *, mode: str) -> tuple[int, dict[str, Any]]:
 class PaperboyWsgi:
     """WSGI app: /healthz here, everything else to Bolt (HTTP mode) or 404 (Socket Mode)."""
 
-    def __init__(self, engine: Engine, bolt: SlackRequestHandler | None, *, mode: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bolt: SlackRequestHandler | None,
+        *,
+        mode: str,
+        verifier: SignatureVerifier | None = None,
+    ) -> None:
         self.engine = engine
         self.bolt = bolt
         self.mode = mode
+        # Requests to Bolt are checked here first (gate.py); None leaves it all to Bolt.
+        self.verifier = verifier
+        self.rejections = gate.RejectionLog()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -91,6 +117,10 @@ class PaperboyWsgi:
             )
             return [b""] if method == "HEAD" else [body]
         if self.bolt is not None and path == EVENTS_PATH:
+            if method == "POST" and self.verifier is not None:
+                rejected = self._reject_unless_valid(environ, start_response)
+                if rejected is not None:
+                    return rejected
             sent = threading.Event()
             set_response_sent(sent)  # read by Bolt middleware on this thread (app.py)
             try:
@@ -100,6 +130,31 @@ class PaperboyWsgi:
             return _ThenSet(body, sent)
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
         return [b"Not Found"]
+
+    def _reject_unless_valid(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """Verify and parse-check the body (gate.py); on success put it back for Bolt to read
+        and return None, else answer 400/401 with one rate-limited log line."""
+        assert self.verifier is not None
+        body = gate.read_body(environ, limit=MAX_BODY)
+        rejection = (
+            gate.MALFORMED
+            if body is None
+            else gate.check(self.verifier, body, gate.request_headers(environ))
+        )
+        if rejection is None:
+            environ["wsgi.input"] = io.BytesIO(body or b"")
+            environ["CONTENT_LENGTH"] = str(len(body or b""))
+            return None
+        self.rejections.note(rejection, remote=str(environ.get("REMOTE_ADDR", "?")))
+        text = b"Bad Request" if rejection.status == 400 else b"Unauthorized"
+        reason = "Bad Request" if rejection.status == 400 else "Unauthorized"
+        start_response(
+            f"{rejection.status} {reason}",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))],
+        )
+        return [text]
 
 
 class _ThenSet:
@@ -141,9 +196,15 @@ class HttpServer:
 
     def __init__(self, app: PaperboyWsgi, *, host: str, port: int) -> None:
         self._server = wsgi.Server(
-            (host, port), app, numthreads=HTTP_THREADS, server_name="paperboy"
+            (host, port),
+            app,
+            numthreads=HTTP_THREADS,
+            server_name="paperboy",
+            request_queue_size=LISTEN_BACKLOG,
+            timeout=SOCKET_TIMEOUT_S,
         )
         self._server.max_request_body_size = MAX_BODY
+        self._server.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
@@ -160,6 +221,10 @@ class HttpServer:
     @property
     def port(self) -> int:
         return int(self._server.bind_addr[1])
+
+    @property
+    def listen_backlog(self) -> int:
+        return int(self._server.request_queue_size)
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (a few seconds at most)."""
@@ -202,7 +267,15 @@ def start_http(
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
-    wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http")
+    secret = settings.slack_signing_secret
+    verifier = (
+        SignatureVerifier(secret.get_secret_value())
+        if bolt is not None and secret is not None and secret.get_secret_value()
+        else None
+    )
+    wsgi_app = PaperboyWsgi(
+        engine, bolt, mode="socket" if socket_mode else "http", verifier=verifier
+    )
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
     bound = server.start()
     log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)

@@ -22,7 +22,7 @@ from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
 from app.slack.poster import SlackPoster
-from app.slack.services import RESPONSE_SENT, Services
+from app.slack.services import RESPONSE_SENT, Lane, Services
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -80,7 +80,14 @@ def handle(
             ack(text=cp.help_text())
         case cp.Search(text=text):
             ack(text=f"Searching the archive for “{_plain(text)}”…")
-            later("/papers search", operations.search_message, settings, engine, query=text)
+            later(
+                "/papers search",
+                operations.search_message,
+                settings,
+                engine,
+                query=text,
+                lane=Lane.QUICK,
+            )
         case cp.Follow(topic=topic):
             ack()
             later(
@@ -92,6 +99,7 @@ def handle(
                 channel_id=channel_id,
                 topic=topic,
                 reply=reply,
+                lane=Lane.SLOW,  # a new topic is expanded by the LLM
             )
         case cp.Unfollow(topic=topic):
             ack()
@@ -118,7 +126,14 @@ def handle(
             )
         case cp.DigestNow():
             ack(text="Putting a digest together for this channel…")
-            later("/papers digest now", digest_now, services, client, channel_id=channel_id)
+            later(
+                "/papers digest now",
+                digest_now,
+                services,
+                client,
+                channel_id=channel_id,
+                lane=Lane.SLOW,
+            )
         case cp.OpenSettings():
             ack()
             now(
@@ -138,6 +153,7 @@ def handle(
                 engine,
                 sources=services.sources,
                 arxiv_id=arxiv_id,
+                lane=Lane.QUICK,  # one bounded source fetch at most, no LLM
             )
         case cp.Saved(bibtex=False):
             ack()
