@@ -12,6 +12,7 @@ a flood of junk costs a few log lines, not megabytes.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -25,6 +26,8 @@ from slack_sdk.signature import SignatureVerifier
 
 log = logging.getLogger(__name__)
 
+StartResponse = Callable[..., Any]
+
 REJECTION_LOG_INTERVAL_S = 10.0
 
 
@@ -32,6 +35,10 @@ REJECTION_LOG_INTERVAL_S = 10.0
 class Rejection:
     status: int  # 400 or 401
     reason: str  # a few words for the log line (never the body: it is untrusted)
+
+    @property
+    def phrase(self) -> str:
+        return "Unauthorized" if self.status == 401 else "Bad Request"
 
 
 UNSIGNED = Rejection(401, "missing or invalid signature")
@@ -64,6 +71,34 @@ class RejectionLog:
         log.warning(
             "rejected request from %s: %d %s%s", remote, rejection.status, rejection.reason, more
         )
+
+
+class Gate:
+    """The check in front of Bolt, built once per server from the signing secret."""
+
+    def __init__(self, signing_secret: str, *, max_body: int) -> None:
+        self.verifier = SignatureVerifier(signing_secret)
+        self.max_body = max_body
+        self.rejections = RejectionLog()
+
+    def screen(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes] | None:
+        """None for a signed, well-formed POST (its body put back for Bolt to read); else the
+        400/401 answer, already started, after one rate-limited log line."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return None  # Bolt answers other methods itself (404), with no body to parse
+        body = read_body(environ, limit=self.max_body)
+        rejection = MALFORMED if body is None else check(self.verifier, body, headers_of(environ))
+        if rejection is None:
+            environ["wsgi.input"] = io.BytesIO(body or b"")
+            environ["CONTENT_LENGTH"] = str(len(body or b""))
+            return None
+        self.rejections.note(rejection, remote=str(environ.get("REMOTE_ADDR", "?")))
+        text = rejection.phrase.encode()
+        start_response(
+            f"{rejection.status} {rejection.phrase}",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))],
+        )
+        return [text]
 
 
 def check(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, str]) -> Rejection | None:
@@ -108,7 +143,7 @@ def read_body(environ: dict[str, Any], *, limit: int) -> bytes | None:
     return bytes(environ["wsgi.input"].read(length)) if length else b""
 
 
-def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+def headers_of(environ: Mapping[str, Any]) -> dict[str, str]:
     """Header names lower-cased with dashes, as Slack and Bolt spell them."""
     headers = {}
     for key, value in environ.items():

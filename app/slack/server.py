@@ -17,7 +17,6 @@ the database cannot be reached.
 from __future__ import annotations
 
 import gc
-import io
 import json
 import logging
 import sys
@@ -30,7 +29,6 @@ from cheroot import wsgi
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -40,8 +38,8 @@ from app.db.engine import session_scope
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
-from app.slack import gate
 from app.slack.app import build_app, set_response_sent
+from app.slack.gate import Gate
 from app.slack.services import Services
 from app.sources import Source
 
@@ -95,14 +93,12 @@ class PaperboyWsgi:
         bolt: SlackRequestHandler | None,
         *,
         mode: str,
-        verifier: SignatureVerifier | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.engine = engine
         self.bolt = bolt
         self.mode = mode
-        # Requests to Bolt are checked here first (gate.py); None leaves it all to Bolt.
-        self.verifier = verifier
-        self.rejections = gate.RejectionLog()
+        self.gate = gate  # checks requests before Bolt parses them; None leaves it all to Bolt
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -117,10 +113,9 @@ class PaperboyWsgi:
             )
             return [b""] if method == "HEAD" else [body]
         if self.bolt is not None and path == EVENTS_PATH:
-            if method == "POST" and self.verifier is not None:
-                rejected = self._reject_unless_valid(environ, start_response)
-                if rejected is not None:
-                    return rejected
+            rejected = self.gate.screen(environ, start_response) if self.gate else None
+            if rejected is not None:
+                return rejected
             sent = threading.Event()
             set_response_sent(sent)  # read by Bolt middleware on this thread (app.py)
             try:
@@ -130,31 +125,6 @@ class PaperboyWsgi:
             return _ThenSet(body, sent)
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
         return [b"Not Found"]
-
-    def _reject_unless_valid(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> list[bytes] | None:
-        """Verify and parse-check the body (gate.py); on success put it back for Bolt to read
-        and return None, else answer 400/401 with one rate-limited log line."""
-        assert self.verifier is not None
-        body = gate.read_body(environ, limit=MAX_BODY)
-        rejection = (
-            gate.MALFORMED
-            if body is None
-            else gate.check(self.verifier, body, gate.request_headers(environ))
-        )
-        if rejection is None:
-            environ["wsgi.input"] = io.BytesIO(body or b"")
-            environ["CONTENT_LENGTH"] = str(len(body or b""))
-            return None
-        self.rejections.note(rejection, remote=str(environ.get("REMOTE_ADDR", "?")))
-        text = b"Bad Request" if rejection.status == 400 else b"Unauthorized"
-        reason = "Bad Request" if rejection.status == 400 else "Unauthorized"
-        start_response(
-            f"{rejection.status} {reason}",
-            [("Content-Type", "text/plain"), ("Content-Length", str(len(text)))],
-        )
-        return [text]
 
 
 class _ThenSet:
@@ -267,15 +237,11 @@ def start_http(
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
-    secret = settings.slack_signing_secret
-    verifier = (
-        SignatureVerifier(secret.get_secret_value())
-        if bolt is not None and secret is not None and secret.get_secret_value()
-        else None
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
-    wsgi_app = PaperboyWsgi(
-        engine, bolt, mode="socket" if socket_mode else "http", verifier=verifier
-    )
+    gate = Gate(secret, max_body=MAX_BODY) if bolt is not None and secret else None
+    wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http", gate=gate)
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
     bound = server.start()
     log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)

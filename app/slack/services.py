@@ -94,6 +94,7 @@ class Services:
     listener_executor: ThreadPoolExecutor | None = None
     _executors: dict[Lane, ThreadPoolExecutor] = field(default_factory=dict, repr=False)
     _pending: dict[Lane, set[Future[Any]]] = field(default_factory=dict, repr=False)
+    _full: set[Lane] = field(default_factory=set, repr=False)
     _lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def __post_init__(self) -> None:
@@ -135,7 +136,9 @@ class Services:
         pending = self._pending[lane]
         with self._lock:
             if len(pending) >= self.lane_sizes[lane].limit:
-                log.warning("background lane %s is full (%d): answering busy", lane, len(pending))
+                if lane not in self._full:  # one line per episode, not one per refusal
+                    self._full.add(lane)
+                    log.warning("background lane %s is full: answering busy", lane)
                 raise Busy(BUSY_MESSAGE)
             future = self._executors[lane].submit(run)
             pending.add(future)
@@ -145,6 +148,7 @@ class Services:
     def _done(self, lane: Lane, future: Future[Any]) -> None:
         with self._lock:
             self._pending[lane].discard(future)
+            self._full.discard(lane)
             self._lock.notify_all()
 
     def pending(self, lane: Lane) -> int:
