@@ -3,6 +3,7 @@ answered, slow PDF downloads cannot delay a search, and a full lane says so."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from slack_cmd_support import (
 from slack_helpers import SlackAppServer, app_settings, post_command
 
 from app.llm.fulltext import PdfFetcher
-from app.slack.server import LISTEN_BACKLOG, start_http
+from app.slack.server import HTTP_THREADS, LISTEN_BACKLOG, start_http
 from app.slack.services import BUSY_MESSAGE, Lane, LaneSize
 from tests.deps import app_deps
 
@@ -34,6 +35,26 @@ def test_the_listen_backlog_holds_a_burst(slack_app_server):
     # cheroot's default of 5 lost a third of 200 simultaneous commands (issue 10).
     assert LISTEN_BACKLOG >= 1024
     assert slack_app_server.running.server.listen_backlog >= 1024
+
+
+def test_idle_keep_alive_connections_do_not_hold_the_request_threads(slack_app_server, engine):
+    add_search_papers(engine)
+    port = slack_app_server.running.port
+    idle = []
+    for _ in range(HTTP_THREADS + 8):  # more idle clients than request threads
+        conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: paperboy\r\n\r\n")
+        assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+        idle.append(conn)  # left open: HTTP/1.1 keeps it alive
+    try:
+        started = time.monotonic()
+        sent = slack_app_server.command("search retrieval")
+        assert sent.status_code == 200
+        assert time.monotonic() - started < 2.0
+        assert "Retrieval augmented generation" in str(command_replies(sent)[0])
+    finally:
+        for conn in idle:
+            conn.close()
 
 
 def test_fifty_simultaneous_commands_are_all_acked_and_answered(slack_app_server, engine):

@@ -5,11 +5,12 @@ Listeners only ack and hand off: anything slower than a database query goes thro
 `Services.background`, so Bolt's few listener threads are always free for the next request.
 
 Background work runs in lanes, each its own bounded pool, and the caller names the lane:
-QUICK for searches and paper cards (a database query, one bounded fetch), SLOW for anything
-that may take tens of seconds (PDF downloads, LLM answers, deep summaries, topic expansion, a
-digest). Nine slow PDF hosts then fill SLOW's threads and queue, never QUICK's, so a search
-is still answered in well under a second (issue 10). Work that names no lane is SLOW: guessing
-wrong that way costs a little latency, the other way starves searches.
+QUICK for searches (database queries), FETCH for paper lookups that may call arXiv or Hugging
+Face (seconds, with retries), SLOW for anything that may take tens of seconds (PDF downloads,
+LLM answers, deep summaries, topic expansion, a digest). Nine slow PDF hosts then fill SLOW's
+threads and queue, never QUICK's, so a search is still answered in well under a second (issue
+10). Work that names no lane is SLOW: guessing wrong that way costs a little latency, the
+other way starves searches.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Lane(StrEnum):
     """Which background pool a piece of work runs in (see the module docstring)."""
 
     QUICK = "quick"
+    FETCH = "fetch"
     SLOW = "slow"
 
 
@@ -53,6 +55,8 @@ LANE_SIZES = {
     # A burst of 200 slash commands (bench/slash_latency.py --burst) is all accepted; the
     # threads are few because each search is a PostgreSQL query on a small machine.
     Lane.QUICK: LaneSize(threads=8, limit=400),
+    # Waiting on a source API; a slow arXiv makes lookups wait, never searches.
+    Lane.FETCH: LaneSize(threads=4, limit=48),
     # Mostly waiting on the network (Anthropic, PDF hosts), so more threads than cores; at most
     # a few minutes of LLM work queued.
     Lane.SLOW: LaneSize(threads=8, limit=48),

@@ -153,7 +153,7 @@ def handle(
                 engine,
                 sources=services.sources,
                 arxiv_id=arxiv_id,
-                lane=Lane.QUICK,  # one bounded source fetch at most, no LLM
+                lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
         case cp.Saved(bibtex=False):
             ack()
