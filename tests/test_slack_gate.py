@@ -74,6 +74,17 @@ def test_a_signed_command_still_gets_through(slack_app_server):
     assert "follow" in sent.response.text  # help is the ack itself
 
 
+def test_slacks_unsigned_certificate_check_still_gets_its_empty_200(slack_app_server):
+    response = httpx.post(
+        slack_app_server.url + EVENTS_PATH,
+        content=b"ssl_check=1&token=legacy-verification-token",
+        headers={"Content-Type": FORM},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.content == b""
+
+
 def test_a_flood_of_junk_writes_one_line_per_interval(slack_app_server, caplog):
     caplog.set_level(logging.INFO)
     with httpx.Client(timeout=10) as client:
