@@ -47,6 +47,8 @@ demo: install
 lint: install
 	$(BIN)/ruff check app tests bench migrations tools
 	$(BIN)/ruff format --check app tests bench tools
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Only one Python runs here: check that the locks install from wheels on the others too. `make
 # test` runs it when a lock file changed since it last passed; `make check-lock` always does.

@@ -30,7 +30,7 @@ _AND_RE = re.compile(r"\band\b", re.IGNORECASE)
 
 
 class PaperLike(Protocol):
-    arxiv_id: str
+    arxiv_id: str | None  # entries are arXiv-style: exporting a paper without one is a bug
     title: str
     authors: list[dict[str, Any]]
     primary_category: str | None
@@ -62,12 +62,18 @@ def _key(paper: PaperLike, year: str) -> str:
     return f"{ascii_last}{year}{word}"
 
 
+def _arxiv_id(paper: PaperLike) -> str:
+    if paper.arxiv_id is None:
+        raise ValueError(f"no arXiv id to cite {paper.title!r} by")
+    return paper.arxiv_id
+
+
 def _year(paper: PaperLike) -> str:
     published = getattr(paper, "published", None)
     if published:
         return str(published.year)
     # New-style ids start with yymm; old-style ones (cs/0601001) carry it after the slash.
-    digits = paper.arxiv_id.split("/")[-1][:2]
+    digits = _arxiv_id(paper).split("/")[-1][:2]
     if not digits.isdigit():
         return ""
     return ("19" if int(digits) > 90 else "20") + digits
@@ -81,7 +87,7 @@ def entry(paper: PaperLike, *, key: str | None = None) -> str:
         ("title", "{" + escape_latex(paper.title) + "}"),
         ("author", " and ".join(_author(n) for n in names) or "{Anonymous}"),
         *([("year", year)] if year else []),
-        ("eprint", escape_latex(paper.arxiv_id)),
+        ("eprint", escape_latex(_arxiv_id(paper))),
         ("archivePrefix", "arXiv"),
     ]
     if paper.primary_category:
@@ -90,7 +96,7 @@ def entry(paper: PaperLike, *, key: str | None = None) -> str:
         fields.append(("doi", escape_latex(paper.doi)))
     if paper.journal_ref:
         fields.append(("note", escape_latex(paper.journal_ref)))
-    fields.append(("url", abs_url(paper.arxiv_id)))
+    fields.append(("url", abs_url(_arxiv_id(paper))))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key or _key(paper, year)},\n{body}\n}}"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -103,6 +103,9 @@ class Settings(BaseSettings):
 
     # --- logging -----------------------------------------------------------------------------
     log_level: str = Field(default="INFO")
+    # text: one readable line per record; json: one JSON object per line, with `error_id` as a
+    # field on unexpected errors (app/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("arxiv_categories", "openreview_invitations", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import get_paper, upsert_papers
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
-from app.sources import FetchContext, Source, build_sources, close_sources
+from app.sources import FetchContext, Source
 from app.sources.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -84,26 +84,20 @@ def run_ingest(
     source: str = "all",
     days: int | None = None,
     progress: Progress | None = None,
-    sources: Sequence[Source] | None = None,
+    sources: Sequence[Source],
 ) -> IngestReport:
-    """Ingest from `source` (a source's name, or "all"). `days` widens the window: arXiv
-    papers submitted in the last N days (still capped per category), Hugging Face's last N daily
-    lists. `sources` defaults to `build_sources(settings)`, built and closed here."""
+    """Ingest from `source` (a source's name, or "all") of `sources` (built once by the
+    composition root, app/runtime.py). `days` widens the window: arXiv papers submitted in the
+    last N days (still capped per category), Hugging Face's last N daily lists."""
     if days is not None and days < 1:
         raise UserInputError("--days must be at least 1")
-    owned = sources is None
-    available = list(build_sources(settings) if sources is None else sources)
-    try:
-        names = [s.name for s in available]
-        if source != "all" and source not in names:
-            raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
-        chosen = [s for s in available if source in ("all", s.name)]
-        return IngestReport(
-            [_run_source(s, settings, engine, days=days, progress=progress) for s in chosen]
-        )
-    finally:
-        if owned:
-            close_sources(available)
+    names = [s.name for s in sources]
+    if source != "all" and source not in names:
+        raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
+    chosen = [s for s in sources if source in ("all", s.name)]
+    return IngestReport(
+        [_run_source(s, settings, engine, days=days, progress=progress) for s in chosen]
+    )
 
 
 def fetch_paper_on_demand(
@@ -111,7 +105,7 @@ def fetch_paper_on_demand(
     engine: Engine,
     *,
     arxiv_id: str,
-    sources: Sequence[Source] | None = None,
+    sources: Sequence[Source],
 ) -> Paper | None:
     """Fetch one paper now from every source that knows arXiv ids, and store it. Returns the
     stored paper, None when no source knows it; SourceError when every source failed and
@@ -120,19 +114,13 @@ def fetch_paper_on_demand(
         key, _ = split_version(arxiv_id)
     except ValueError:
         raise UserInputError(f"not an arXiv id: {arxiv_id!r}") from None
-    owned = sources is None
-    available = list(build_sources(settings) if sources is None else sources)
     records: list[PaperRecord] = []
     errors: list[str] = []
-    try:
-        for src in available:
-            try:
-                records += src.lookup({"arxiv": [key]})
-            except SourceError as exc:
-                errors.append(str(exc))
-    finally:
-        if owned:
-            close_sources(available)
+    for src in sources:
+        try:
+            records += src.lookup({"arxiv": [key]})
+        except SourceError as exc:
+            errors.append(str(exc))
     with session_scope(engine) as session:
         if records:
             upsert_papers(session, records=records)

@@ -31,7 +31,7 @@ from app.db.engine import get_engine
 from app.digest.ports import Poster
 from app.llm.client import LLM, build_llm
 from app.llm.fulltext import PdfFetcher
-from app.scheduler import start_scheduler
+from app.scheduler import catch_up_ingest, start_scheduler
 from app.slack.app import app_token, check_slack_settings
 from app.slack.poster import SlackPoster, make_web_client
 from app.slack.server import start_http, tune_for_serving
@@ -39,6 +39,9 @@ from app.sources import Source, build_sources, close_sources
 from app.worker import WorkerReport, run_worker
 
 log = logging.getLogger(__name__)
+
+# How long stopping waits for a start-up ingest still running (docker stop allows 10 s in all).
+CATCH_UP_STOP_WAIT_S = 3.0
 
 
 def utc_now() -> datetime:
@@ -116,6 +119,32 @@ def start_worker_thread(
     return thread, result
 
 
+def start_catch_up_ingest(rt: Runtime) -> threading.Thread:
+    """The start-up ingest (app/scheduler.py `catch_up_ingest`) on its own thread: the Slack app
+    and /healthz answer meanwhile, and a fresh install has papers within a minute."""
+    thread = threading.Thread(
+        target=catch_up_ingest,
+        args=(rt.settings, rt.engine, rt.sources),
+        name="startup-ingest",
+        daemon=True,  # never holds the process up at exit (see close_unless_busy)
+    )
+    thread.start()
+    return thread
+
+
+def close_unless_busy(rt: Runtime, catch_up: threading.Thread | None) -> None:
+    """Close the runtime's clients, unless the start-up ingest is still using them: the process is
+    exiting anyway, and closing them under it would only turn its end into a crash report. Its
+    `job_runs` row stays `running` until housekeeping marks it abandoned; the next ingest reads
+    each source from where its last completed run got."""
+    if catch_up is not None:
+        catch_up.join(timeout=CATCH_UP_STOP_WAIT_S)
+        if catch_up.is_alive():
+            log.info("start-up ingest still running at exit: left unfinished")
+            return
+    rt.close()
+
+
 def serve(
     rt: Runtime,
     *,
@@ -139,6 +168,7 @@ def serve(
         socket_mode=xapp is not None,
     )
     stoppers: list[Callable[[], object]] = [running.stop]
+    catch_up: threading.Thread | None = None
     try:
         if xapp is not None:
             handler = SocketModeHandler(running.app, xapp)
@@ -148,6 +178,7 @@ def serve(
         if scheduler:
             sched = start_scheduler(settings, rt.engine, rt.poster, rt.sources)
             stoppers.append(lambda: sched.shutdown(wait=True))
+            catch_up = start_catch_up_ingest(rt)
         if worker:
             thread, _ = start_worker_thread(rt, stop)
             stoppers.append(lambda: thread.join(timeout=30))
@@ -161,17 +192,18 @@ def serve(
                 stopper()
             except Exception:  # one part failing to stop must not keep the others running
                 log.exception("error while stopping")
-        rt.close()
+        close_unless_busy(rt, catch_up)
 
 
 def run_scheduler(rt: Runtime, *, stop: threading.Event) -> None:
     """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
     sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources)
+    catch_up = start_catch_up_ingest(rt)
     try:
         wait_for(stop)
     finally:
         sched.shutdown(wait=True)
-        rt.close()
+        close_unless_busy(rt, catch_up)
 
 
 def run_worker_until(rt: Runtime, *, stop: threading.Event) -> WorkerReport | None:

@@ -12,6 +12,10 @@ computes the same way; a run needs
   a slot another one already finished.
 
 Status, end time and error of each run land in `job_runs`, which /healthz reports.
+
+When `paperboy serve` or `paperboy scheduler` starts on a stale archive (no successful ingest of
+every source within the last hour, e.g. a fresh install), `catch_up_ingest` runs the ingest at
+once, in the background, under the same lock and a `job_runs` row of its own.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from sqlalchemy import Engine, text
 
 from app import schedule
 from app.config import Settings
-from app.db import jobruns
+from app.db import jobruns, tallies
 from app.db.engine import session_scope
 from app.db.models import IngestStatus, JobRunStatus
 from app.digest import DigestOutcome, run_due_digests
@@ -60,6 +64,10 @@ RUNS_KEEP = timedelta(days=14)
 STALE_RUN = timedelta(hours=6)
 # How far back a job's slot is looked for: far beyond its longest interval (a day).
 SLOT_LOOKBACK = timedelta(days=64)
+INGEST_JOB = "ingest"
+# How often the ingest job runs (its trigger below): an archive whose sources have not all
+# ingested successfully within this long is stale, and a starting process catches up at once.
+INGEST_EVERY = timedelta(hours=1)
 
 
 class JobFailed(PaperboyError):
@@ -71,6 +79,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     DUPLICATE = "duplicate"  # another replica (or an earlier attempt) owns this slot
     BUSY = "busy"  # an earlier slot of the same job is still running somewhere
+    NOT_NEEDED = "not_needed"  # its `needed` check said no (another process just did the work)
 
 
 @dataclass(frozen=True)
@@ -94,11 +103,14 @@ def run_guarded(
     scheduled_for: datetime,
     body: Callable[[], object],
     owner: str | None = None,
+    needed: Callable[[], bool] | None = None,
 ) -> Outcome:
     """Run `body` once for (job_id, scheduled_for) across every process sharing the database.
 
     Errors never escape: they are logged (with an error id when unexpected) and recorded on the
-    run, so the scheduler keeps going and the next slot runs as usual.
+    run, so the scheduler keeps going and the next slot runs as usual. `needed`, if given, is
+    asked while the lock is held (so it sees what another process finished just before) and a
+    "no" records nothing.
     """
     owner = owner or owner_name()
     with engine.connect() as lock_conn, lock_conn.begin():
@@ -111,6 +123,9 @@ def run_guarded(
         if not locked:
             log.info("job %s (%s): another run is in progress, skipped", job_id, scheduled_for)
             return Outcome.BUSY
+        if needed is not None and not needed():
+            log.info("job %s (%s): not needed any more, skipped", job_id, scheduled_for)
+            return Outcome.NOT_NEEDED
         with session_scope(engine) as session:
             run_id = jobruns.claim_run(
                 session, job_id=job_id, scheduled_for=scheduled_for, owner=owner
@@ -165,6 +180,43 @@ def ingest_job(settings: Settings, engine: Engine, sources: Sequence[Source]) ->
         raise JobFailed("ingest failed for " + "; ".join(failed))
 
 
+def ingest_is_stale(engine: Engine, sources: Sequence[Source], *, now: datetime) -> bool:
+    """True unless every source's last successful ingest finished within INGEST_EVERY."""
+    with session_scope(engine) as session:
+        last_ok = tallies.last_ingest_ok(session)
+    return any(
+        last_ok.get(source.name) is None or last_ok[source.name] < now - INGEST_EVERY
+        for source in sources
+    )
+
+
+def catch_up_ingest(
+    settings: Settings,
+    engine: Engine,
+    sources: Sequence[Source],
+    *,
+    now: datetime | None = None,
+    owner: str | None = None,
+) -> Outcome:
+    """Ingest now if the archive is stale, so a fresh install has papers within a minute instead
+    of at the next :35. Replicas starting together ingest once: the ingest job's lock serializes
+    them and the staleness check, made under it, sees what the first one stored. The run is
+    recorded under the ingest job's id (its slot is the start time), so /healthz shows it."""
+    now = now or datetime.now(UTC)
+    try:
+        return run_guarded(
+            engine,
+            job_id=INGEST_JOB,
+            scheduled_for=now.replace(second=0, microsecond=0),
+            body=lambda: ingest_job(settings, engine, sources),
+            owner=owner,
+            needed=lambda: ingest_is_stale(engine, sources, now=datetime.now(UTC)),
+        )
+    except Exception:  # noqa: BLE001 - runs on its own thread at start-up: report, never crash
+        log_unexpected(log, "start-up ingest failed")
+        return Outcome.FAILED
+
+
 def digest_tick(settings: Settings, engine: Engine, poster: Poster, now: datetime) -> None:
     """Post every channel digest that is due at `now` (each channel's own cron and time zone).
 
@@ -194,7 +246,7 @@ def job_specs(
     return [
         # Hourly; the :35 run after 00:00/01:00 UTC (summer/winter) picks up arXiv's announcement.
         JobSpec(
-            id="ingest",
+            id=INGEST_JOB,
             trigger=CronTrigger(minute=35, timezone=SCHEDULER_TZ),
             body=lambda _slot: ingest_job(settings, engine, sources),
             misfire_grace_time=15 * 60,

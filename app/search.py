@@ -22,7 +22,16 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Subquery, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    SQLColumnExpression,
+    Subquery,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app.db.models import Paper, Topic
@@ -100,7 +109,11 @@ def score_papers(session: Session, *, topic: Topic, arxiv_ids: Iterable[str]) ->
         Paper.search_vector.bool_op("@@")(query),
         *([extra] if extra is not None else []),
     )
-    return {arxiv_id: round(float(value or 0.0), 6) for arxiv_id, value in session.execute(stmt)}
+    return {
+        arxiv_id: round(float(value or 0.0), 6)
+        for arxiv_id, value in session.execute(stmt)
+        if arxiv_id is not None
+    }
 
 
 def topic_query(topic: Topic) -> tuple[Node, ColumnElement[bool] | None]:
@@ -120,7 +133,7 @@ def topic_query(topic: Topic) -> tuple[Node, ColumnElement[bool] | None]:
 
 
 def text_score(
-    vector: ColumnElement[Any], query: ColumnElement[Any], published: ColumnElement[Any]
+    vector: SQLColumnExpression[Any], query: ColumnElement[Any], published: SQLColumnExpression[Any]
 ) -> ColumnElement[float]:
     """The one text score (docs/ranking.md): ts_rank_cd in [0, 1) scaled by recency, so a fresh
     paper wins a close call and a much better old match still wins."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 from sqlalchemy import String, bindparam, func, literal_column
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -32,7 +33,7 @@ MAX_TERMS = 32
 MAX_DEPTH = 6
 
 # `english` is a constant, not user input: a literal keeps the plan foldable.
-_CONFIG = literal_column("'english'::regconfig")
+_CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
 _TOKEN = re.compile(
     r'"(?P<phrase>[^"]*)"?|(?P<open>\()|(?P<close>\))|(?P<or>\|)|(?P<word>[^\s+&|()"]+)'
 )
@@ -276,7 +277,7 @@ def to_tsquery(node: Node) -> ColumnElement[str]:
         fn = func.phraseto_tsquery if node.phrase else func.websearch_to_tsquery
         return fn(_CONFIG, bindparam(None, value, type_=String), type_=TSQUERY)
     if isinstance(node, Not):
-        return UnaryExpression(  # type: ignore[return-value]
+        return UnaryExpression(
             to_tsquery(node.part).self_group(),
             operator=operators.custom_op("!!"),
             type_=TSQUERY,

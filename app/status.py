@@ -115,7 +115,7 @@ def render_ingest(data: dict[str, Any]) -> RenderableType:
 
 _COUNTS = ("fetched", "inserted", "updated", "skipped")
 # How an ingest run's status is shown, here and by `paperboy ingest`.
-INGEST_COLOURS = {
+INGEST_COLOURS: dict[str, str] = {  # looked up by the plain status string too
     IngestStatus.OK: "green",
     IngestStatus.PARTIAL: "yellow",
     IngestStatus.FAILED: "red",

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings, get_settings
 from app.errors import PaperboyError, log_unexpected
+from app.logs import stderr_handler
 from app.runtime import Runtime
 
 app = typer.Typer(
@@ -66,9 +67,9 @@ def engine() -> Engine:
 
 def log_to_stderr(cfg: Settings) -> None:
     """Long-running processes log at LOG_LEVEL (job runs, connections); one-off commands stay
-    quiet (WARNING, set in app/cli/__init__.py)."""
+    quiet (WARNING, set in app/cli/__init__.py). LOG_FORMAT=json: one JSON object a line."""
     level = cfg.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, handlers=[stderr_handler(cfg.log_format)], force=True)
     logging.getLogger().setLevel(level)
     # Their INFO lines (each migration step, each job execution) drown out Paperboy's own.
     for noisy in ("alembic", "apscheduler"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -101,7 +102,7 @@ def list_channels(
     with session_scope(engine()) as session:
         rows = channel_db.list_channels(session)
         topics = channel_db.topics_by_channel(session)
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "channel": c.channel_id,
                 "topics": [t.name for t in topics.get(c.channel_id, [])],

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, or_, select, text, update
+from sqlalchemy import CursorResult, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -76,7 +76,7 @@ def enqueue(
     if not urgent:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=LIVE)
         return session.execute(stmt.returning(LlmJob.id)).scalar() is not None
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["dedupe_key"],
         index_where=LIVE,
         set_={
@@ -85,7 +85,7 @@ def enqueue(
             "run_after": func.least(LlmJob.run_after, func.now()),
         },
     ).returning(text("(xmax = 0) AS inserted"))
-    return bool(session.execute(stmt).scalar())
+    return bool(session.execute(upsert).scalar())
 
 
 def enqueue_many(
@@ -174,7 +174,7 @@ def complete(session: Session, *, job_id: int, worker_id: str, note: str | None 
         .where(_mine([job_id], worker_id))
         .values(state=JobState.DONE, finished_at=func.now(), lease_until=None, last_error=note)
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)  # an UPDATE's result is a CursorResult
 
 
 def fail(

@@ -119,12 +119,20 @@ def external_ids(session: Session, *, paper_id: int) -> dict[str, str]:
     return dict(rows.all())
 
 
+def arxiv_id_of(paper: Paper) -> str:
+    """The arXiv id of a paper where only arXiv papers can reach (cards, summaries, search hits,
+    digests are keyed by it); a paper known only by another id there is a bug, said loudly."""
+    if paper.arxiv_id is None:
+        raise ValueError(f"paper {paper.id} has no arXiv id")
+    return paper.arxiv_id
+
+
 def paper_key(arxiv_id: str) -> ScalarSelect[int]:
     """`papers.id` of an arXiv id, as a subquery: `Summary.paper_id == paper_key(x)`."""
     return select(Paper.id).where(Paper.arxiv_id == arxiv_id).scalar_subquery()
 
 
-def paper_keys(arxiv_ids: Iterable[str]) -> Select[tuple[int]]:
+def paper_keys(arxiv_ids: Iterable[str]) -> Select[int]:
     """`papers.id` of several arXiv ids, for `.in_(paper_keys(ids))`."""
     return select(Paper.id).where(Paper.arxiv_id.in_(list(arxiv_ids)))
 
@@ -133,7 +141,7 @@ def signal_join(source: str) -> tuple[type[PaperSignal], ColumnElement[bool]]:
     """An alias of `paper_signals` for one source and its ON clause, for an outer join that
     reads that source's signals next to papers: `.outerjoin(hf, on)`, `hf.data["upvotes"]`."""
     alias = aliased(PaperSignal, name=f"signal_{source}")
-    return alias, and_(alias.paper_id == Paper.id, alias.source == source)  # type: ignore[return-value]
+    return alias, and_(alias.paper_id == Paper.id, alias.source == source)
 
 
 # --- identity ------------------------------------------------------------------------------
@@ -310,7 +318,8 @@ def _record_sightings(
 
 def _expire_loaded(session: Session, paper_ids: set[int]) -> None:
     """Papers (and signals) this session already loaded are stale now: reload on next access."""
-    for key, obj in list(session.identity_map.items()):
+    # the map is a _WeakInstanceDict, whose items() SQLAlchemy's declared IdentityMap lacks
+    for key, obj in list(session.identity_map.items()):  # type: ignore[attr-defined]
         # key = (class, primary key tuple, token): no attribute access, so no reload here
         if key[0] in (Paper, PaperSignal) and key[1][0] in paper_ids:
             session.expire(obj)

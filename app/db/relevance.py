@@ -22,6 +22,7 @@ def store_lexical(session: Session, *, topic_id: int, scores: Sequence[tuple[str
         for arxiv_id, paper_id in session.execute(
             select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_([a for a, _ in scores]))
         )
+        if arxiv_id is not None
     }
     rows = [
         {"topic_id": topic_id, "paper_id": keys[a], "lexical_score": float(s)}

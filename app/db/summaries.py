@@ -47,7 +47,7 @@ def get_summaries(
             Summary.prompt_version == prompt_version,
         )
     )
-    return {arxiv_id: row for arxiv_id, row in rows}
+    return {arxiv_id: row for arxiv_id, row in rows if arxiv_id is not None}
 
 
 # Under a day, so a daily ingest pass always finds the paper due again.

@@ -82,5 +82,6 @@ class Batch:
             .group_by(Feedback.channel_id, Paper.arxiv_id)
         )
         for channel_id, arxiv_id, net in votes:
-            batch.votes[channel_id][arxiv_id] = int(net or 0)
+            if arxiv_id is not None:  # votes are looked up by arXiv id only
+                batch.votes[channel_id][arxiv_id] = int(net or 0)
         return batch

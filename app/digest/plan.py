@@ -209,11 +209,12 @@ def unfinished_runs(
 def _loaded(session: Session, arxiv_ids: list[str]) -> dict[str, Paper] | None:
     """The papers, if planning just loaded every one of them into this session (no query)."""
     loaded: dict[str, Paper] = {}
-    for key, obj in session.identity_map.items():
+    # the map is a _WeakInstanceDict, whose items() SQLAlchemy's declared IdentityMap lacks
+    for key, obj in session.identity_map.items():  # type: ignore[attr-defined]
         # the state's dict, not attribute access: an expired paper must not reload here
         arxiv_id = inspect(obj).dict.get("arxiv_id") if key[0] is Paper else None
         if arxiv_id:
-            loaded[arxiv_id] = obj  # type: ignore[assignment]
+            loaded[arxiv_id] = obj
     if any(arxiv_id not in loaded for arxiv_id in arxiv_ids):
         return None
     return {arxiv_id: loaded[arxiv_id] for arxiv_id in arxiv_ids}

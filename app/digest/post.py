@@ -23,9 +23,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from app.config import Settings
@@ -110,7 +111,7 @@ class DigestPoster:
                         PostedMessage.digest_run_id == run_id
                     )
                 )
-                done = {position: ts for position, ts in rows}
+                done = {position: ts for position, ts in rows if position is not None}
             missing = [m for m in messages if m.position not in done]
             if missing and since is not None:
                 known_header = header_ts or done.get(0)
@@ -120,7 +121,7 @@ class DigestPoster:
         state.already = sum(1 for m in messages if m.position in done)
         for message in messages:
             if message.position not in done:
-                self.pacer.submit(channel_id, lambda m=message: self._post(run_id, m, state))
+                self.pacer.submit(channel_id, partial(self._post, run_id, message, state))
         self.pacer.submit(channel_id, lambda: self._finish(state), paced=False)
 
     def _recover(
@@ -211,6 +212,7 @@ class DigestPoster:
             for s in self._finished
         ]
         table = DigestRun.__table__
+        assert isinstance(table, Table)  # declared as a FromClause; a mapped class's is a Table
         self._conn.execute(
             table.update()
             .where(table.c.id == bindparam("rid"))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, exists, select
 from sqlalchemy.orm import Session
 
-from app import schedule
+from app import metrics, schedule
 from app.config import Settings
 from app.db.channels import get_channel
 from app.db.engine import session_scope
@@ -262,7 +262,10 @@ def _execute(
         for job in jobs:
             runner.submit(job)
         batch_poster.pacer.wait_idle()
-    return [job.conclude() for job in jobs]
+    results = [job.conclude() for job in jobs]
+    for result in results:
+        metrics.count_digest(result.status)
+    return results
 
 
 def run_digest(

@@ -30,7 +30,7 @@ from app.db.models import (
     Relevance,
     Topic,
 )
-from app.db.papers import signal_join
+from app.db.papers import arxiv_id_of, signal_join
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
 from app.errors import UserInputError
@@ -57,7 +57,7 @@ class Candidate:
 
     @property
     def arxiv_id(self) -> str:
-        return self.paper.arxiv_id
+        return arxiv_id_of(self.paper)
 
 
 def topic_scores(
@@ -109,6 +109,7 @@ def topic_feedback(
                 .where(Feedback.channel_id == channel_id)
                 .group_by(Paper.arxiv_id)
             )
+            if arxiv_id is not None
         }
     net: dict[int, int] = {}
     if not votes:
@@ -260,7 +261,11 @@ def _grades(session: Session, topic_ids: list[int], arxiv_ids: list[str]) -> dic
         )
         .group_by(Paper.arxiv_id)
     )
-    return {arxiv_id: int(grade) for arxiv_id, grade in rows}
+    return {
+        arxiv_id: int(grade)
+        for arxiv_id, grade in rows
+        if arxiv_id is not None and grade is not None
+    }
 
 
 # --- paper signals: the only queries here that read source-specific columns --------------------
@@ -308,4 +313,4 @@ def load_papers(session: Session, arxiv_ids: Sequence[str]) -> dict[str, Paper]:
     rows = session.scalars(
         select(Paper).where(Paper.arxiv_id.in_(list(arxiv_ids))).options(defer(Paper.search_vector))
     )
-    return {p.arxiv_id: p for p in rows}
+    return {arxiv_id_of(p): p for p in rows}

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.models import Paper, Summary
+from app.db.papers import arxiv_id_of
 from app.db.summaries import get_summaries, get_summary
 from app.llm.fallback import extractive_card
 from app.llm.prompts import CARD_PROMPT_VERSION
@@ -57,7 +58,7 @@ def card_for(session: Session, *, paper: Paper, settings: Settings) -> Card:
     """The card for this paper under the current model and card prompt, else the fallback."""
     row = get_summary(
         session,
-        arxiv_id=paper.arxiv_id,
+        arxiv_id=arxiv_id_of(paper),
         kind="card",
         model=settings.paperboy_llm_model,
         prompt_version=CARD_PROMPT_VERSION,
@@ -69,12 +70,12 @@ def cards_for(session: Session, *, papers: Sequence[Paper], settings: Settings) 
     """`card_for` for many papers in one query (a digest's worth)."""
     rows = get_summaries(
         session,
-        arxiv_ids=[p.arxiv_id for p in papers],
+        arxiv_ids=[arxiv_id_of(p) for p in papers],
         kind="card",
         model=settings.paperboy_llm_model,
         prompt_version=CARD_PROMPT_VERSION,
     )
     return {
-        p.arxiv_id: _from_row(rows[p.arxiv_id], p) if p.arxiv_id in rows else fallback_card(p)
+        arxiv_id_of(p): _from_row(rows[p.arxiv_id], p) if p.arxiv_id in rows else fallback_card(p)
         for p in papers
     }

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db.engine import session_scope
 from app.db.models import Paper
+from app.db.papers import arxiv_id_of
 from app.db.summaries import get_text, store_text
 from app.errors import SourceError, UnsafeLinkError
 from app.llm.cost import CHARS_PER_TOKEN
@@ -165,10 +166,10 @@ def full_text(settings: Settings, engine: Engine, *, pdfs: PdfFetcher, paper: Pa
     """The paper's text (cached per version), or None when it cannot be had."""
     version = paper.version or 1
     with session_scope(engine) as session:
-        cached = get_text(session, arxiv_id=paper.arxiv_id, min_version=version)
+        cached = get_text(session, arxiv_id=arxiv_id_of(paper), min_version=version)
         if cached is not None:
             return cached.text
-    url = pdf_url(settings, arxiv_id=paper.arxiv_id, version=version)
+    url = pdf_url(settings, arxiv_id=arxiv_id_of(paper), version=version)
     try:
         data = pdfs.download(url)
         text, truncated = extract_text(
@@ -185,7 +186,7 @@ def full_text(settings: Settings, engine: Engine, *, pdfs: PdfFetcher, paper: Pa
     with session_scope(engine) as session:
         store_text(
             session,
-            arxiv_id=paper.arxiv_id,
+            arxiv_id=arxiv_id_of(paper),
             version=version,
             text=text,
             source_url=url,

@@ -25,7 +25,7 @@ from app.config import Settings
 from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import Paper
-from app.db.papers import get_paper
+from app.db.papers import arxiv_id_of, get_paper
 from app.db.summaries import get_summary, is_current
 from app.db.topics import get_topic
 from app.errors import LLMError, UserInputError
@@ -79,7 +79,7 @@ def _stored_deep(settings: Settings, engine: Engine, paper: Paper) -> DeepResult
     with session_scope(engine) as session:
         row = get_summary(
             session,
-            arxiv_id=paper.arxiv_id,
+            arxiv_id=arxiv_id_of(paper),
             kind="deep",
             model=settings.paperboy_llm_model,
             prompt_version=prompts.DEEP_PROMPT_VERSION,
@@ -95,7 +95,7 @@ def _stored_deep(settings: Settings, engine: Engine, paper: Paper) -> DeepResult
 
 
 def _deep_fallback(paper: Paper) -> DeepResult:
-    content = extractive_deep(title=paper.title, abstract=paper.abstract)
+    content: dict[str, Any] = extractive_deep(title=paper.title, abstract=paper.abstract)
     return DeepResult.model_construct(**content, arxiv_id=paper.arxiv_id, extractive=True)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.engine import session_scope
 from app.db.models import LlmJob, Paper, Topic
+from app.db.papers import arxiv_id_of
 from app.db.relevance import mark_grade_failed, store_grade, ungraded
 from app.db.summaries import get_summary, is_current, store_summary
 from app.llm import prompts, schemas
@@ -43,7 +44,9 @@ class Task:
 
 
 def paper_data(paper: Paper) -> prompts.PaperData:
-    return prompts.PaperData(arxiv_id=paper.arxiv_id, title=paper.title, abstract=paper.abstract)
+    return prompts.PaperData(
+        arxiv_id=arxiv_id_of(paper), title=paper.title, abstract=paper.abstract
+    )
 
 
 def card_content(out: schemas.CardSummary) -> dict[str, Any]:
@@ -63,7 +66,12 @@ def _summary_task(
 ) -> Task:
     model = settings.paperboy_llm_model
     version = prompts.PROMPT_VERSIONS[kind]
-    key = {"arxiv_id": paper.arxiv_id, "kind": kind, "model": model, "prompt_version": version}
+    key: dict[str, Any] = {
+        "arxiv_id": arxiv_id_of(paper),
+        "kind": kind,
+        "model": model,
+        "prompt_version": version,
+    }
     paper_version = paper.version or 1
 
     def store(session: Session, reply: Reply[Any]) -> None:
@@ -98,7 +106,7 @@ def _summary_task(
 def needs_summary(settings: Settings, session: Session, *, paper: Paper, kind: str) -> bool:
     existing = get_summary(
         session,
-        arxiv_id=paper.arxiv_id,
+        arxiv_id=arxiv_id_of(paper),
         kind=kind,
         model=settings.paperboy_llm_model,
         prompt_version=prompts.PROMPT_VERSIONS[kind],
@@ -146,7 +154,7 @@ def grade_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Ta
         papers = list(session.scalars(select(Paper).where(Paper.arxiv_id.in_(todo))))
     if not papers:
         return None
-    wanted = {p.arxiv_id for p in papers}
+    wanted = {arxiv_id_of(p) for p in papers}
     same = not topic.query or topic.query == topic.name
     topic_text = topic.name if same else f"{topic.name} ({topic.query})"
 

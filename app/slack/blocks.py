@@ -33,9 +33,9 @@ from app.paper_blocks import (
 
 def _card_of(cards: Any, index: int, arxiv_id: str) -> CardLike | None:
     if isinstance(cards, Mapping):
-        return cards.get(arxiv_id)  # type: ignore[no-any-return]
+        return cards.get(arxiv_id)
     if isinstance(cards, Sequence) and index < len(cards):
-        return cards[index]  # type: ignore[no-any-return]
+        return cards[index]
     return None
 
 

@@ -24,7 +24,7 @@ from app.db import interactions
 from app.db.engine import session_scope
 from app.db.jobs import enqueue
 from app.db.models import Paper
-from app.db.papers import get_paper
+from app.db.papers import arxiv_id_of, get_paper
 from app.db.topics import get_topic
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
@@ -257,7 +257,7 @@ def paper_message(
         paper = session.get(Paper, paper.id) or paper
         card = card_for(session, paper=paper, settings=settings)
     if card.extractive:
-        queue_card_upgrades(settings, engine, arxiv_ids=[paper.arxiv_id])
+        queue_card_upgrades(settings, engine, arxiv_ids=[arxiv_id_of(paper)])
     return paper_blocks.paper_message(paper, card)
 
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 
+from app import metrics
 from app.config import Settings
 from app.digest.ports import Posted, PostError
 
@@ -39,11 +41,50 @@ def make_web_client(settings: Settings) -> WebClient:
         base_url=base_url,
         timeout=int(max(1, settings.http_timeout_seconds)),
         retry_handlers=[
+            CountErrors(),  # first: it sees every answer, then lets the others decide
             RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
             ServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
             ConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
         ],
     )
+
+
+class CountErrors(RetryHandler):
+    """Counts every Slack API error answer for /metrics (app/metrics.py); never retries.
+
+    The WebClient asks its retry handlers, in order, about each answer (ok or not) and each
+    network error, so the first handler is the one place that sees them all, for every caller
+    of the client: the digest, Bolt's listeners, the CLI.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=0)
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        code = _error_code(response, error)
+        if code is not None:
+            method = request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            metrics.count_slack_error(method=method, code=code)
+        return False
+
+
+def _error_code(response: HttpResponse | None, error: Exception | None) -> str | None:
+    """Slack's error code, `http_<status>`, or the network error's name; None when it was ok."""
+    if response is None:
+        return type(error).__name__ if error is not None else None
+    if response.status_code != 200:
+        return f"http_{response.status_code}"
+    body = response.body if isinstance(response.body, dict) else {}
+    if body.get("ok") is False:
+        return str(body.get("error") or "unknown")
+    return None
 
 
 class SlackPoster:

@@ -11,7 +11,8 @@ call `start_http()` to run the same front end on a free port. Modes:
   WSGI server on PORT then only answers /healthz.
 
 GET /healthz: 200 with database reachability and the last run of each scheduled job, 503 when
-the database cannot be reached.
+the database cannot be reached. GET /metrics: Prometheus metrics (app/metrics.py), including
+how long this server takes to answer each request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +34,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from app import metrics
 from app.config import Settings
 from app.db import jobruns
 from app.db.engine import session_scope
@@ -40,6 +43,7 @@ from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.slack.app import build_app, set_response_sent
 from app.slack.gate import Gate
+from app.slack.metrics_view import database_collector
 from app.slack.services import Services
 from app.sources import Source
 
@@ -60,6 +64,7 @@ SOCKET_TIMEOUT_S = 5
 # Idle keep-alive connections kept open at most; beyond this cheroot answers `Connection:
 # close`, so a crowd of idle clients cannot hold sockets and file descriptors forever.
 KEEP_ALIVE_LIMIT = 64
+METRICS_PATH = "/metrics"
 MAX_BODY = 2 * 1024 * 1024  # Slack payloads are a few KB; refuse anything absurd early
 SWITCH_INTERVAL_S = 0.0005  # see tune_for_serving
 
@@ -85,7 +90,8 @@ def health_report(engine: Engine, *, mode: str) -> tuple[int, dict[str, Any]]:
 
 
 class PaperboyWsgi:
-    """WSGI app: /healthz here, everything else to Bolt (HTTP mode) or 404 (Socket Mode)."""
+    """WSGI app: /healthz and /metrics here, everything else to Bolt (HTTP mode) or 404 (Socket
+    Mode). Every request's answer time goes into the latency histogram."""
 
     def __init__(
         self,
@@ -94,15 +100,32 @@ class PaperboyWsgi:
         *,
         mode: str,
         gate: Gate | None = None,
+        metrics_source: metrics.Collector | None = None,
     ) -> None:
         self.engine = engine
         self.bolt = bolt
         self.mode = mode
         self.gate = gate  # checks requests before Bolt parses them; None leaves it all to Bolt
+        self.metrics_source = metrics_source
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
+            return self._route(environ, start_response)
+        finally:
+            # Bolt has built its whole answer by now (acks are quick; slow work runs after).
+            metrics.observe_request(environ.get("PATH_INFO", ""), time.perf_counter() - started)
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        if path == METRICS_PATH and method in ("GET", "HEAD"):
+            body = metrics.render(self.metrics_source)
+            start_response(
+                "200 OK",
+                [("Content-Type", metrics.CONTENT_TYPE), ("Content-Length", str(len(body)))],
+            )
+            return [b""] if method == "HEAD" else [body]
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             status, report = health_report(self.engine, mode=self.mode)
             body = json.dumps(report).encode()
@@ -119,10 +142,10 @@ class PaperboyWsgi:
             sent = threading.Event()
             set_response_sent(sent)  # read by Bolt middleware on this thread (app.py)
             try:
-                body = self.bolt(environ, start_response)
+                response = self.bolt(environ, start_response)
             finally:
                 set_response_sent(None)
-            return _ThenSet(body, sent)
+            return _ThenSet(response, sent)
         start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
         return [b"Not Found"]
 
@@ -240,8 +263,13 @@ def start_http(
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     )
-    gate = Gate(secret, max_body=MAX_BODY) if bolt is not None and secret else None
-    wsgi_app = PaperboyWsgi(engine, bolt, mode="socket" if socket_mode else "http", gate=gate)
+    wsgi_app = PaperboyWsgi(
+        engine,
+        bolt,
+        mode="socket" if socket_mode else "http",
+        gate=Gate(secret, max_body=MAX_BODY) if bolt is not None and secret else None,
+        metrics_source=database_collector(engine, settings),
+    )
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)
     bound = server.start()
     log.info("listening on %s:%d (%s mode)", host, bound, wsgi_app.mode)

@@ -158,7 +158,7 @@ def _choose(engine: Engine, ids: list[str], number: int | None) -> Resolution:
         return Resolution(ids[number - 1])
     with Session(engine) as session:
         rows = session.execute(select(Paper.arxiv_id, Paper.title).where(Paper.arxiv_id.in_(ids)))
-        titles = {arxiv_id: title for arxiv_id, title in rows}
+        titles = {arxiv_id: title for arxiv_id, title in rows if arxiv_id is not None}
     return Resolution(candidates=tuple(ids), titles=titles)
 
 

@@ -97,7 +97,7 @@ class SampleSource:
         if self.name == "arxiv":
             context.progress("arXiv: reading the bundled sample feed")
             chunk = Chunk("sample")
-            pages: list[ArxivPage | HFPage] = list(self._feed.arxiv_pages())
+            pages: Sequence[ArxivPage | HFPage] = list(self._feed.arxiv_pages())
         else:
             context.progress("Hugging Face: reading the bundled sample feed")
             chunk = Chunk("all")

@@ -118,7 +118,7 @@ class EventHandler:
                 return  # a top-level "tl;dr" with nothing to summarize is just chat
         elif not mentioned:
             # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
-            if not in_thread or not threads.looks_like_question(request.text):
+            if not in_thread or not thread_ts or not threads.looks_like_question(request.text):
                 return
             with Session(self.engine) as session:
                 if not interactions.thread_paper(session, channel_id=channel, thread_ts=thread_ts):
@@ -253,6 +253,8 @@ class EventHandler:
         if not value or item.get("type") != "message" or not user:
             return
         channel, ts = item.get("channel"), item.get("ts")
+        if not channel or not ts:  # no message to vote on (a paper is found by both)
+            return
         with session_scope(self.engine) as session:
             arxiv_id = interactions.paper_for_message(session, channel_id=channel, ts=ts)
             if arxiv_id is None:
