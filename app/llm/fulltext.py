@@ -6,13 +6,22 @@ anything). Redirects are followed by hand and only to arXiv, Hugging Face or tha
 text is cut to FULLTEXT_MAX_TOKENS (about 4 characters a token) and cached in `paper_texts`, so
 a paper is downloaded once per version. Any failure means "no full text": callers use the
 abstract instead.
+
+A download has a total deadline (PDF_DEADLINE_S), not only httpx's per-read timeout: a host
+that sends one byte every few seconds would otherwise hold a background thread for minutes
+(issue 10). The body is streamed, cut at MAX_PDF_BYTES, and at the deadline a watchdog shuts
+the socket down, which wakes the blocked read at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
+import socket
+import threading
+import time
 from urllib.parse import urljoin
 
 import httpx
@@ -32,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MAX_PDF_BYTES = 40 * 1024 * 1024
 MAX_REDIRECTS = 3
+# Wall-clock budget for one PDF, redirects included: 40 MB in a minute is ~5 Mbit/s, and most
+# arXiv PDFs are a few MB. Past it the deep summary or answer uses the abstract.
+PDF_DEADLINE_S = 60.0
 _BLANKS = re.compile(r"[ \t\u00a0]+")
 _LINES = re.compile(r"\n{3,}")
 
@@ -65,33 +77,89 @@ class PdfFetcher:
     """Downloads PDFs from allowed URLs over one HTTP client, built once per process
     (app/runtime.py) and shared by every deep summary and question."""
 
-    def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        client: httpx.Client | None = None,
+        *,
+        deadline_s: float = PDF_DEADLINE_S,
+    ) -> None:
         self.settings = settings
+        self.deadline_s = deadline_s
         self.client = client or httpx.Client(
             timeout=settings.http_timeout_seconds, follow_redirects=False
         )
 
     def download(self, url: str) -> bytes:
-        """GET a PDF from an allowed URL, following redirects only to allowed URLs."""
+        """GET a PDF from an allowed URL, following redirects only to allowed URLs; SourceError
+        past `deadline_s` or MAX_PDF_BYTES."""
+        deadline = time.monotonic() + self.deadline_s
         for _ in range(MAX_REDIRECTS + 1):
             if not may_fetch(self.settings, url):
                 raise UnsafeLinkError(f"not fetching {url}: only arXiv and Hugging Face")
-            with self.client.stream("GET", url, follow_redirects=False) as response:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise SourceError(f"PDF download took longer than {self.deadline_s:g} s")
+            # Connecting and reading the headers: no read may wait past the deadline either.
+            timeout = httpx.Timeout(min(self.settings.http_timeout_seconds, left))
+            with self.client.stream(
+                "GET", url, follow_redirects=False, timeout=timeout
+            ) as response:
                 if response.is_redirect:
                     url = urljoin(url, response.headers.get("location", ""))
                     continue
                 if response.status_code != 200:
                     raise SourceError(f"PDF download failed: HTTP {response.status_code}")
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > MAX_PDF_BYTES:
-                        raise SourceError("PDF larger than 40 MB")
-                return bytes(data)
+                return self._read(response, deadline)
         raise SourceError("too many redirects")
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_PDF_BYTES:
+            raise SourceError("PDF larger than 40 MB")
+        watchdog = _Watchdog(response, deadline)
+        data = bytearray()
+        try:
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > MAX_PDF_BYTES:
+                    raise SourceError("PDF larger than 40 MB")
+                if time.monotonic() >= deadline:
+                    break
+        except httpx.HTTPError:
+            if not watchdog.fired:
+                raise
+        finally:
+            watchdog.cancel()
+        if watchdog.fired or time.monotonic() >= deadline:
+            raise SourceError(f"PDF download took longer than {self.deadline_s:g} s")
+        return bytes(data)
 
     def close(self) -> None:
         self.client.close()
+
+
+class _Watchdog:
+    """Shuts the response's socket down at `deadline`: a read blocked on a trickling host
+    returns at once (closing the socket from another thread would not wake it)."""
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self.fired = False
+        stream = response.extensions.get("network_stream")
+        self._sock = stream.get_extra_info("socket") if stream is not None else None
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._sock is not None:
+            # OSError: already closed, the download ended just as the timer fired.
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def full_text(settings: Settings, engine: Engine, *, pdfs: PdfFetcher, paper: Paper) -> str | None:

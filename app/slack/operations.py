@@ -34,7 +34,7 @@ from app.llm.service import expand_topic
 from app.safety import escape_mrkdwn, truncate
 from app.search import check_query, search_papers
 from app.slack import blocks
-from app.slack.services import Busy, Services
+from app.slack.services import Busy, Lane, Services
 from app.slack.threads import NOT_FOUND, ensure_paper
 from app.sources import Source
 
@@ -90,12 +90,13 @@ def run_later(
     /,
     *args: Any,
     after: threading.Event | None = None,
+    lane: Lane = Lane.SLOW,
     **kwargs: Any,
 ) -> None:
-    """`run_now` on the background pool (search, LLM, fetching); when it is full, say so.
+    """`run_now` in a background lane (search, LLM, fetching); when it is full, say so.
     `after`: start once this event is set (a slash command's ack sent, see Services)."""
     try:
-        services.background(run_now, reply, what, fn, *args, after=after, **kwargs)
+        services.background(run_now, reply, what, fn, *args, after=after, lane=lane, **kwargs)
     except Busy as exc:
         reply({"text": str(exc)})
 

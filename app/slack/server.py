@@ -4,8 +4,9 @@
 call `start_http()` to run the same front end on a free port. Modes:
 
 - HTTP (SLACK_APP_TOKEN unset): a threaded WSGI server (cheroot) on PORT answers POST
-  /slack/events through Bolt's WSGI adapter; Bolt checks the SLACK_SIGNING_SECRET signature and
-  timestamp (401 on an unsigned, forged or stale request).
+  /slack/events through Bolt's WSGI adapter. The SLACK_SIGNING_SECRET signature and timestamp
+  are checked before the body is parsed (app/slack/gate.py): 401 for an unsigned, forged or
+  stale request, 400 for a malformed one, each with one (rate-limited) log line.
 - Socket Mode (SLACK_APP_TOKEN set): Slack pushes requests over a WebSocket, no public URL; the
   WSGI server on PORT then only answers /healthz.
 
@@ -45,6 +46,7 @@ from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.slack.app import build_app, set_response_sent
+from app.slack.gate import Gate
 from app.slack.metrics_view import database_collector
 from app.slack.services import Services
 from app.sources import Source
@@ -53,8 +55,20 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Requests only ack and hand off, but each holds its thread until Bolt's listener has acked:
+# enough threads that a burst of slash commands is acked while the first searches run.
+HTTP_THREADS = 32
+# The listen backlog. cheroot's default (5) refuses or delays (SYN retries: 1 s, 3 s, 7 s...)
+# connections beyond it; 200 commands at once then lost a third of their acks (issue 10).
+LISTEN_BACKLOG = 1024
+# Per-connection socket timeout. Slack sends each request whole at once, so a client that
+# stalls for this long is not Slack; idle keep-alive connections wait in cheroot's selector,
+# not on a worker thread, and are closed after this too.
+SOCKET_TIMEOUT_S = 5
+# Idle keep-alive connections kept open at most; beyond this cheroot answers `Connection:
+# close`, so a crowd of idle clients cannot hold sockets and file descriptors forever.
+KEEP_ALIVE_LIMIT = 64
 METRICS_PATH = "/metrics"
-HTTP_THREADS = 16  # requests only ack and hand off, so a few threads go a long way
 MAX_BODY = 2 * 1024 * 1024  # Slack payloads are a few KB; refuse anything absurd early
 SWITCH_INTERVAL_S = 0.0005  # see tune_for_serving
 
@@ -93,11 +107,13 @@ class PaperboyWsgi:
         bolt: SlackRequestHandler | None,
         *,
         mode: str,
+        gate: Gate | None = None,
         metrics_source: metrics.Collector | None = None,
     ) -> None:
         self.engine = engine
         self.bolt = bolt
         self.mode = mode
+        self.gate = gate  # checks requests before Bolt parses them; None leaves it all to Bolt
         self.metrics_source = metrics_source
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -128,6 +144,9 @@ class PaperboyWsgi:
             )
             return [b""] if method == "HEAD" else [body]
         if self.bolt is not None and path == EVENTS_PATH:
+            rejected = self.gate.screen(environ, start_response) if self.gate else None
+            if rejected is not None:
+                return rejected
             sent = threading.Event()
             set_response_sent(sent)  # read by Bolt middleware on this thread (app.py)
             try:
@@ -178,9 +197,15 @@ class HttpServer:
 
     def __init__(self, app: PaperboyWsgi, *, host: str, port: int) -> None:
         self._server = wsgi.Server(
-            (host, port), app, numthreads=HTTP_THREADS, server_name="paperboy"
+            (host, port),
+            app,
+            numthreads=HTTP_THREADS,
+            server_name="paperboy",
+            request_queue_size=LISTEN_BACKLOG,
+            timeout=SOCKET_TIMEOUT_S,
         )
         self._server.max_request_body_size = MAX_BODY
+        self._server.keep_alive_conn_limit = KEEP_ALIVE_LIMIT
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
@@ -197,6 +222,10 @@ class HttpServer:
     @property
     def port(self) -> int:
         return int(self._server.bind_addr[1])
+
+    @property
+    def listen_backlog(self) -> int:
+        return int(self._server.request_queue_size)
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish (a few seconds at most)."""
@@ -239,10 +268,14 @@ def start_http(
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    )
     wsgi_app = PaperboyWsgi(
         engine,
         bolt,
         mode="socket" if socket_mode else "http",
+        gate=Gate(secret, max_body=MAX_BODY) if bolt is not None and secret else None,
         metrics_source=database_collector(engine, settings),
     )
     server = HttpServer(wsgi_app, host=host, port=settings.port if port is None else port)

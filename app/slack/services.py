@@ -1,8 +1,16 @@
 """What Slack listeners share, built once per process (app/slack/app.py `build_app`) and handed
-to every `register(app, services)`: settings, the engine, the clients, and the background pool.
+to every `register(app, services)`: settings, the engine, the clients, and the background lanes.
 
 Listeners only ack and hand off: anything slower than a database query goes through
 `Services.background`, so Bolt's few listener threads are always free for the next request.
+
+Background work runs in lanes, each its own bounded pool, and the caller names the lane:
+QUICK for searches (database queries), FETCH for paper lookups that may call arXiv or Hugging
+Face (seconds, with retries), SLOW for anything that may take tens of seconds (PDF downloads,
+LLM answers, deep summaries, topic expansion, a digest). Nine slow PDF hosts then fill SLOW's
+threads and queue, never QUICK's, so a search is still answered in well under a second (issue
+10). Work that names no lane is SLOW: guessing wrong that way costs a little latency, the
+other way starves searches.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from slack_sdk import WebClient
@@ -25,17 +34,44 @@ from app.sources import Source
 
 log = logging.getLogger("app.slack.app")
 
-# Slow work (LLM answers, paper fetches) runs here, never on Bolt's listener threads.
-BACKGROUND_THREADS = 8
-# More queued than this and Paperboy says it is busy rather than answering minutes late.
-BACKGROUND_QUEUE_LIMIT = 200
-# Bolt's own listener pool (its default size), named so shutdown can wait for it.
-LISTENER_THREADS = 5
+
+class Lane(StrEnum):
+    """Which background pool a piece of work runs in (see the module docstring)."""
+
+    QUICK = "quick"
+    FETCH = "fetch"
+    SLOW = "slow"
+
+
+@dataclass(frozen=True)
+class LaneSize:
+    threads: int
+    # Running plus queued work beyond which Paperboy says it is busy rather than answering
+    # minutes late.
+    limit: int
+
+
+LANE_SIZES = {
+    # A burst of 200 slash commands (bench/slash_latency.py --burst) is all accepted; the
+    # threads are few because each search is a PostgreSQL query on a small machine.
+    Lane.QUICK: LaneSize(threads=8, limit=400),
+    # Waiting on a source API; a slow arXiv makes lookups wait, never searches.
+    Lane.FETCH: LaneSize(threads=4, limit=48),
+    # Mostly waiting on the network (Anthropic, PDF hosts), so more threads than cores; at most
+    # a few minutes of LLM work queued.
+    Lane.SLOW: LaneSize(threads=8, limit=48),
+}
+# Bolt's listener pool: a listener only acks and hands off (or does one quick query), but each
+# request thread of the HTTP server waits for its ack, so a burst needs more than Bolt's 5.
+LISTENER_THREADS = 12
 # Longest a slash command's background work waits for its ack to be on the wire (see
 # `response_sent`); the HTTP front end normally releases it within a millisecond.
 AFTER_RESPONSE_WAIT_S = 1.0
 # Bolt context key: a threading.Event set once the HTTP response (the ack) has been written.
 RESPONSE_SENT = "paperboy_response_sent"
+
+
+BUSY_MESSAGE = "Paperboy is busy right now; please try again in a minute."
 
 
 class Busy(PaperboyError):
@@ -57,14 +93,18 @@ class Services:
     llm: LLM | None
     pdfs: PdfFetcher
     sources: Sequence[Source]
-    executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(BACKGROUND_THREADS, "paperboy-bg")
-    )
-    queue_limit: int = BACKGROUND_QUEUE_LIMIT
+    lane_sizes: dict[Lane, LaneSize] = field(default_factory=lambda: dict(LANE_SIZES))
     # Bolt's listener pool, kept here so shutdown can wait for in-flight listeners too.
     listener_executor: ThreadPoolExecutor | None = None
-    _pending: set[Future[Any]] = field(default_factory=set, repr=False)
+    _executors: dict[Lane, ThreadPoolExecutor] = field(default_factory=dict, repr=False)
+    _pending: dict[Lane, set[Future[Any]]] = field(default_factory=dict, repr=False)
+    _full: set[Lane] = field(default_factory=set, repr=False)
     _lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def __post_init__(self) -> None:
+        for lane, size in self.lane_sizes.items():
+            self._executors[lane] = ThreadPoolExecutor(size.threads, f"paperboy-{lane}")
+            self._pending[lane] = set()
 
     def background(
         self,
@@ -73,9 +113,10 @@ class Services:
         *args: Any,
         on_error: Callable[[str], object] | None = None,
         after: threading.Event | None = None,
+        lane: Lane = Lane.SLOW,
         **kwargs: Any,
     ) -> Future[Any]:
-        """Run `fn(*args, **kwargs)` on the background pool; raises Busy when it is full.
+        """Run `fn(*args, **kwargs)` in `lane`'s pool; raises Busy when that lane is full.
 
         With `after` (a request's RESPONSE_SENT event), the work starts once the ack has been
         written: Bolt's request thread polls for the ack, and Python work started in this
@@ -96,28 +137,39 @@ class Services:
                         log.exception("reporting error id %s failed", error_id)
                 return None
 
+        pending = self._pending[lane]
         with self._lock:
-            if len(self._pending) >= self.queue_limit:
-                raise Busy("Paperboy is busy right now; please try again in a minute.")
-            future = self.executor.submit(run)
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+            if len(pending) >= self.lane_sizes[lane].limit:
+                if lane not in self._full:  # one line per episode, not one per refusal
+                    self._full.add(lane)
+                    log.warning("background lane %s is full: answering busy", lane)
+                raise Busy(BUSY_MESSAGE)
+            future = self._executors[lane].submit(run)
+            pending.add(future)
+        future.add_done_callback(lambda done: self._done(lane, done))
         return future
 
-    def _done(self, future: Future[Any]) -> None:
+    def _done(self, lane: Lane, future: Future[Any]) -> None:
         with self._lock:
-            self._pending.discard(future)
+            self._pending[lane].discard(future)
+            self._full.discard(lane)
             self._lock.notify_all()
+
+    def pending(self, lane: Lane) -> int:
+        """Work running or queued in `lane`."""
+        with self._lock:
+            return len(self._pending[lane])
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no background work is pending (tests, shutdown); False on timeout."""
         with self._lock:
-            return self._lock.wait_for(lambda: not self._pending, timeout=timeout)
+            return self._lock.wait_for(lambda: not any(self._pending.values()), timeout=timeout)
 
     def shutdown(self, *, wait: bool = True) -> None:
         if self.listener_executor is not None:
             self.listener_executor.shutdown(wait=wait)
-        self.executor.shutdown(wait=wait, cancel_futures=not wait)
+        for executor in self._executors.values():
+            executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -49,6 +49,8 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/plain"
+    # > 0: send the body one byte at a time, this many seconds apart (a slow, hostile host).
+    trickle_s: float = 0.0
 
     @classmethod
     def of_json(
@@ -161,7 +163,13 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(reply.body)
+            if reply.trickle_s > 0:
+                for i in range(len(reply.body)):
+                    self.wfile.write(reply.body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
+            else:
+                self.wfile.write(reply.body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
             pass
 

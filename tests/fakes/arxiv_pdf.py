@@ -5,6 +5,7 @@
         settings = settings.model_copy(update={"arxiv_pdf_url": pdfs.url + "/pdf"})
 
 `redirect(path, location)` answers 302 (to test that redirects off arXiv are not followed);
+`trickle(name, pages, every_s)` serves a PDF one byte every `every_s` seconds (a slow host);
 unknown paths are 404. Every request is recorded (`requests`; `paths()` for their paths).
 """
 
@@ -55,9 +56,14 @@ class PdfServer(FakeServer):
         super().__init__()
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
+        self.trickled: dict[str, float] = {}
 
     def add(self, name: str, pages: Sequence[str]) -> None:
         self.files[f"/pdf/{name}"] = make_pdf(pages)
+
+    def trickle(self, name: str, pages: Sequence[str], every_s: float) -> None:
+        self.add(name, pages)
+        self.trickled[f"/pdf/{name}"] = every_s
 
     def redirect(self, path: str, location: str) -> None:
         self.redirects[path] = location
@@ -68,4 +74,5 @@ class PdfServer(FakeServer):
         data = self.files.get(request.path)
         if data is None:
             return Reply(status=404, content_type="application/pdf")
-        return Reply(body=data, content_type="application/pdf")
+        trickle_s = self.trickled.get(request.path, 0.0)
+        return Reply(body=data, content_type="application/pdf", trickle_s=trickle_s)

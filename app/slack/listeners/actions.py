@@ -22,7 +22,7 @@ from app.llm.service import deep_summary
 from app.paperids import split_version
 from app.slack import blocks, modals, operations
 from app.slack.listeners.events import EventHandler
-from app.slack.services import Services
+from app.slack.services import Lane, Services
 from app.slack.threads import NOT_FOUND, ensure_paper
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ def register(app: App, services: Services) -> None:
             channel=channel,
             user_id=_user(body),
             query=query,
+            lane=Lane.QUICK,
         )
 
     @app.action(operations.ACTION_SEARCH_FOLLOW)

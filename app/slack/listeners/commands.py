@@ -22,7 +22,7 @@ from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
 from app.slack.poster import SlackPoster
-from app.slack.services import RESPONSE_SENT, Services
+from app.slack.services import RESPONSE_SENT, Lane, Services
 
 if TYPE_CHECKING:
     from slack_bolt import App
@@ -82,7 +82,14 @@ def handle(
             ack(text=cp.help_text())
         case cp.Search(text=text):
             ack(text=f"Searching the archive for “{_plain(text)}”…")
-            later("/papers search", operations.search_message, settings, engine, query=text)
+            later(
+                "/papers search",
+                operations.search_message,
+                settings,
+                engine,
+                query=text,
+                lane=Lane.QUICK,
+            )
         case cp.Follow(topic=topic):
             ack()
             later(
@@ -95,6 +102,7 @@ def handle(
                 topic=topic,
                 reply=reply,
                 user_id=user_id,
+                lane=Lane.SLOW,  # a new topic is expanded by the LLM
             )
         case cp.Unfollow(topic=topic):
             ack()
@@ -122,7 +130,14 @@ def handle(
             )
         case cp.DigestNow():
             ack(text="Putting a digest together for this channel…")
-            later("/papers digest now", digest_now, services, client, channel_id=channel_id)
+            later(
+                "/papers digest now",
+                digest_now,
+                services,
+                client,
+                channel_id=channel_id,
+                lane=Lane.SLOW,
+            )
         case cp.OpenSettings():
             ack()
             now(
@@ -142,6 +157,7 @@ def handle(
                 engine,
                 sources=services.sources,
                 arxiv_id=arxiv_id,
+                lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
         case cp.Saved(bibtex=False):
             ack()
