@@ -37,23 +37,27 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from chaos_fakes import ChaosAnthropic, DripPdfHost, EmbeddedPostgres  # noqa: E402
+from chaos_fakes import ChaosAnthropic, ChaosSlack, DripPdfHost, EmbeddedPostgres  # noqa: E402
 from chaos_traffic import Processes, Traffic, is_apology  # noqa: E402
 from fakes.arxiv_api import FakeArxiv  # noqa: E402
 from fakes.hf_api import FakeHF  # noqa: E402
-from fakes.slack_api import FakeSlack  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
+from synthetic import generate  # noqa: E402
 
 from app.config import Settings  # noqa: E402
 from app.db.engine import get_engine, session_scope  # noqa: E402
 from app.db.models import DigestRun  # noqa: E402
+from app.db.papers import upsert_papers  # noqa: E402
+from app.sources.records import PaperRecord  # noqa: E402
 from app.topics import follow  # noqa: E402
 
 SECRET = "chaos-signing-secret"
@@ -61,19 +65,18 @@ TOPICS = ["language model", "reinforcement learning", "diffusion models", "graph
 DIGEST_CRON = "*/2 * * * *"
 DIGEST_EVERY = timedelta(minutes=2)
 LEASE_S = 30  # LLM_LEASE_SECONDS: a killed worker's jobs come back within the run
+FRESH_EVERY_S = 60  # new papers "arrive" this often (the bench writes them, as ingest would)
+FRESH_BATCH = 40
+FRESH_TOTAL = 40 * 20
 
 
-def seed(engine, channels: list[str], papers: int) -> None:  # type: ignore[no-untyped-def]
+def seed(engine, channels: list[str], papers: int) -> list[PaperRecord]:  # type: ignore[no-untyped-def]
     """Papers (the newest few hundred from the last two days, for digests), and channels each
-    following one topic on a two-minute digest schedule."""
-    from dataclasses import replace
-
-    from synthetic import generate
-
-    from app.db.papers import upsert_papers
-
+    following one topic on a two-minute digest schedule. Returns papers kept back, for Faults
+    to add as they "arrive" during the run, so each digest has something new."""
     now = datetime.now(UTC)
-    records = list(generate(papers, now=now))
+    records = list(generate(papers + FRESH_TOTAL, now=now))
+    fresh, records = records[papers:], records[:papers]
     for i in range(max(0, len(records) - 300), len(records)):
         when = now - timedelta(hours=(len(records) - i) / 6)
         records[i] = replace(records[i], published=when, updated=when)
@@ -83,9 +86,10 @@ def seed(engine, channels: list[str], papers: int) -> None:  # type: ignore[no-u
         for channel, topic in zip(channels, TOPICS, strict=False):
             follow(session, channel_id=channel, topic_name=topic)
         session.execute(text("UPDATE channels SET cron = :cron"), {"cron": DIGEST_CRON})
+    return fresh
 
 
-def digests(engine, slack: FakeSlack, started: datetime, ended: datetime) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def digests(engine, slack: ChaosSlack, started: datetime, ended: datetime) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Owed, delivered and duplicated digest messages, from the fake Slack and the runs table."""
     owed_slots = 0
     slot = started.replace(second=0, microsecond=0)
@@ -97,10 +101,12 @@ def digests(engine, slack: FakeSlack, started: datetime, ended: datetime) -> dic
         slot += DIGEST_EVERY
     with session_scope(engine) as session:
         runs = {
-            r.id: (r.channel_id, r.scheduled_for, len(r.paper_ids or []))
+            r.id: (r.channel_id, r.scheduled_for, len(r.paper_ids or []), r.status, r.header_ts)
             for r in session.query(DigestRun).filter(DigestRun.scheduled_for > started)
         }
-        channels = session.execute(text("SELECT count(*) FROM channels")).scalar_one()
+        channels = session.execute(
+            text("SELECT count(DISTINCT channel_id) FROM channel_topics")
+        ).scalar_one()
     seen: dict[tuple[int, int], int] = {}
     for message in slack.posted():
         meta = (message.get("metadata") or {}).get("event_payload") or {}
@@ -108,10 +114,12 @@ def digests(engine, slack: FakeSlack, started: datetime, ended: datetime) -> dic
             key = (int(meta["run_id"]), int(meta.get("position", 0)))
             seen[key] = seen.get(key, 0) + 1
     delivered = 0
-    for run_id, (_, scheduled_for, papers) in runs.items():
+    for run_id, (_, scheduled_for, papers, status, header_ts) in runs.items():
         if scheduled_for > ended:
             continue
-        if all((run_id, p) in seen for p in range(papers + 1)):
+        if status == "done" and papers == 0 and header_ts is None:
+            delivered += 1  # nothing new for the channel: the app stays quiet, by design
+        elif all((run_id, p) in seen for p in range(papers + 1)):
             delivered += 1
     return {
         "digests_owed": owed_slots * channels,
@@ -143,9 +151,9 @@ def jobs(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
 class Faults:
     """The fault schedule, on its own thread; records when PostgreSQL was down."""
 
-    def __init__(self, args, slack, anthropic, pdf, pg, procs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, args, slack, anthropic, pdf, pg, procs, engine, fresh) -> None:  # type: ignore[no-untyped-def]
         self.args, self.slack, self.anthropic, self.pdf = args, slack, anthropic, pdf
-        self.pg, self.procs = pg, procs
+        self.pg, self.procs, self.engine, self.fresh = pg, procs, engine, fresh
         self.db_down: tuple[float, float] | None = None
         self.log: list[str] = []
         self.stop = threading.Event()
@@ -164,8 +172,12 @@ class Faults:
         ]
         burst = 0
         next_burst = self.t0 + 5
+        next_fresh = self.t0 + 20
         while not self.stop.is_set():
             now = time.monotonic()
+            if now >= next_fresh:
+                threading.Thread(target=self.new_papers, daemon=True).start()
+                next_fresh = now + FRESH_EVERY_S
             if plan and now >= self.at(plan[0][0]):
                 # Each on its own thread: a restart that takes a while delays nothing else.
                 threading.Thread(target=plan.pop(0)[1], daemon=True).start()
@@ -189,6 +201,17 @@ class Faults:
             self.slack.server_error(times=3, status=500)
             self.anthropic.malformed(times=2)
             self.note("slack 500 x3, anthropic malformed x2")
+
+    def new_papers(self) -> None:
+        now = datetime.now(UTC)
+        batch = [replace(r, published=now, updated=now) for r in self.fresh[:FRESH_BATCH]]
+        del self.fresh[:FRESH_BATCH]
+        try:
+            with session_scope(self.engine) as session:
+                upsert_papers(session, records=batch)
+            self.note(f"{len(batch)} new papers")
+        except OperationalError:  # PostgreSQL is down: these papers are simply not announced
+            self.note("new papers lost (database down)")
 
     def slow_pdf_on(self) -> None:
         self.pdf.slow.set()
@@ -236,7 +259,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="paperboy-chaos-"))
     pg = EmbeddedPostgres(tmp)
-    slack = FakeSlack(enforce_channel_rate=True).start()
+    slack = ChaosSlack(enforce_channel_rate=True).start()
     anthropic = ChaosAnthropic().start()
     arxiv, hf = FakeArxiv().start(), FakeHF().start()
     pdf = DripPdfHost()
@@ -261,10 +284,10 @@ def main() -> None:
         llm_retry_base_seconds=5.0,
     )
     engine = get_engine(settings)
-    seed(engine, channels, args.papers)
+    fresh = seed(engine, channels, args.papers)
     procs = Processes(settings, tmp / "logs")
     traffic = Traffic(settings, slack, SECRET, events_channel, procs)
-    faults = Faults(args, slack, anthropic, pdf, pg, procs)
+    faults = Faults(args, slack, anthropic, pdf, pg, procs, engine, fresh)
     result: dict[str, object] = {}
     try:
         for name in ("serve", "worker", "scheduler"):

@@ -13,11 +13,19 @@ from typing import Any
 from fakes._server import Reply, Request
 from fakes.anthropic_api import AnthropicFake
 from fakes.arxiv_pdf import make_pdf
+from fakes.slack_api import FakeSlack
 
 PAGE = (
     "We study robust retrieval for language models under distribution shift. "
     "Our method improves recall by 12% on three benchmarks while halving memory. " * 40
 )
+
+
+class ChaosSlack(FakeSlack):
+    """The fake Slack, noting when each response_url body arrived (`_received`, monotonic)."""
+
+    def _record_response(self, response_id: str, body: dict[str, Any]) -> None:
+        super()._record_response(response_id, {**body, "_received": time.monotonic()})
 
 
 class ChaosAnthropic(AnthropicFake):

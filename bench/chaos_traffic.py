@@ -38,11 +38,16 @@ def is_apology(text: str) -> bool:
     return "something went wrong" in lowered or "try again" in lowered
 
 
-def during(record: Sent, db_down: tuple[float, float] | None) -> bool:
-    """Was the request sent while PostgreSQL was down (give or take OUTAGE_MARGIN_S)?"""
+def during(at: float, db_down: tuple[float, float] | None) -> bool:
+    """Was PostgreSQL down at monotonic time `at` (give or take OUTAGE_MARGIN_S)?"""
     if db_down is None:
         return False
-    return db_down[0] - OUTAGE_MARGIN_S[0] <= record.at <= db_down[1] + OUTAGE_MARGIN_S[1]
+    return db_down[0] - OUTAGE_MARGIN_S[0] <= at <= db_down[1] + OUTAGE_MARGIN_S[1]
+
+
+def _monotonic_of(ts: str) -> float:
+    # A Slack ts is wall-clock seconds; compare it with the monotonic outage window.
+    return time.monotonic() - (time.time() - float(ts))
 
 
 def _env(settings: Settings, port: int) -> dict[str, str]:
@@ -238,18 +243,26 @@ class Traffic:
 
     # --- what came back ----------------------------------------------------------------------
 
-    def _replies(self, record: Sent) -> list[str]:
+    def _replies(self, record: Sent) -> list[tuple[str, float]]:
+        """(text, when it reached Slack) of each reply to the request."""
         if record.kind == "command":
-            return [str(b.get("text") or "") for b in self.slack.responses(record.key)]
+            return [
+                (str(b.get("text") or ""), float(b.get("_received", 0.0)))
+                for b in self.slack.responses(record.key)
+            ]
         return [
-            str(m.get("text") or "")
+            (str(m.get("text") or ""), _monotonic_of(m["ts"]))
             for m in self.slack.posted(self.channel)
             if m.get("thread_ts") == record.key
         ]
 
     def _answered(self, record: Sent, db_down: tuple[float, float] | None) -> bool:
-        texts = self._replies(record)
-        return any(not is_apology(t) or during(record, db_down) for t in texts)
+        """A real answer, or an apology for a request sent, or answered, while PostgreSQL was
+        down (a request queued behind slow work may meet the outage later)."""
+        return any(
+            not is_apology(text) or during(record.at, db_down) or during(at, db_down)
+            for text, at in self._replies(record)
+        )
 
     def settle(self, seconds: float, *, busy: Any) -> float:
         """Wait until every request has a reply and `busy()` (live jobs) is false, up to
@@ -278,7 +291,7 @@ class Traffic:
         dupes = 0
         apologies = 0
         for record in self.sent:
-            texts = self._replies(record)
+            texts = [text for text, _ in self._replies(record)]
             dupes += max(0, sum(not apology(t) for t in texts) - 1)
             apologies += sum(apology(t) for t in texts)
         acked = [r for r in commands if r.status == 200 and (r.acked_s or 99) <= ACK_S]
@@ -291,5 +304,5 @@ class Traffic:
             "reply_duplicates": dupes,
             "apologies": apologies,
             "event_redeliveries": sum(r.attempts - 1 for r in events),
-            "commands_during_db_outage": sum(during(r, db_down) for r in commands),
+            "commands_during_db_outage": sum(during(r.at, db_down) for r in commands),
         }
