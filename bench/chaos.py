@@ -226,7 +226,13 @@ class Faults:
         self.pg.stop()
         self.note("postgres stopped")
         self.stop.wait(self.args.db_down)
-        self.pg.start()
+        for attempt in range(3):  # a start that fails would leave the rest of the run meaningless
+            try:
+                self.pg.start()
+                break
+            except Exception as exc:  # noqa: BLE001 - noted in the output, then tried again
+                self.note(f"postgres start failed ({type(exc).__name__}), attempt {attempt + 1}")
+                time.sleep(2)
         self.db_down = (down, time.monotonic())
         self.note("postgres started")
 

@@ -196,8 +196,8 @@ class FakeSocketMode:
         index, connection = self._current()
         envelope_id = f"{uuid.uuid4()}"
         if accepts_response_payload is None:
-            # Slack lets slash commands and interactive payloads answer in the ack.
-            accepts_response_payload = type != "events_api"
+            # Slash commands may answer in the ack (so may view submissions: pass True).
+            accepts_response_payload = type == "slash_commands"
         message: dict[str, Any] = {
             "envelope_id": envelope_id,
             "payload": payload,
@@ -212,10 +212,12 @@ class FakeSocketMode:
         connection.websocket.send(json.dumps(message))
         return envelope
 
-    def disconnect(self, reason: str = "refresh_requested", *, close_after: float | None = None):
+    def disconnect(
+        self, reason: str = "refresh_requested", *, close_after: float | None = None
+    ) -> Connection:
         """Send `disconnect` on the newest open connection; close it ourselves `close_after`
         seconds later (as Slack does), or leave the closing to the app (None)."""
-        index, connection = self._current()
+        _, connection = self._current()
         message = {
             "type": "disconnect",
             "reason": reason,
