@@ -42,6 +42,11 @@ log = logging.getLogger(__name__)
 
 # How long stopping waits for a start-up ingest still running (docker stop allows 10 s in all).
 CATCH_UP_STOP_WAIT_S = 3.0
+# How often the Socket Mode client pings Slack and checks its connection. slack_sdk's built-in
+# client notices a connection cut without a close frame only after five failed checks, and a
+# close frame only at the next check: at its default of 10 s that left the app deaf for about
+# 60 s (tests/test_socket_mode.py TestReconnect); at 3 s, about 18 s.
+SOCKET_MODE_PING_S = 3.0
 
 
 def utc_now() -> datetime:
@@ -171,7 +176,7 @@ def serve(
     catch_up: threading.Thread | None = None
     try:
         if xapp is not None:
-            handler = SocketModeHandler(running.app, xapp)
+            handler = SocketModeHandler(running.app, xapp, ping_interval=SOCKET_MODE_PING_S)
             handler.connect()
             stoppers.append(handler.close)
             log.info("connected to Slack in Socket Mode")

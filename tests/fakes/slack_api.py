@@ -38,6 +38,8 @@ from .slack_methods import SlackMethods, _err, _maybe_json
 from .slack_scripting import Fault, SlackScripting, Stall
 
 _MESSAGE_METHODS = ("chat.postMessage", "chat.postEphemeral", "chat.update")
+# Methods that take the app-level token (xapp-) and nothing else; every other method refuses it.
+_APP_TOKEN_METHODS = ("apps.connections.open",)
 
 
 @dataclass
@@ -96,6 +98,7 @@ class FakeSlack(SlackMethods, SlackScripting, FakeServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.rate_limited = 0  # 429s answered because of enforce_channel_rate
+        self.socket_mode: Any = None  # a tests/fakes/socket_mode.FakeSocketMode, once attached
         self._responses: dict[str, list[dict[str, Any]]] = {}
         self._faults: list[Fault] = []
         self._stalls: list[Stall] = []
@@ -215,6 +218,8 @@ class FakeSlack(SlackMethods, SlackScripting, FakeServer):
             return 200, {}, _err("not_authed")
         if self.valid_tokens is not None and call.token not in self.valid_tokens:
             return 200, {}, _err("invalid_auth")
+        if (call.method in _APP_TOKEN_METHODS) != call.token.startswith("xapp-"):
+            return 200, {}, _err("not_allowed_token_type")
         args = call.args
         if call.method in _MESSAGE_METHODS:
             problem = self._check_message(call, args)

@@ -51,6 +51,7 @@ class SlackMethods:
     views: dict[str, dict[str, Any]]
     users: dict[str, dict[str, Any]]
     channels: dict[str, dict[str, Any]]
+    socket_mode: Any  # tests/fakes/socket_mode.FakeSocketMode or None
     _lock: threading.RLock
     _ids: Iterator[int]
     # FakeSlack provides _next_ts() and _check_view().
@@ -120,6 +121,12 @@ class SlackMethods:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        # A one-time Socket Mode URL; the app-level token was checked by the dispatcher.
+        if self.socket_mode is None:
+            return _err("socket_mode_not_enabled")  # no FakeSocketMode attached to this fake
+        return {"ok": True, "url": self.socket_mode.new_url()}
 
     def _stored(self, args: dict[str, Any], text_key: str = "text") -> dict[str, Any]:
         message: dict[str, Any] = {
