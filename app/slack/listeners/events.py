@@ -4,6 +4,15 @@ Bolt acks events itself; anything slow (fetching a paper, the LLM) runs on
 `services.background`. Each event is acted on once: its event_id, and for messages the message
 itself (a mention arrives as both `message` and `app_mention`, with different event ids), are
 claimed in `slack_events` first.
+
+During a database outage an event is not acked, because it could not be recorded: the
+`hold_while_database_is_down` middleware pings PostgreSQL before Bolt acks, and answers 503 (in
+Socket Mode: no envelope ack) when it is down, so Slack redelivers the event with
+X-Slack-Retry-Num (after about 0 s, 1 min and 5 min). On Slack's last retry, or when the
+database fails between the ping and the claim, the person who asked is told to try again.
+Slack's own retries were chosen over an in-process queue: they survive a restart of this
+process, need no memory bound, and a redelivery is claimed by its event id like any event, so
+it is handled once. See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -12,6 +21,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt import BoltResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import interactions
@@ -41,10 +53,25 @@ log = logging.getLogger(__name__)
 _HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
 _UP = {"+1", "thumbsup", "thumbs_up"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down"}
+# Slack redelivers an unacked event three times (X-Slack-Retry-Num 1, 2, 3), then gives up.
+LAST_SLACK_RETRY = 3
+TRY_AGAIN = (
+    "I couldn't take that on just now: my database is unavailable. "
+    "Please ask again in a few minutes."
+)
+_RECORDED_EVENTS = ("message", "app_mention", "reaction_added", "reaction_removed")
 
 
 def register(app: App, services: Services) -> None:
     handler = EventHandler(services)
+
+    # Bolt injects middleware arguments by name, hence `next`.
+    def hold_while_database_is_down(
+        body: dict[str, Any], request: Any, context: Any, client: Any, next: Any
+    ) -> Any:
+        return handler.hold_while_database_is_down(body, request, context, client, next)
+
+    app.use(hold_while_database_is_down)
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
@@ -87,7 +114,73 @@ class EventHandler:
         self.settings = services.settings
         self.engine = services.engine
 
+    # --- database outages -------------------------------------------------------------------
+
+    def hold_while_database_is_down(
+        self, body: dict[str, Any], request: Any, context: Any, client: Any, next: Any
+    ) -> Any:
+        """Global middleware, before Bolt's ack: an event that cannot be recorded is not acked,
+        so Slack delivers it again; on Slack's last try, the asker is told to try again."""
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if not isinstance(event, dict) or event.get("type") not in _RECORDED_EVENTS:
+            return next()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+            retry_num = int(retry) if str(retry).isdigit() else 0
+            log.warning(
+                "database unavailable; event %s (delivery %d) %s: %s",
+                body.get("event_id"),
+                retry_num + 1,
+                "left to Slack's retry" if retry_num < LAST_SLACK_RETRY else "not recorded",
+                type(exc).__name__,
+            )
+            if retry_num < LAST_SLACK_RETRY:
+                return BoltResponse(status=503, body="database unavailable; please retry")
+            self._tell_to_try_again(event, client, context.get("bot_user_id"))
+            return BoltResponse(status=200, body="")
+        return next()
+
+    def _tell_to_try_again(self, event: dict[str, Any], client: Any, bot_user_id: Any) -> None:
+        wanted = self._wanted(event, bot_user_id, mentioned=event.get("type") == "app_mention")
+        if wanted is None or (wanted[0].kind != "summarize" and not wanted[1]):
+            return  # an un-addressed reply: without the database we cannot tell it was for us
+        channel, ts = str(event["channel"]), str(event["ts"])
+        try:
+            post_in_thread(client, channel, str(event.get("thread_ts") or ts), {"text": TRY_AGAIN})
+        except Exception:  # Slack down too: nothing left to tell anyone with; the log says it
+            log.exception("could not tell %s to try again", channel)
+
     # --- messages --------------------------------------------------------------------------------
+
+    def _wanted(
+        self, event: dict[str, Any], bot_user_id: str | None, *, mentioned: bool
+    ) -> tuple[threads.ThreadRequest, bool] | None:
+        """(the request, addressed to us) for a person's message that may be for Paperboy,
+        decided without the database; None for anything else."""
+        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+            return None
+        user = event.get("user")
+        if not user or user == bot_user_id or not event.get("channel") or not event.get("ts"):
+            return None
+        request = threads.parse_request(event.get("text"), bot_user_id=bot_user_id)
+        if request is None:
+            return None
+        thread_ts = event.get("thread_ts")
+        in_thread = bool(thread_ts) and thread_ts != event.get("ts")
+        mentioned = mentioned or request.mentioned
+        if request.kind == "summarize" and not (
+            in_thread or mentioned or find_paper_ids(request.text)
+        ):
+            return None  # a top-level "tl;dr" with nothing to summarize is just chat
+        # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
+        if (request.kind != "summarize" and not mentioned) and not (
+            in_thread and threads.looks_like_question(request.text)
+        ):
+            return None
+        return request, mentioned
 
     def message(
         self,
@@ -98,33 +191,27 @@ class EventHandler:
         *,
         mentioned: bool,
     ) -> None:
-        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+        wanted = self._wanted(event, bot_user_id, mentioned=mentioned)
+        if wanted is None:
             return
-        user = event.get("user")
-        if not user or user == bot_user_id:
-            return
-        channel, ts = event.get("channel"), event.get("ts")
-        if not channel or not ts:
-            return
+        request, mentioned = wanted
+        channel, ts = str(event["channel"]), str(event["ts"])
         thread_ts = event.get("thread_ts")
-        in_thread = bool(thread_ts) and thread_ts != ts
-        request = threads.parse_request(event.get("text"), bot_user_id=bot_user_id)
-        if request is None:
-            return
-        mentioned = mentioned or request.mentioned
-        joined_only = False
-        if request.kind == "summarize":
-            if not (in_thread or mentioned or find_paper_ids(request.text)):
-                return  # a top-level "tl;dr" with nothing to summarize is just chat
-        elif not mentioned:
-            # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
-            if not in_thread or not threads.looks_like_question(request.text):
+        joined_only = request.kind != "summarize" and not mentioned
+        try:
+            if joined_only:
+                with Session(self.engine) as session:
+                    if not interactions.thread_paper(
+                        session, channel_id=channel, thread_ts=thread_ts
+                    ):
+                        return
+            if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
                 return
-            with Session(self.engine) as session:
-                if not interactions.thread_paper(session, channel_id=channel, thread_ts=thread_ts):
-                    return
-            joined_only = True
-        if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
+        except SQLAlchemyError:
+            # Acked already (the database went down after the middleware's ping): say so.
+            log.warning("database unavailable after the ack of event %s", body.get("event_id"))
+            if not joined_only:
+                post_in_thread(client, channel, thread_ts or ts, {"text": TRY_AGAIN})
             return
         asked = Asked(channel, ts, thread_ts, thread_ts or ts, request, joined_only)
         try:
