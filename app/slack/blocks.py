@@ -92,7 +92,9 @@ EXTRACTIVE_ANSWER = "_extractive answer: no LLM answer was available_"
 
 def answer_blocks(answer: Any) -> Message:
     """An answer to a question about a paper, with the quoted passages it relies on."""
-    text = esc_block(str(get_field(answer, "text") or ""), 8000) or "The paper does not say."
+    links = get_field(answer, "links") or ()
+    text = esc_block(str(get_field(answer, "text") or ""), 8000, links=links)
+    text = text or "The paper does not say."
     blocks = split_sections(text)
     quotes = [q for q in (get_field(answer, "quotes") or []) if q]
     for quote_text in quotes[:5]:
