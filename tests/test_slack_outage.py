@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from app.slack.listeners.events import TRY_AGAIN
+from app.slack.listeners.outage import TRY_AGAIN
 
 
 class StoppableDatabase:
@@ -99,6 +99,19 @@ class TestDatabaseOutage:
         assert last.status_code == 200  # acked: Slack would not try a fourth time anyway
         (told,) = wait_for(lambda: thread_posts(app_server.slack, post_ts), what="a reply")
         assert told["text"] == TRY_AGAIN
+
+    def test_a_mention_delivered_twice_is_told_once(self, app_server, engine, database):
+        text = "<@UPAPERBOY> summarize this"
+        post_ts, event = _ask(app_server, engine, text)
+        mention = {**event, "type": "app_mention"}
+
+        database.up = False
+        app_server.event(event, event_id="Ev0UTAGE4", retry_num=3)
+        app_server.event(mention, event_id="Ev0UTAGE5", retry_num=3)
+        database.up = True
+        app_server.wait_idle()
+
+        assert [m["text"] for m in thread_posts(app_server.slack, post_ts)] == [TRY_AGAIN]
 
     def test_chatter_during_an_outage_is_left_alone(self, app_server, engine, database):
         post_ts, event = _ask(app_server, engine, "nice one")

@@ -5,14 +5,9 @@ Bolt acks events itself; anything slow (fetching a paper, the LLM) runs on
 itself (a mention arrives as both `message` and `app_mention`, with different event ids), are
 claimed in `slack_events` first.
 
-During a database outage an event is not acked, because it could not be recorded: the
-`hold_while_database_is_down` middleware pings PostgreSQL before Bolt acks, and answers 503 (in
-Socket Mode: no envelope ack) when it is down, so Slack redelivers the event with
-X-Slack-Retry-Num (after about 0 s, 1 min and 5 min). On Slack's last retry, or when the
-database fails between the ping and the claim, the person who asked is told to try again.
-Slack's own retries were chosen over an in-process queue: they survive a restart of this
-process, need no memory bound, and a redelivery is claimed by its event id like any event, so
-it is handled once. See docs/operations.md.
+During a database outage an event is not acked, so Slack delivers it again; on Slack's last try
+(or when the database fails after the ack) the asker is told to try again. Why Slack's retries
+rather than an in-process queue: app/slack/listeners/outage.py and docs/operations.md.
 """
 
 from __future__ import annotations
@@ -21,8 +16,6 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import BoltResponse
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -33,6 +26,7 @@ from app.llm.service import answer_question, deep_summary
 from app.paperids import find_paper_ids
 from app.slack import threads
 from app.slack.blocks import answer_blocks, deep_summary_blocks
+from app.slack.listeners.outage import TRY_AGAIN, OutageGuard
 from app.slack.services import Busy, Services
 from app.slack.thread_posts import (
     WORKING_NOTE,
@@ -53,25 +47,12 @@ log = logging.getLogger(__name__)
 _HUMAN_SUBTYPES = (None, "thread_broadcast", "file_share")
 _UP = {"+1", "thumbsup", "thumbs_up"}
 _DOWN = {"-1", "thumbsdown", "thumbs_down"}
-# Slack redelivers an unacked event three times (X-Slack-Retry-Num 1, 2, 3), then gives up.
-LAST_SLACK_RETRY = 3
-TRY_AGAIN = (
-    "I couldn't take that on just now: my database is unavailable. "
-    "Please ask again in a few minutes."
-)
-_RECORDED_EVENTS = ("message", "app_mention", "reaction_added", "reaction_removed")
 
 
 def register(app: App, services: Services) -> None:
     handler = EventHandler(services)
 
-    # Bolt injects middleware arguments by name, hence `next`.
-    def hold_while_database_is_down(
-        body: dict[str, Any], request: Any, context: Any, client: Any, next: Any
-    ) -> Any:
-        return handler.hold_while_database_is_down(body, request, context, client, next)
-
-    app.use(hold_while_database_is_down)
+    app.use(handler.outage.middleware())
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
@@ -113,45 +94,7 @@ class EventHandler:
         self.services = services
         self.settings = services.settings
         self.engine = services.engine
-
-    # --- database outages -------------------------------------------------------------------
-
-    def hold_while_database_is_down(
-        self, body: dict[str, Any], request: Any, context: Any, client: Any, next: Any
-    ) -> Any:
-        """Global middleware, before Bolt's ack: an event that cannot be recorded is not acked,
-        so Slack delivers it again; on Slack's last try, the asker is told to try again."""
-        event = body.get("event") if body.get("type") == "event_callback" else None
-        if not isinstance(event, dict) or event.get("type") not in _RECORDED_EVENTS:
-            return next()
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
-            retry_num = int(retry) if str(retry).isdigit() else 0
-            log.warning(
-                "database unavailable; event %s (delivery %d) %s: %s",
-                body.get("event_id"),
-                retry_num + 1,
-                "left to Slack's retry" if retry_num < LAST_SLACK_RETRY else "not recorded",
-                type(exc).__name__,
-            )
-            if retry_num < LAST_SLACK_RETRY:
-                return BoltResponse(status=503, body="database unavailable; please retry")
-            self._tell_to_try_again(event, client, context.get("bot_user_id"))
-            return BoltResponse(status=200, body="")
-        return next()
-
-    def _tell_to_try_again(self, event: dict[str, Any], client: Any, bot_user_id: Any) -> None:
-        wanted = self._wanted(event, bot_user_id, mentioned=event.get("type") == "app_mention")
-        if wanted is None or (wanted[0].kind != "summarize" and not wanted[1]):
-            return  # an un-addressed reply: without the database we cannot tell it was for us
-        channel, ts = str(event["channel"]), str(event["ts"])
-        try:
-            post_in_thread(client, channel, str(event.get("thread_ts") or ts), {"text": TRY_AGAIN})
-        except Exception:  # Slack down too: nothing left to tell anyone with; the log says it
-            log.exception("could not tell %s to try again", channel)
+        self.outage = OutageGuard(self.engine, self._wanted)
 
     # --- messages --------------------------------------------------------------------------------
 
@@ -211,7 +154,7 @@ class EventHandler:
             # Acked already (the database went down after the middleware's ping): say so.
             log.warning("database unavailable after the ack of event %s", body.get("event_id"))
             if not joined_only:
-                post_in_thread(client, channel, thread_ts or ts, {"text": TRY_AGAIN})
+                self.outage.tell_to_try_again(client, event)
             return
         asked = Asked(channel, ts, thread_ts, thread_ts or ts, request, joined_only)
         try:
@@ -358,4 +301,11 @@ class EventHandler:
                 )
 
 
-__all__ = ["WORKING_NOTE", "WORKING_NOTE_AFTER_S", "EventHandler", "register", "vote_value"]
+__all__ = [
+    "TRY_AGAIN",
+    "WORKING_NOTE",
+    "WORKING_NOTE_AFTER_S",
+    "EventHandler",
+    "register",
+    "vote_value",
+]
