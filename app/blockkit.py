@@ -1,17 +1,25 @@
 """Block Kit primitives: Slack's limits, safe text, and blocks that can never break them.
 
 app/paper_blocks.py, app/digest/blocks.py and app/slack/blocks.py build Paperboy's messages from
-these. Untrusted text goes through `esc`/`esc_block` (app.safety.escape_mrkdwn: only &, <, >
-escaped, mentions defused; cut with app.safety.truncate, which never splits an escape). Limits:
+these. Untrusted text goes through `esc`/`esc_block` (app.safety.escape_untrusted: invisible
+format characters dropped, links outside the allowlist removed, only &, <, > escaped, mentions
+defused; cut with app.safety.truncate, which never splits an escape). Limits:
 ../shared/REFERENCE.md (Block Kit).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from app.safety import defuse_mentions, escape_mrkdwn, truncate
+from app.safety import (
+    defuse_mentions,
+    escape_untrusted,
+    strip_foreign_links,
+    strip_invisible,
+    truncate,
+)
 
 Message = dict[str, Any]
 Block = dict[str, Any]
@@ -43,21 +51,24 @@ def _cut(text: str, limit: int) -> str:
     return cut if len(cut) <= limit else truncate(cut, limit)
 
 
-def esc(text: str | None, limit: int) -> str:
-    """Untrusted text -> safe mrkdwn on one line, at most `limit` characters."""
-    return _cut(escape_mrkdwn(one_line(text)), limit)
+def esc(text: str | None, limit: int, *, links: Iterable[str] = ()) -> str:
+    """Untrusted text -> safe mrkdwn on one line, at most `limit` characters. `links` are the
+    paper's own links, which may stay."""
+    return _cut(escape_untrusted(one_line(strip_invisible(text or "")), links), limit)
 
 
-def esc_block(text: str | None, limit: int) -> str:
+def esc_block(text: str | None, limit: int, *, links: Iterable[str] = ()) -> str:
     """Like esc() but keeps line and paragraph breaks (for summaries and answers)."""
-    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in (text or "").splitlines()]
+    text = strip_invisible(text or "")
+    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in text.splitlines()]
     joined = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    return _cut(escape_mrkdwn(joined), limit)
+    return _cut(escape_untrusted(joined, links), limit)
 
 
 def plain(text: str | None, limit: int) -> str:
     """Text for plain_text objects (header, buttons): never mentions, never empty."""
-    return _cut(defuse_mentions(one_line(text)), limit) or " "
+    text = strip_foreign_links(one_line(strip_invisible(text or "")))
+    return _cut(defuse_mentions(text), limit) or " "
 
 
 def _mrkdwn(text: str) -> Block:

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     llm_lease_seconds: float = 300.0
     # Seconds between two polls of a submitted Message Batch.
     llm_batch_poll_seconds: float = 30.0
+    # A batch still unfinished this long after submission is given up and its jobs run
+    # individually (the API expires a batch after 24 hours; this leaves it room to say so).
+    llm_batch_deadline_seconds: float = 26 * 3600.0
     # Seconds `paperboy worker` sleeps when the queue is empty.
     llm_worker_idle_seconds: float = 5.0
 

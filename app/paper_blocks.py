@@ -23,7 +23,7 @@ from app.blockkit import (
     fit,
     section,
 )
-from app.paperids import abs_url, pdf_url
+from app.paperids import abs_url, own_links, pdf_url
 from app.safety import escape_mrkdwn, truncate
 
 # action_ids the Slack actions listener handles (app/slack/listeners/actions.py).
@@ -102,15 +102,17 @@ def title_link(paper: Any, *, position: int | None = None, limit: int = 250) -> 
     return f"*{prefix}<{abs_url(arxiv_id)}|{title}>*"
 
 
-def _summary_text(card: CardLike | None, *, tldr_limit: int, points: int) -> str:
+def _summary_text(
+    card: CardLike | None, *, tldr_limit: int, points: int, links: Sequence[str] = ()
+) -> str:
     if card is None:
         return ""
     lines = []
     if card.tldr:
-        lines.append(f"*TL;DR* {esc(card.tldr, tldr_limit)}")
+        lines.append(f"*TL;DR* {esc(card.tldr, tldr_limit, links=links)}")
     for point in list(card.key_points)[:points]:
         if point and point.strip():
-            lines.append(f"• {esc(point, 400)}")
+            lines.append(f"• {esc(point, 400, links=links)}")
     return truncate("\n".join(lines), SECTION_TEXT)
 
 
@@ -175,9 +177,10 @@ def paper_card_blocks(
     if authors:
         head += "\n" + authors
     blocks: list[Block] = [section(head)]
+    links = own_links(paper)
     summary = _summary_text(
-        card, tldr_limit=350 if compact else 1200, points=0 if compact else 5
-    ) or esc(get_field(paper, "abstract"), 350 if compact else 800)
+        card, tldr_limit=350 if compact else 1200, points=0 if compact else 5, links=links
+    ) or esc(get_field(paper, "abstract"), 350 if compact else 800, links=links)
     if summary:
         blocks.append(section(summary))
     blocks.append(context(*_meta_parts(paper, card)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from app.safety import is_allowed_url
@@ -66,3 +68,14 @@ def find_paper_ids(text: str) -> list[str]:
 def foreign_urls(text: str) -> list[str]:
     """URLs in text that point anywhere but arXiv or Hugging Face."""
     return [url for url in find_urls(text) if not is_allowed_url(url)]
+
+
+def own_links(paper: Any) -> list[str]:
+    """The paper's own links (its record's `links`, its code): besides the allowlist in
+    app.safety, the only links its text and its summaries may show. Takes a row or a mapping."""
+
+    def field(obj: Any, name: str) -> Any:
+        return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+    links = [str(field(link, "href") or "") for link in field(paper, "links") or []]
+    return [u for u in (*links, str(field(paper, "hf_github_repo") or "")) if u]

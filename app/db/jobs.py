@@ -186,12 +186,16 @@ def fail(
     retry_base_seconds: float,
     max_attempts: int,
     retryable: bool = True,
+    direct: bool = False,
 ) -> JobState | None:
     """Back off (base * 2^(attempts-1), capped) or, after the last attempt, mark dead keeping
-    the error. Returns the new state, or None if the job is no longer ours."""
+    the error. `direct` marks the job to be run on its own next time, not in a batch. Returns
+    the new state, or None if the job is no longer ours."""
     job = session.scalar(select(LlmJob).where(_mine([job_id], worker_id)).with_for_update())
     if job is None:
         return None
+    if direct:
+        job.payload = {**(job.payload or {}), "direct": True}
     job.last_error = error[:2000]
     job.lease_until = None
     job.batch_id = None
@@ -274,6 +278,23 @@ def extend_lease(
         update(LlmJob)
         .where(_mine(job_ids, worker_id))
         .values(lease_until=func.now() + timedelta(seconds=lease_seconds))
+    )
+
+
+def count_failure(
+    session: Session, *, job_ids: Iterable[int], worker_id: str, error: str
+) -> list[LlmJob]:
+    """Count a failure that did not end the jobs' lease (a failed batch poll) as an attempt;
+    returns the jobs that have now used all of theirs."""
+    session.execute(
+        update(LlmJob)
+        .where(_mine(job_ids, worker_id))
+        .values(attempts=LlmJob.attempts + 1, last_error=error[:2000])
+    )
+    return list(
+        session.scalars(
+            select(LlmJob).where(_mine(job_ids, worker_id), LlmJob.attempts >= LlmJob.max_attempts)
+        )
     )
 
 

@@ -6,6 +6,11 @@ budget allows. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS,
 jobs' leases, and once a batch has ended stores each result by custom_id. Errored, expired or
 canceled requests go back to the queue with backoff; an unusable reply gets its one retry as a
 direct call. A batch whose worker died is resumed by whoever claims its jobs after their lease.
+
+Polling never strands work: a failed poll counts as an attempt of every job in the batch (a job
+out of attempts is released, dead), and a batch that is gone (404), in an unknown state, or
+still unfinished after LLM_BATCH_DEADLINE_SECONDS releases its jobs to the queue marked
+`direct`, so they are retried one by one rather than in another batch.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import LlmJob
 from app.llm import budget, calls
-from app.llm.client import InvalidOutput, LLMUnavailable, Refused, Usage, parse_message
+from app.llm.client import (
+    BatchGone,
+    InvalidOutput,
+    LLMUnavailable,
+    Refused,
+    Usage,
+    parse_message,
+)
 from app.llm.cost import estimate_usd
 from app.llm.prompts import GRADE_GROUP_SIZE
 from app.llm.runner import JobRunner
@@ -34,6 +46,8 @@ log = logging.getLogger("app.worker")
 class _InFlight:
     next_poll: float
     polls: int = 0
+    # When this process started following the batch (a resumed batch restarts the clock).
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -53,6 +67,9 @@ class BatchRunner:
     def submit(self, claimed: list[LlmJob]) -> bool:
         if not claimed:
             return False
+        for job in [j for j in claimed if (j.payload or {}).get("direct")]:
+            claimed.remove(job)  # its batch went wrong once: it runs on its own now
+            self.runner.run_jobs([job])
         groups: list[list[LlmJob]] = []
         by_topic: dict[int, list[LlmJob]] = defaultdict(list)
         for job in claimed:
@@ -131,16 +148,41 @@ class BatchRunner:
         if not held:  # all results stored, or the lease was lost to another worker
             del self.inflight[batch_id]
             return True
+        overdue = (
+            time.monotonic() - flight.started > self.runner.settings.llm_batch_deadline_seconds
+        )
         try:
             ended = self.runner.llm.batch_ended(batch_id)
+        except BatchGone as exc:
+            return self._release(batch_id, held, str(exc))
         except LLMUnavailable as exc:
             log.warning("polling batch %s failed: %s", batch_id, exc)
+            with session_scope(self.runner.engine) as session:
+                spent = queue.count_failure(
+                    session,
+                    job_ids=[j.id for j in held],
+                    worker_id=self.runner.worker_id,
+                    error=f"polling batch {batch_id} failed: {exc}",
+                )
+            if spent:  # out of attempts: stop waiting for a batch we cannot see
+                return self._release(batch_id, held, f"polling batch {batch_id} failed: {exc}")
             ended = False
+        if not ended and overdue:
+            return self._release(batch_id, held, f"batch {batch_id} missed its deadline")
         if not ended:
             flight.polls += 1
             flight.next_poll = time.monotonic() + self.runner.settings.llm_batch_poll_seconds
             return False
         self._collect(batch_id, held)
+        del self.inflight[batch_id]
+        return True
+
+    def _release(self, batch_id: str, held: list[LlmJob], reason: str) -> bool:
+        """Give a batch up: its jobs go back to the queue (dead when out of attempts), to be
+        run individually."""
+        log.warning("giving up batch %s: %s", batch_id, reason)
+        self._record("batch", Usage(), error=reason)
+        self.runner.fail(held, reason, direct=True)
         del self.inflight[batch_id]
         return True
 
@@ -151,7 +193,7 @@ class BatchRunner:
         try:
             outcomes = list(self.runner.llm.batch_results(batch_id))
         except LLMUnavailable as exc:
-            self.runner.fail(held, f"batch results unavailable: {exc}")
+            self.runner.fail(held, f"batch results unavailable: {exc}", direct=True)
             return
         for outcome in outcomes:
             group = groups.pop(outcome.custom_id, None)
@@ -162,11 +204,11 @@ class BatchRunner:
                 continue
             if outcome.message is None:
                 self._record(task.kind, Usage(), error=outcome.error)
-                self.runner.fail(group, outcome.error or "batch request failed")
+                self.runner.fail(group, outcome.error or "batch request failed", direct=True)
                 continue
             self._batch_reply(task, outcome.message)
         for group in groups.values():
-            self.runner.fail(group, "missing from the batch results")
+            self.runner.fail(group, "missing from the batch results", direct=True)
 
     def _batch_reply(self, task: Task, message: Any) -> None:
         try:

@@ -4,7 +4,9 @@ Callers hand it a `Request` (system blocks, messages, the Pydantic model of the 
 `Reply` back: the validated output plus token usage. Whatever goes wrong comes back as an
 `LLMError`: `InvalidOutput` (not JSON, or missing fields), `Refused` (stop_reason "refusal"),
 `LLMUnavailable` (status errors and timeouts after the SDK's own retries, which honour
-retry-after). Usage travels on the first two, since those calls were billed.
+retry-after). Usage travels on the first two, since those calls were billed. Nothing else ever
+escapes: a malformed 200 (not JSON, or not a Message) is `InvalidOutput` with no known usage, so
+callers retry once and then fall back, and a job never stays `running` because of a reply.
 
 Tests reach a local fake through ANTHROPIC_BASE_URL; nothing here is ever monkeypatched. The
 SDK is imported on first use: it takes over a second, and readers of stored cards never need it.
@@ -123,6 +125,13 @@ class LLMUnavailable(LLMError):
         self.retryable = retryable
 
 
+class BatchGone(LLMUnavailable):
+    """The batch will never end usefully (404, or an unknown status): release its jobs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
+
+
 @dataclass(frozen=True)
 class BatchOutcome:
     """One line of a batch's results: a message, or why there is none."""
@@ -134,16 +143,20 @@ class BatchOutcome:
 
 def parse_message(message: Any, schema: type[T]) -> Reply[T]:
     """Validate a Messages API reply against `schema`; shared by direct and batch calls."""
-    usage = Usage.of(message.usage)
-    if message.stop_reason == "refusal":
+    try:
+        usage = Usage.of(message.usage)
+        stop_reason = message.stop_reason
+        text = "".join(block.text for block in message.content if block.type == "text")
+    except Exception as exc:  # noqa: BLE001 - a 200 whose body is not a Message is unusable
+        raise InvalidOutput(f"malformed reply: {type(exc).__name__}", Usage()) from None
+    if stop_reason == "refusal":
         raise Refused("the model declined to answer (refusal)", usage)
-    text = "".join(block.text for block in message.content if block.type == "text")
     try:
         output = schema.model_validate_json(text)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "reply"
-        cut = " (cut at max_tokens)" if message.stop_reason == "max_tokens" else ""
+        cut = " (cut at max_tokens)" if stop_reason == "max_tokens" else ""
         raise InvalidOutput(f"invalid output{cut}: {where}: {first.get('msg')}", usage) from None
     return Reply(output=output, usage=usage, model=message.model)
 
@@ -206,27 +219,43 @@ class AnthropicLLM:
             message = self._client.messages.create(**request.params(self.model))
         except self._errors as exc:
             raise _unavailable(exc) from None
+        except Exception as exc:  # noqa: BLE001 - a malformed 200 (JSONDecodeError) is unusable
+            raise InvalidOutput(f"malformed reply: {describe(exc)}", Usage()) from None
         return parse_message(message, request.schema)
 
     def submit_batch(self, items: Sequence[tuple[str, Request]]) -> str:
         requests: Any = [{"custom_id": cid, "params": req.params(self.model)} for cid, req in items]
         try:
-            return self._client.messages.batches.create(requests=requests).id
+            return str(self._client.messages.batches.create(requests=requests).id)
         except self._errors as exc:
             raise _unavailable(exc) from None
+        except Exception as exc:  # noqa: BLE001 - malformed 200: jobs go back, not stranded
+            raise LLMUnavailable(f"malformed reply: {describe(exc)}") from None
 
     def batch_ended(self, batch_id: str) -> bool:
+        """True once the batch has ended; raises BatchGone when it never will (missing,
+        canceled, expired), LLMUnavailable when polling failed this time."""
         try:
             batch = self._client.messages.batches.retrieve(batch_id)
+            status = str(batch.processing_status)
         except self._errors as exc:
-            raise _unavailable(exc) from None
-        return batch.processing_status == "ended"
+            error = _unavailable(exc)
+            if not error.retryable:  # 404 and friends: it is not coming back
+                raise BatchGone(f"batch {batch_id} is gone: {error}") from None
+            raise error from None
+        except Exception as exc:  # noqa: BLE001 - a malformed 200 is a failed poll, like a 5xx
+            raise LLMUnavailable(f"malformed reply: {describe(exc)}") from None
+        if status not in ("in_progress", "canceling", "ended"):
+            raise BatchGone(f"batch {batch_id} is {status}")
+        return status == "ended"
 
     def batch_results(self, batch_id: str) -> Iterator[BatchOutcome]:
         try:
             lines = list(self._client.messages.batches.results(batch_id))
         except self._errors as exc:
             raise _unavailable(exc) from None
+        except Exception as exc:  # noqa: BLE001 - malformed JSONL: jobs retried, not stranded
+            raise LLMUnavailable(f"malformed results: {describe(exc)}") from None
         for line in lines:
             result = line.result
             if result.type == "succeeded":

@@ -35,7 +35,7 @@ from app.db.papers import arxiv_id_of
 from app.db.summaries import get_text, store_text
 from app.errors import SourceError, UnsafeLinkError
 from app.llm.cost import CHARS_PER_TOKEN
-from app.safety import clean_text, is_allowed_url
+from app.safety import clean_text, is_allowed_url, normalize_url
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,13 @@ def pdf_url(settings: Settings, *, arxiv_id: str, version: int) -> str:
 
 
 def may_fetch(settings: Settings, url: str) -> bool:
-    """arXiv and Hugging Face hosts (app.safety), or the configured PDF base itself."""
-    base = settings.arxiv_pdf_url.rstrip("/") + "/"
-    return is_allowed_url(url) or url.startswith(base)
+    """arXiv and Hugging Face hosts (app.safety), or the configured PDF base itself; both
+    compared after normalising, so `<base>/../elsewhere` is not under the base."""
+    normal = normalize_url(url)
+    base = normalize_url(settings.arxiv_pdf_url.rstrip("/") + "/")
+    if normal is None:
+        return False
+    return is_allowed_url(normal) or (base is not None and normal.startswith(base))
 
 
 def extract_text(data: bytes, *, max_chars: int) -> tuple[str, bool]:

@@ -2,8 +2,9 @@
 
 Shared by the worker loop (app/worker.py), its batches (app/llm/batching.py) and synchronous
 deep summaries (app/llm/service.py). Outcomes: stored (done), fallback stored (done, with a
-note: refused or unusable twice), back to the queue with backoff (API failures; dead after the
-last attempt, keeping the error), or deferred to tomorrow without counting the attempt (budget).
+note: refused, unusable twice, or rejected for good by the API), back to the queue with
+backoff (API failures; dead after the last attempt, keeping the error), or deferred to
+tomorrow without counting the attempt (budget).
 """
 
 from __future__ import annotations
@@ -108,7 +109,13 @@ class JobRunner:
         except (Refused, InvalidOutput) as exc:
             self.fallback(task, str(exc))
         except LLMUnavailable as exc:
-            self.fail(task.jobs, str(exc), retryable=exc.retryable)
+            if exc.retryable:
+                self.fail(task.jobs, str(exc))
+            else:  # a 4xx that will fail the same way again: keep the extractive result
+                self.fallback(task, str(exc))
+        except Exception as exc:  # whatever else broke, the jobs go back: never stay running
+            log.exception("%s call failed unexpectedly", task.kind)
+            self.fail(task.jobs, f"{type(exc).__name__}: {exc}")
         else:
             self.store(task, reply)
 
@@ -139,7 +146,11 @@ class JobRunner:
             for job in group:
                 queue.complete(session, job_id=job.id, worker_id=self.worker_id, note=note)
 
-    def fail(self, group: list[LlmJob], error: str, *, retryable: bool = True) -> None:
+    def fail(
+        self, group: list[LlmJob], error: str, *, retryable: bool = True, direct: bool = False
+    ) -> None:
+        """Back to the queue with backoff (dead after the last attempt); `direct` jobs are
+        next run one by one, never in a batch again (their batch went wrong)."""
         with session_scope(self.engine) as session:
             for job in group:
                 state = queue.fail(
@@ -150,6 +161,7 @@ class JobRunner:
                     retry_base_seconds=self.settings.llm_retry_base_seconds,
                     max_attempts=self.settings.llm_max_attempts,
                     retryable=retryable,
+                    direct=direct,
                 )
                 if state == JobState.DEAD:
                     self.report.dead += 1

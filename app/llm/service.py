@@ -36,7 +36,7 @@ from app.llm.fulltext import PdfFetcher, full_text
 from app.llm.runner import JobRunner
 from app.llm.schemas import DeepSummary
 from app.llm.tasks import paper_data
-from app.paperids import split_version
+from app.paperids import own_links, split_version
 from app.safety import safe_llm_text
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class Answer:
     usage: Usage = field(default_factory=Usage)
     extractive: bool = False
     source_text: str = "abstract"
+    links: list[str] = field(default_factory=list)  # the paper's own: they may be shown
 
 
 def _load(engine: Engine, arxiv_id: str) -> Paper:
@@ -191,8 +192,9 @@ def answer_question(
             log.warning("answer for %s falls back: %s", paper.arxiv_id, exc)
         else:
             out = reply.output
-            quotes = _verbatim([safe_llm_text(q) for q in out.quotes], source)
-            answer = safe_llm_text(out.answer)
+            links = own_links(paper)
+            quotes = _verbatim([safe_llm_text(q, links) for q in out.quotes], source)
+            answer = safe_llm_text(out.answer, links)
             if not out.answerable and not answer.lower().startswith(NOT_SAID.lower()[:-1]):
                 answer = f"{NOT_SAID} {answer}".strip()
             return Answer(
@@ -202,6 +204,7 @@ def answer_question(
                 cache_read_tokens=reply.usage.cache_read_tokens,
                 usage=reply.usage,
                 source_text=source_text,
+                links=links,
             )
     found, quotes, answerable = extractive_answer(question=question, text=source)
     return Answer(

@@ -26,6 +26,7 @@ from app.llm import prompts, schemas
 from app.llm.client import Reply, Request
 from app.llm.fallback import extractive_card, extractive_deep
 from app.llm.fulltext import PdfFetcher, full_text
+from app.paperids import own_links
 from app.safety import safe_llm_text
 
 KINDS = ("card", "deep", "grade")
@@ -49,16 +50,17 @@ def paper_data(paper: Paper) -> prompts.PaperData:
     )
 
 
-def card_content(out: schemas.CardSummary) -> dict[str, Any]:
+def card_content(out: schemas.CardSummary, links: Sequence[str] = ()) -> dict[str, Any]:
+    """The card as stored; `links` are the paper's own, which the model may repeat."""
     return {
-        "tldr": safe_llm_text(out.tldr),
-        "key_points": [safe_llm_text(p) for p in out.key_points],
+        "tldr": safe_llm_text(out.tldr, links),
+        "key_points": [safe_llm_text(p, links) for p in out.key_points],
         "tags": [safe_llm_text(t) for t in out.tags],
     }
 
 
-def deep_content(out: schemas.DeepSummary) -> dict[str, str]:
-    return {k: safe_llm_text(v) for k, v in out.model_dump().items()}
+def deep_content(out: schemas.DeepSummary, links: Sequence[str] = ()) -> dict[str, str]:
+    return {k: safe_llm_text(v, links) for k, v in out.model_dump().items()}
 
 
 def _summary_task(
@@ -73,9 +75,14 @@ def _summary_task(
         "prompt_version": version,
     }
     paper_version = paper.version or 1
+    links = own_links(paper)
 
     def store(session: Session, reply: Reply[Any]) -> None:
-        content = card_content(reply.output) if kind == "card" else deep_content(reply.output)
+        content = (
+            card_content(reply.output, links)
+            if kind == "card"
+            else deep_content(reply.output, links)
+        )
         store_summary(
             session, **key, paper_version=paper_version, content=content, source_text=source
         )

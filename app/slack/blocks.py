@@ -87,11 +87,18 @@ def deep_summary_blocks(paper: Any, deep: Any) -> Message:
     return fit(f"In depth: {esc(get_field(paper, 'title'), 200)}", blocks)
 
 
+EXTRACTIVE_ANSWER = "_extractive answer: no LLM answer was available_"
+
+
 def answer_blocks(answer: Any) -> Message:
     """An answer to a question about a paper, with the quoted passages it relies on."""
-    text = esc_block(str(get_field(answer, "text") or ""), 8000) or "The paper does not say."
+    links = get_field(answer, "links") or ()
+    text = esc_block(str(get_field(answer, "text") or ""), 8000, links=links)
+    text = text or "The paper does not say."
     blocks = split_sections(text)
     quotes = [q for q in (get_field(answer, "quotes") or []) if q]
     for quote_text in quotes[:5]:
         blocks.append(context(f"> _{esc(str(quote_text), 600)}_"))
+    if get_field(answer, "extractive"):  # every fallback says so, "does not say" included
+        blocks.append(context(EXTRACTIVE_ANSWER))
     return fit(esc(get_field(answer, "text"), FALLBACK_TEXT) or "The paper does not say.", blocks)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from app import schedule
 from app.errors import UnsafeLinkError, UserInputError
 from app.paperids import find_urls, id_from_url, split_version
-from app.safety import escape_mrkdwn, is_allowed_url
+from app.safety import escape_mrkdwn, is_allowed_url, strip_invisible
 
 # (usage, what it does): `/papers help` prints these; tests/test_docs_slack.py checks README.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
@@ -109,6 +109,9 @@ Command = (
     | Saved
 )
 
+CONTROL_CHARACTERS = (
+    "That has control or invisible characters in it; please type it again without them."
+)
 # Slack clients "smarten" quotes; cron strings arrive with “ ” as often as with ".
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
@@ -119,6 +122,8 @@ def parse(text: str | None) -> Command:
     raw = _unwrap_links(text or "").translate(_QUOTES).strip()
     if not raw:
         return Help()
+    if strip_invisible(raw) != raw:  # NUL, bidi overrides...: bad input like any other
+        raise UserInputError(CONTROL_CHARACTERS)
     head, _, rest = raw.partition(" ")
     word, rest = head.lower(), rest.strip()
     if word in ("help", "-h", "--help", "?"):
@@ -226,6 +231,9 @@ def _topic(text: str, verb: str) -> str:
         raise UserInputError(f"Which topic? Try `/papers {verb} retrieval augmented generation`.")
     if len(topic) > MAX_TOPIC_CHARS:
         raise UserInputError(f"Topic names are at most {MAX_TOPIC_CHARS} characters.")
+    for url in find_urls(topic):  # a topic name is shown in every digest: no foreign links
+        if not is_allowed_url(url):
+            raise UnsafeLinkError(REFUSE_LINK.format(host=link_host(url)))
     return topic
 
 

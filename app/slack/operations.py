@@ -31,7 +31,7 @@ from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
 from app.llm.service import expand_topic
-from app.safety import escape_mrkdwn, truncate
+from app.safety import escape_mrkdwn, escape_untrusted, truncate
 from app.search import check_query, search_papers
 from app.slack import blocks
 from app.slack.services import Busy, Lane, Services
@@ -156,7 +156,7 @@ def follow_topic(
         name, expanded = row.name, row.expanded_query
     reply(
         text_message(
-            f"This channel now follows *{escape_mrkdwn(name)}*. "
+            f"This channel now follows *{escape_untrusted(name)}*. "
             "New papers on it come with the next digest."
         )
     )
@@ -172,14 +172,14 @@ def follow_topic(
 
 def expansion_message(name: str, expanded: str) -> Message:
     text = (
-        f"I search *{escape_mrkdwn(name)}* as:\n"
-        f"```{escape_mrkdwn(truncate(expanded, 2500)).replace('```', '` ``')}```"
+        f"I search *{escape_untrusted(name)}* as:\n"
+        f"```{escape_untrusted(truncate(expanded, 2500)).replace('```', '` ``')}```"
     )
     return {
         # The fallback text shows in notifications: escaped like the blocks (a topic is typed by
         # a user, so it may hold <!channel>).
-        "text": f"I search {escape_mrkdwn(truncate(name, 100))} as: "
-        f"{escape_mrkdwn(truncate(expanded, 200))}",
+        "text": f"I search {escape_untrusted(truncate(name, 100))} as: "
+        f"{escape_untrusted(truncate(expanded, 200))}",
         "blocks": [
             blockkit.section(text),
             {
@@ -195,9 +195,9 @@ def unfollow_topic(engine: Engine, *, channel_id: str, topic: str) -> Message:
     with session_scope(engine) as session:
         was = channels_db.unfollow(session, channel_id=channel_id, topic_name=topic)
     if was:
-        return text_message(f"This channel no longer follows *{escape_mrkdwn(topic)}*.")
+        return text_message(f"This channel no longer follows *{escape_untrusted(topic)}*.")
     return text_message(
-        f"This channel doesn't follow *{escape_mrkdwn(topic)}*. "
+        f"This channel doesn't follow *{escape_untrusted(topic)}*. "
         "`/papers topics` lists what it does."
     )
 
@@ -210,9 +210,9 @@ def topics_message(engine: Engine, *, channel_id: str) -> Message:
         return text_message(NO_TOPICS)
     lines = [f"This channel follows {len(topics)} topic{'s' if len(topics) != 1 else ''}:"]
     for topic in topics[:40]:
-        line = f"• *{escape_mrkdwn(topic.name)}*"
+        line = f"• *{escape_untrusted(topic.name)}*"
         if topic.expanded_query:
-            line += f" — searched as `{escape_mrkdwn(truncate(topic.expanded_query, 150))}`"
+            line += f" — searched as `{escape_untrusted(truncate(topic.expanded_query, 150))}`"
         lines.append(line)
     if channel is not None:
         lines.append(f"Digest schedule: `{channel.cron}` ({channel.timezone}).")

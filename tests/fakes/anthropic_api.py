@@ -20,9 +20,13 @@ later requests with the same prefix and model within its TTL.
 Scripting (direct calls, in order; anything unscripted gets the default responder of
 anthropic_responder.py, which fills any JSON schema from the prompt): `reply_text`,
 `reply_json`, `refuse`, `error(status, ...)`, `rate_limit(retry_after=...)`, `overloaded()`,
-`delay(seconds)` (a slow answer: the client times out), `latency` (every answer). Batches:
-`batch_outcomes[custom_id] = "errored" | "expired" | "canceled"`, and the first `batch_polls`
-retrieves answer `in_progress`.
+`delay(seconds)` (a slow answer: the client times out), `malformed(body)` (a 200 whose body is
+not a Message: truncated JSON by default), `latency` (every answer). Batches:
+`batch_outcomes[custom_id] = "errored" | "expired" | "canceled"`, the first `batch_polls`
+retrieves answer `in_progress`, and `batch_fate` makes every new batch "missing" (404
+not_found_error on retrieve), "expired" (ended, every request expired) or "canceled"
+(canceling with cancel_initiated_at, then ended, every request canceled); the next
+`batch_poll_errors` retrieves answer 500.
 Every request is recorded (`requests`).
 """
 
@@ -54,13 +58,17 @@ def tokens(text: str) -> int:
 
 @dataclass
 class Step:
-    kind: str  # text | refusal | error | delay
+    kind: str  # text | refusal | error | delay | malformed
     text: str = ""
     status: int = 200
     error_type: str = ""
     message: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+class _Malformed(bytes):
+    """A raw body served as JSON although it is not (a truncated or garbled 200)."""
 
 
 class AnthropicFake(BatchesMixin, FakeServer):
@@ -70,6 +78,8 @@ class AnthropicFake(BatchesMixin, FakeServer):
         self.batch_polls = batch_polls
         self.latency = 0.0  # seconds every direct Messages request takes
         self.batch_outcomes: dict[str, str] = {}
+        self.batch_fate: str | None = None  # missing | expired | canceled, for new batches
+        self.batch_poll_errors = 0  # the next N batch retrieves answer 500
         self._script: list[Step] = []
         self._cache: dict[str, float] = {}  # prefix hash -> expiry (monotonic)
         self._batches: dict[str, dict[str, Any]] = {}
@@ -108,6 +118,10 @@ class AnthropicFake(BatchesMixin, FakeServer):
 
     def delay(self, seconds: float, *, times: int = 1) -> None:
         self._push(Step("delay", seconds=seconds), times)
+
+    def malformed(self, body: str = '{"id": "msg_01', *, times: int = 1) -> None:
+        """A 200 with `Content-Type: application/json` whose body is not a Message."""
+        self._push(Step("malformed", text=body), times)
 
     # --- inspection --------------------------------------------------------------------------
 
@@ -227,6 +241,8 @@ class AnthropicFake(BatchesMixin, FakeServer):
             step = None
         if step is not None and step.kind == "error":
             return step.status, step.headers, error_body(step.error_type, step.message)
+        if step is not None and step.kind == "malformed":
+            return 200, {}, _Malformed(step.text.encode())
         if step is not None and step.kind == "refusal":
             return 200, {}, self.message(body, "", "refusal")
         text = step.text if step is not None else default_reply(body)
@@ -252,6 +268,8 @@ class AnthropicFake(BatchesMixin, FakeServer):
                 exc.status, {}, error_body(exc.error_type, exc.message), None,
             )  # fmt: skip
         headers = {"request-id": f"req_{uuid.uuid4().hex[:20]}", **extra}
+        if isinstance(raw, _Malformed):
+            return Reply(status, bytes(raw), headers, "application/json")
         if raw is not None:
             return Reply(status, raw, headers, "application/x-jsonl")
         return Reply.of_json(payload, status, headers, "application/json")
@@ -261,6 +279,8 @@ class AnthropicFake(BatchesMixin, FakeServer):
     ) -> tuple[int, dict[str, str], Any, bytes | None]:
         if method == "POST" and path == "/v1/messages":
             status, headers, payload = self._direct(self.validate(body))
+            if isinstance(payload, _Malformed):
+                return status, headers, None, payload
             return status, headers, payload, None
         if method == "POST" and path == "/v1/messages/count_tokens":
             segs = self._segments(self.validate({**body, "max_tokens": 1}))

@@ -3,7 +3,11 @@
 `POST /v1/messages/batches` answers every request at once with the default responder (or the
 outcome scripted in `batch_outcomes[custom_id]`: "errored", "expired", "canceled"); the first
 `batch_polls` retrieves say `in_progress`, then the batch has ended and its results are served
-as JSONL, in reverse order (any order, as the real API says).
+as JSONL, in reverse order (any order, as the real API says). `batch_fate` overrides a new
+batch's whole life: "missing" (retrieve answers 404 not_found_error, as for an unknown id),
+"expired" (ended with every request expired, as after 24 hours), "canceled" (the first
+retrieve says canceling with cancel_initiated_at set, then ended with every request canceled).
+The next `batch_poll_errors` retrieves answer 500 api_error.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 class BatchesMixin:
     batch_outcomes: dict[str, str]
+    batch_fate: str | None
+    batch_poll_errors: int
     batch_polls: int
     url: str
     _batches: dict[str, dict[str, Any]]
@@ -49,8 +55,11 @@ class BatchesMixin:
             raise ApiError(400, "custom_id must be unique and match ^[a-zA-Z0-9_-]{1,64}$")
         batch_id = f"msgbatch_{next(self._ids):04d}{uuid.uuid4().hex[:12]}"
         results = []
+        fate = self.batch_fate
         for item in requests:
             outcome = self.batch_outcomes.get(item["custom_id"], "succeeded")
+            if fate in ("expired", "canceled"):
+                outcome = fate
             if outcome == "succeeded":
                 params = self.validate(item["params"])
                 result = {
@@ -85,17 +94,27 @@ class BatchesMixin:
             "results_url": None,
         }
         with self._lock:
-            self._batches[batch_id] = {"batch": batch, "results": results, "polls": 0}
+            self._batches[batch_id] = {
+                "batch": batch, "results": results, "polls": 0, "fate": fate,
+            }  # fmt: skip
         return batch
 
     def _retrieve(self, batch_id: str) -> dict[str, Any]:
         with self._lock:
             entry = self._batches.get(batch_id)
-            if entry is None:
+            if self.batch_poll_errors > 0:
+                self.batch_poll_errors -= 1
+                raise ApiError(500, "Internal server error")
+            if entry is None or entry["fate"] == "missing":
                 raise ApiError(404, f"batch {batch_id} not found")
             entry["polls"] += 1
             batch = entry["batch"]
-            if entry["polls"] > self.batch_polls and batch["processing_status"] != "ended":
+            if entry["fate"] == "canceled" and batch["cancel_initiated_at"] is None:
+                batch["processing_status"] = "canceling"
+                batch["cancel_initiated_at"] = datetime.now(UTC).isoformat()
+                return batch
+            done = entry["polls"] > self.batch_polls or entry["fate"] is not None
+            if done and batch["processing_status"] != "ended":
                 counts = Counter(r["result"]["type"] for r in entry["results"])
                 kinds = ("succeeded", "errored", "canceled", "expired")
                 batch["request_counts"] = {k: counts.get(k, 0) for k in kinds}

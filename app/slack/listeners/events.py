@@ -4,6 +4,10 @@ Bolt acks events itself; anything slow (fetching a paper, the LLM) runs on
 `services.background`. Each event is acted on once: its event_id, and for messages the message
 itself (a mention arrives as both `message` and `app_mention`, with different event ids), are
 claimed in `slack_events` first.
+
+During a database outage an event is not acked, so Slack delivers it again; on Slack's last try
+(or when the database fails after the ack) the asker is told to try again. Why Slack's retries
+rather than an in-process queue: app/slack/listeners/outage.py and docs/operations.md.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import interactions
@@ -21,6 +26,7 @@ from app.llm.service import answer_question, deep_summary
 from app.paperids import find_paper_ids
 from app.slack import threads
 from app.slack.blocks import answer_blocks, deep_summary_blocks
+from app.slack.listeners.outage import TRY_AGAIN, OutageGuard
 from app.slack.services import Busy, Services
 from app.slack.thread_posts import (
     WORKING_NOTE,
@@ -45,6 +51,8 @@ _DOWN = {"-1", "thumbsdown", "thumbs_down"}
 
 def register(app: App, services: Services) -> None:
     handler = EventHandler(services)
+
+    app.use(handler.outage.middleware())
 
     @app.event("message")
     def on_message(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
@@ -86,8 +94,36 @@ class EventHandler:
         self.services = services
         self.settings = services.settings
         self.engine = services.engine
+        self.outage = OutageGuard(self.engine, self._wanted)
 
     # --- messages --------------------------------------------------------------------------------
+
+    def _wanted(
+        self, event: dict[str, Any], bot_user_id: str | None, *, mentioned: bool
+    ) -> tuple[threads.ThreadRequest, bool] | None:
+        """(the request, addressed to us) for a person's message that may be for Paperboy,
+        decided without the database; None for anything else."""
+        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+            return None
+        user = event.get("user")
+        if not user or user == bot_user_id or not event.get("channel") or not event.get("ts"):
+            return None
+        request = threads.parse_request(event.get("text"), bot_user_id=bot_user_id)
+        if request is None:
+            return None
+        thread_ts = event.get("thread_ts")
+        in_thread = bool(thread_ts) and thread_ts != event.get("ts")
+        mentioned = mentioned or request.mentioned
+        if request.kind == "summarize" and not (
+            in_thread or mentioned or find_paper_ids(request.text)
+        ):
+            return None  # a top-level "tl;dr" with nothing to summarize is just chat
+        # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
+        if (request.kind != "summarize" and not mentioned) and not (
+            in_thread and threads.looks_like_question(request.text)
+        ):
+            return None
+        return request, mentioned
 
     def message(
         self,
@@ -98,33 +134,29 @@ class EventHandler:
         *,
         mentioned: bool,
     ) -> None:
-        if event.get("subtype") not in _HUMAN_SUBTYPES or event.get("bot_id"):
+        wanted = self._wanted(event, bot_user_id, mentioned=mentioned)
+        if wanted is None:
             return
-        user = event.get("user")
-        if not user or user == bot_user_id:
-            return
-        channel, ts = event.get("channel"), event.get("ts")
-        if not channel or not ts:
-            return
+        request, mentioned = wanted
+        channel, ts = str(event["channel"]), str(event["ts"])
         thread_ts = event.get("thread_ts")
-        in_thread = bool(thread_ts) and thread_ts != ts
-        request = threads.parse_request(event.get("text"), bot_user_id=bot_user_id)
-        if request is None:
-            return
-        mentioned = mentioned or request.mentioned
-        joined_only = False
-        if request.kind == "summarize":
-            if not (in_thread or mentioned or find_paper_ids(request.text)):
-                return  # a top-level "tl;dr" with nothing to summarize is just chat
-        elif not mentioned:
-            # Un-addressed replies are answered only under a paper Paperboy posted or discussed.
-            if not in_thread or not thread_ts or not threads.looks_like_question(request.text):
-                return
-            with Session(self.engine) as session:
-                if not interactions.thread_paper(session, channel_id=channel, thread_ts=thread_ts):
+        joined_only = request.kind != "summarize" and not mentioned
+        try:
+            if joined_only:
+                if not thread_ts:  # _wanted lets un-addressed replies through only in threads
                     return
-            joined_only = True
-        if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
+                with Session(self.engine) as session:
+                    if not interactions.thread_paper(
+                        session, channel_id=channel, thread_ts=thread_ts
+                    ):
+                        return
+            if not self._claim(body.get("event_id"), f"msg:{channel}:{ts}"):
+                return
+        except SQLAlchemyError:
+            # Acked already (the database went down after the middleware's ping): say so.
+            log.warning("database unavailable after the ack of event %s", body.get("event_id"))
+            if not joined_only:
+                self.outage.tell_to_try_again(client, event)
             return
         asked = Asked(channel, ts, thread_ts, thread_ts or ts, request, joined_only)
         try:
@@ -273,4 +305,11 @@ class EventHandler:
                 )
 
 
-__all__ = ["WORKING_NOTE", "WORKING_NOTE_AFTER_S", "EventHandler", "register", "vote_value"]
+__all__ = [
+    "TRY_AGAIN",
+    "WORKING_NOTE",
+    "WORKING_NOTE_AFTER_S",
+    "EventHandler",
+    "register",
+    "vote_value",
+]

@@ -17,7 +17,7 @@ from app.channel_ids import is_channel_id
 from app.db import channels as channels_db
 from app.db.engine import session_scope
 from app.errors import UserInputError
-from app.safety import escape_mrkdwn
+from app.safety import escape_untrusted
 from app.slack import modals, operations
 from app.slack.commands_parse import MAX_TOPIC_CHARS
 from app.slack.services import Busy, Services
@@ -94,7 +94,7 @@ def register(app: App, services: Services) -> None:
             client,
             channel_id,
             user_id,
-            f"Saved: *{escape_mrkdwn(topic)}* is now searched as `{escape_mrkdwn(query)}`.",
+            f"Saved: *{escape_untrusted(topic)}* is now searched as `{escape_untrusted(query)}`.",
         )
 
 
@@ -124,7 +124,7 @@ def apply_settings(services: Services, form: modals.SettingsForm, reply: operati
         f"{form.style} style."
     ]
     if removed:
-        parts.append(f"No longer following: {escape_mrkdwn(', '.join(removed))}.")
+        parts.append(f"No longer following: {escape_untrusted(', '.join(removed))}.")
     reply({"text": " ".join(parts)})
     for name in added:  # new topics may be expanded by the LLM: off the listener thread
         try:
