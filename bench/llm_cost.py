@@ -32,8 +32,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.deps import llm_deps
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -52,6 +50,7 @@ from app.llm.cost import cost_usd  # noqa: E402
 from app.llm.prompts import PaperData, card_request  # noqa: E402
 from app.sources.records import Author, PaperRecord  # noqa: E402
 from app.worker import drain  # noqa: E402
+from tests.deps import llm_deps  # noqa: E402
 
 MODEL = "claude-haiku-5-5"
 TASKS = ["question answering", "code generation", "machine translation", "summarization",
