@@ -100,6 +100,16 @@ class TestSummarizeThis:
             ).all()
         assert kinds == ["summary"]
 
+    def test_the_summary_waits_out_a_slack_outage_instead_of_being_lost(
+        self, slack_app_server, engine, papers
+    ):
+        post_ts = post_paper(slack_app_server.slack, engine, "2401.00002")
+        reply = _human(slack_app_server, "tl;dr", thread_ts=post_ts)
+        # More 500s in a row than the WebClient's own two retries absorb.
+        slack_app_server.slack.server_error(times=4, method="chat.postMessage")
+        slack_app_server.event(message_event("tl;dr", ts=reply["ts"], thread_ts=post_ts))
+        assert "Agents that browse the web" in all_text(_summary_in(slack_app_server, post_ts))
+
     def test_parent_with_one_arxiv_link(self, slack_app_server, papers):
         parent = _human(slack_app_server, "Worth a read <https://arxiv.org/abs/2401.00003v2>")
         reply = _human(slack_app_server, "tl;dr", thread_ts=parent["ts"])

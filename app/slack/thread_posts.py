@@ -7,8 +7,14 @@ import logging
 import threading
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
 from app.errors import apology
 from app.slack import threads
+
+# How long a thread answer waits out Slack errors before it is given up (and logged).
+THREAD_POST_PATIENCE_S = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +59,8 @@ class WorkingNote:
             if self._done:
                 return
             try:
-                self._note_ts = post_in_thread(
-                    self.client, self.channel, self.thread_ts, {"text": WORKING_NOTE}
+                self._note_ts = post_in_thread(  # cosmetic: not worth waiting out an outage
+                    self.client, self.channel, self.thread_ts, {"text": WORKING_NOTE}, patience_s=0
                 )
             except Exception:  # a cosmetic note: never let it stop the real answer
                 log.warning("could not post the working-on-it note", exc_info=True)
@@ -94,12 +100,39 @@ def thread_history(
     return history[-HISTORY_MESSAGES:]
 
 
+def _transient(exc: BaseException) -> bool:
+    """Slack down for a moment (5xx, 429 past the client's own retries) or the network."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        return status >= 500 or status == 429 or exc.response.get("error") == "ratelimited"
+    return isinstance(exc, OSError)
+
+
 def post_in_thread(
-    client: Any, channel: str, thread_ts: str, message: dict[str, Any]
+    client: Any,
+    channel: str,
+    thread_ts: str,
+    message: dict[str, Any],
+    *,
+    patience_s: float = THREAD_POST_PATIENCE_S,
 ) -> str | None:
-    reply = client.chat_postMessage(
-        channel=channel, thread_ts=thread_ts, unfurl_links=False, unfurl_media=False, **message
-    )
+    """Post into a thread. The WebClient already retries a 5xx twice and a 429 after
+    Retry-After; an answer is owed to someone who asked, so a longer Slack outage is waited out
+    too (up to THREAD_POST_PATIENCE_S, on a background lane) rather than the answer dropped."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_transient),
+        wait=wait_exponential(multiplier=1, max=8),
+        stop=stop_after_delay(patience_s),
+        reraise=True,
+    ):
+        with attempt:
+            reply = client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **message,
+            )
     return reply.get("ts")
 
 
