@@ -320,3 +320,25 @@ def running_slack_app(
         )  # fmt: skip
     finally:
         running.stop()
+
+
+def running_llm_app(
+    settings: Settings,
+    slack: Any,
+    *,
+    engine: Engine,
+    anthropic: Any,
+    pdf_server: Any | None = None,
+    **overrides: Any,
+) -> Any:
+    """`running_slack_app` with an LLM (the fake Anthropic) and, given one, the fake PDF host."""
+    if pdf_server is not None:
+        overrides["arxiv_pdf_url"] = pdf_server.url + "/pdf"
+    return running_slack_app(
+        settings,
+        slack,
+        engine=engine,
+        anthropic_base_url=anthropic.url,
+        anthropic_api_key=SecretStr("sk-ant-test"),
+        **overrides,
+    )

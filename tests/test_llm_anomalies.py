@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 from llm_helpers import add_paper, jobs, llm_settings, summaries
-from pydantic import SecretStr
 from slack_cmd_support import CHANNEL, all_text, message_event, post_paper, thread_posts, wait_for
-from slack_helpers import running_slack_app
+from slack_helpers import running_llm_app
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
@@ -117,13 +116,8 @@ class TestSlackQuestions:
         with Session(engine) as session:
             add_paper(session, "2401.00001")
         anthropic_fake.malformed("<html>502 Bad Gateway</html>", times=2)
-        with running_slack_app(
-            settings,
-            slack_fake,
-            engine=engine,
-            anthropic_base_url=anthropic_fake.url,
-            anthropic_api_key=SecretStr("sk-ant-test"),
-            arxiv_pdf_url=pdf_server.url + "/pdf",
+        with running_llm_app(
+            settings, slack_fake, engine=engine, anthropic=anthropic_fake, pdf_server=pdf_server
         ) as server:
             post_ts = post_paper(server.slack, engine, "2401.00001")
             q = "<@UPAPERBOY> How many fewer retrieval calls does LazyRAG issue?"

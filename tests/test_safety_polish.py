@@ -11,7 +11,6 @@ import unicodedata
 from datetime import date
 
 from llm_helpers import add_paper, llm_settings
-from pydantic import SecretStr
 from slack_cmd_support import (
     CHANNEL,
     ack_text,
@@ -21,7 +20,7 @@ from slack_cmd_support import (
     thread_posts,
     wait_for,
 )
-from slack_helpers import running_slack_app
+from slack_helpers import running_llm_app
 from sqlalchemy.orm import Session
 
 from app.digest.blocks import digest_header
@@ -50,13 +49,8 @@ def test_links_in_an_answer_follow_the_allowlist(
             "answerable": True,
         }
     )
-    with running_slack_app(
-        settings,
-        slack_fake,
-        engine=engine,
-        anthropic_base_url=anthropic_fake.url,
-        anthropic_api_key=SecretStr("sk-ant-test"),
-        arxiv_pdf_url=pdf_server.url + "/pdf",
+    with running_llm_app(
+        settings, slack_fake, engine=engine, anthropic=anthropic_fake, pdf_server=pdf_server
     ) as server:
         post_ts = post_paper(server.slack, engine, "2401.00001")
         q = "<@UPAPERBOY> Where is the code?"

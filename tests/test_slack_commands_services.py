@@ -18,6 +18,7 @@ from slack_cmd_support import (
     wait_for,
 )
 from slack_cmd_support import command_replies as _replies
+from slack_helpers import running_llm_app
 from sqlalchemy.orm import Session
 
 from app.db.models import Topic
@@ -57,16 +58,7 @@ class TestNoPings:
 @pytest.fixture
 def llm_app(settings, engine, slack_fake, anthropic_fake):
     """The app with an LLM: the fake Anthropic."""
-    from pydantic import SecretStr
-    from slack_helpers import running_slack_app
-
-    with running_slack_app(
-        settings,
-        slack_fake,
-        engine=engine,
-        anthropic_base_url=anthropic_fake.url,
-        anthropic_api_key=SecretStr("sk-ant-test"),
-    ) as server:
+    with running_llm_app(settings, slack_fake, engine=engine, anthropic=anthropic_fake) as server:
         yield server
 
 

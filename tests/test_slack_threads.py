@@ -5,7 +5,6 @@ ignored, and links to other hosts refused without being fetched."""
 from __future__ import annotations
 
 import pytest
-from pydantic import SecretStr
 from slack_cmd_support import (
     CHANNEL,
     add_papers,
@@ -17,7 +16,7 @@ from slack_cmd_support import (
     thread_posts,
     wait_for,
 )
-from slack_helpers import running_slack_app
+from slack_helpers import running_llm_app, running_slack_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,13 +48,8 @@ def llm_app(settings, engine, slack_fake, anthropic_fake, pdf_server):
     pdf_server.add(
         "2401.00001v1", [PAPER_TEXT[i : i + 2500] for i in range(0, len(PAPER_TEXT), 2500)]
     )
-    with running_slack_app(
-        settings,
-        slack_fake,
-        engine=engine,
-        anthropic_base_url=anthropic_fake.url,
-        anthropic_api_key=SecretStr("sk-ant-test"),
-        arxiv_pdf_url=pdf_server.url + "/pdf",
+    with running_llm_app(
+        settings, slack_fake, engine=engine, anthropic=anthropic_fake, pdf_server=pdf_server
     ) as server:
         yield server
 
