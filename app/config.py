@@ -209,12 +209,14 @@ def settings_problem(exc: ValidationError) -> str:
     field = str(error["loc"][0]) if error["loc"] else ""
     name = field.upper() or "a setting"
     kind = str(error["type"]).removesuffix("_parsing").removesuffix("_type")
-    if error["type"] == "value_error":
-        expects = str(error["msg"]).removeprefix("Value error, ")
-    elif kind in _EXPECTED:
-        expects = f"must be {_EXPECTED[kind]}"
-    else:
-        expects = str(error["msg"]).lower()
+    message = str(error["msg"])
+    expects = (
+        message.removeprefix("Value error, ")
+        if error["type"] == "value_error"
+        else f"must be {_EXPECTED[kind]}"
+        if kind in _EXPECTED
+        else message.lower()
+    )
     secret = "token" in field or "secret" in field or "key" in field or field == "database_url"
     got = "" if secret or not isinstance(error.get("input"), str) else f" (got {error['input']!r})"
     more = len(exc.errors()) - 1

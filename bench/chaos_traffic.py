@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from sqlalchemy import text
 
 from app.config import Settings
 from app.db.engine import get_engine, session_scope
+from tests.deps import cli_env
 
 EVENT_RETRIES_S = (1.0, 5.0, 15.0)  # when Slack redelivers an event it thinks failed (compressed)
 ACK_S = 3.0
@@ -51,18 +51,7 @@ def _monotonic_of(ts: str) -> float:
 
 
 def _env(settings: Settings, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK"))}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            env.pop(name.upper(), None)
-            continue
-        if isinstance(value, list):
-            value = ",".join(value)
-        elif hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[name.upper()] = str(value)
-    env["PORT"] = str(port)
-    return env
+    return {**cli_env(settings), "PORT": str(port)}
 
 
 def _free_port() -> int:

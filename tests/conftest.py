@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.engine import dispose_all, embedded_url, ensure_schema
+from tests.deps import cli_env  # noqa: F401 - test modules import it from here
 
 # Tests must never reach a live service: fail fast if a code path forgets its base URL.
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -97,21 +98,6 @@ def settings(db_url: str, data_dir: Path) -> Settings:
         http_timeout_seconds=5.0,
         paperboy_offline=False,
     )
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    """Environment for running the `paperboy` CLI as a subprocess against these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK"))}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            env.pop(name.upper(), None)
-            continue
-        if isinstance(value, list):
-            value = ",".join(value)
-        elif hasattr(value, "get_secret_value"):
-            value = value.get_secret_value()
-        env[name.upper()] = str(value)
-    return env
 
 
 # --- fake outside services (tests/fakes/): real HTTP servers, one set per test -----------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from app.config import Settings
@@ -18,3 +22,34 @@ def llm_deps(settings: Settings) -> dict[str, Any]:
 def app_deps(settings: Settings) -> dict[str, Any]:
     """What `start_http` / `build_app` take besides settings and engine."""
     return {**llm_deps(settings), "sources": build_sources(settings)}
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the `paperboy` CLI as a subprocess against these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "SLACK"))}
+    for name, value in settings.model_dump().items():
+        if value is None:
+            env.pop(name.upper(), None)
+            continue
+        if isinstance(value, list):
+            value = ",".join(value)
+        elif hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        env[name.upper()] = str(value)
+    return env
+
+
+PAPERBOY = str(Path(sys.executable).parent / "paperboy")
+
+
+def run_cli(
+    cfg: Settings, *args: str, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`paperboy ARGS` as a subprocess against `cfg`, on a wide terminal, output captured."""
+    return subprocess.run(
+        [PAPERBOY, *args],
+        env={**cli_env(cfg), "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -5,31 +5,17 @@ subprocesses against the test database and the fake Slack."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import cli_env
 from digest_helpers import add_paper, slack_settings
 from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db.engine import session_scope
+from tests.deps import run_cli as run
 
-PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 TEAM = "C0TEAM00002"
-
-
-def run(cfg: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAPERBOY, *args],
-        env={**cli_env(cfg), "COLUMNS": "200", **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def channels(cfg: Settings) -> dict[str, dict[str, Any]]:

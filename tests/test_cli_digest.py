@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,19 +18,10 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db.engine import session_scope
+from tests.deps import PAPERBOY
+from tests.deps import run_cli as run
 
-PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 PAPERS = ["2501.00001", "2501.00002", "2501.00003"]
-
-
-def run(cfg: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAPERBOY, *args],
-        env={**cli_env(cfg), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

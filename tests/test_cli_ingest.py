@@ -3,30 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from conftest import cli_env
 from fakes.arxiv_api import FakeArxiv, arxiv_paper
 from fakes.hf_api import FakeHF, hf_item
 
 from app.config import Settings
+from tests.deps import run_cli as run
 
-PAPERBOY = str(Path(sys.executable).parent / "paperboy")
 TODAY = datetime.now(UTC).date().isoformat()
-
-
-def run(cfg: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PAPERBOY, *args],
-        env={**cli_env(cfg), "COLUMNS": "200", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -164,7 +164,7 @@ class TestListenerPlumbing:
             raise RuntimeError("database exploded")
 
         slack_app_server.app.command("/boom")(boom)
-        with caplog.at_level(logging.ERROR, logger="app.slack.app"):
+        with caplog.at_level(logging.ERROR, logger="app.slack"):
             sent = slack_app_server.command("", command="/boom")
             deadline = time.time() + 5
             while not sent.replies() and time.time() < deadline:
@@ -202,7 +202,7 @@ class TestListenerPlumbing:
         def broken() -> None:
             raise ValueError("bad paper")
 
-        with caplog.at_level(logging.ERROR, logger="app.slack.app"):
+        with caplog.at_level(logging.ERROR, logger="app.slack"):
             slack_app_server.services.background(broken, on_error=reported.append)
             slack_app_server.wait_idle()
 

@@ -123,3 +123,15 @@ class TestDatabaseOutage:
 
         assert last.status_code == 200
         assert thread_posts(app_server.slack, post_ts) == []
+
+
+class TestChatterDuringAnOutage:
+    def test_chatter_paperboy_ignores_is_acked_without_asking_for_a_redelivery(
+        self, app_server, engine, database
+    ):
+        said = app_server.slack.add_message(CHANNEL, "lunch anyone?")
+        event = message_event("lunch anyone?", ts=said["ts"])
+        database.up = False
+        response = app_server.event(event, event_id="Ev0CHATTER")
+        database.up = True
+        assert response.status_code == 200

@@ -1,6 +1,6 @@
 """The Bolt app: built once per process by `paperboy serve` (app/slack/server.py) and by tests.
 
-`create_app(settings, engine)` wires the Web API client (SLACK_API_URL), the signing secret and
+`build_app(settings, engine, ...)` wires the Web API client (SLACK_API_URL), the signing secret and
 the listeners; slow work (LLM, fetching papers) goes through `Services.background`, so Bolt's
 few listener threads only ever ack and hand off.
 """
@@ -167,16 +167,3 @@ def build_app(
     )
     register_listeners(app, services)
     return app, services
-
-
-def create_app(
-    settings: Settings,
-    engine: Engine,
-    *,
-    client: WebClient | None = None,
-    llm: LLM | None,
-    pdfs: PdfFetcher,
-    sources: Sequence[Source],
-) -> App:
-    """The Bolt app with every listener registered (see build_app for the Services too)."""
-    return build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)[0]

@@ -32,7 +32,7 @@ from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.sources import Source
 
-log = logging.getLogger("app.slack.app")
+log = logging.getLogger(__name__)
 
 
 class Lane(StrEnum):

@@ -62,6 +62,13 @@ class OutageGuard:
         event = body.get("event") if body.get("type") == "event_callback" else None
         if not isinstance(event, dict) or event.get("type") not in _RECORDED_EVENTS:
             return next()
+        wanted = None
+        if event.get("type") in ("message", "app_mention"):
+            wanted = self.wanted(
+                event, context.get("bot_user_id"), mentioned=event.get("type") == "app_mention"
+            )
+            if wanted is None:  # chatter Paperboy ignores: nothing to record, no database trip
+                return next()
         try:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
@@ -77,9 +84,6 @@ class OutageGuard:
             )
             if retry_num < LAST_SLACK_RETRY:
                 return BoltResponse(status=503, body="database unavailable; please retry")
-            wanted = self.wanted(
-                event, context.get("bot_user_id"), mentioned=event.get("type") == "app_mention"
-            )
             # An un-addressed reply: without the database we cannot tell it was for us.
             if wanted is not None and (wanted[0].kind == "summarize" or wanted[1]):
                 self.tell_to_try_again(client, event)
@@ -95,6 +99,10 @@ class OutageGuard:
             while len(self._told) > 1000:
                 self._told.popitem(last=False)
         try:
-            post_in_thread(client, channel, str(event.get("thread_ts") or ts), {"text": TRY_AGAIN})
+            # No waiting out a Slack outage here: this may run before the ack (3-second budget).
+            post_in_thread(
+                client, channel, str(event.get("thread_ts") or ts), {"text": TRY_AGAIN},
+                patience_s=0,
+            )  # fmt: skip
         except Exception:  # Slack down too: nothing left to tell anyone with; the log says it
             log.exception("could not tell %s to try again", channel)
