@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.embeddings import Embedder
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -140,6 +141,7 @@ def build_app(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    embedder: Embedder,
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
     if client is None:
@@ -163,6 +165,7 @@ def build_app(
         llm=llm,
         pdfs=pdfs,
         sources=sources,
+        embedder=embedder,
         listener_executor=listener_executor,
     )
     register_listeners(app, services)

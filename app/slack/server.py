@@ -42,6 +42,7 @@ from app.db import jobruns
 from app.db.engine import session_scope
 from app.db.pauses import paused_channels
 from app.digest.pause import pause_info
+from app.embeddings import Embedder
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -261,12 +262,15 @@ def start_http(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    embedder: Embedder,
     host: str = "127.0.0.1",
     port: int | None = None,
     socket_mode: bool = False,
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
-    app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
+    app, services = build_app(
+        settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources, embedder=embedder
+    )
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""

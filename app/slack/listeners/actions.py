@@ -196,7 +196,11 @@ def _user(body: dict[str, Any]) -> str:
 
 def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
     paper = ensure_paper(
-        services.settings, services.engine, sources=services.sources, arxiv_id=arxiv_id
+        services.settings,
+        services.engine,
+        sources=services.sources,
+        embedder=services.embedder,
+        arxiv_id=arxiv_id,
     )
     if paper is None:
         raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))

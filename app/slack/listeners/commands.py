@@ -156,6 +156,7 @@ def handle(
                 settings,
                 engine,
                 sources=services.sources,
+                embedder=services.embedder,
                 arxiv_id=arxiv_id,
                 lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
