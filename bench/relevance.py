@@ -47,8 +47,8 @@ K = 10
 # --- adapter until hybrid search and the embeddings foundation are merged (then delete it) ----
 HAS_MODES = "mode" in inspect.signature(search_papers).parameters
 try:
-    from app.embeddings import build_embedder  # type: ignore[attr-defined, unused-ignore]
-    from app.ingest import store_records  # type: ignore[attr-defined, unused-ignore]
+    from app.embeddings import build_embedder
+    from app.ingest import store_records
 except ImportError:  # this branch predates app/embeddings.py
     build_embedder = store_records = None
 
