@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.embeddings import embed_papers
+from app.db.embeddings import embed_papers, embed_pending
 from app.db.engine import session_scope
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import UpsertCounts, get_paper, upsert_papers
@@ -150,6 +150,21 @@ def fetch_paper_on_demand(
     if paper is None and errors:
         raise SourceError("; ".join(errors))
     return paper
+
+
+def embed_backlog(engine: Engine, *, embedder: Embedder, limit: int, batch: int = 1_000) -> int:
+    """Embed up to `limit` papers whose vector is missing or stale, one transaction per batch;
+    returns how many. The scheduler's ingest calls it so such papers catch up unattended."""
+    done, after = 0, 0
+    while done < limit:
+        with session_scope(engine) as session:
+            after, count = embed_pending(
+                session, embedder=embedder, after_id=after, limit=min(batch, limit - done)
+            )
+        if after < 0:
+            break
+        done += count
+    return done
 
 
 # --- one source ----------------------------------------------------------------------------

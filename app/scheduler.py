@@ -46,7 +46,7 @@ from app.digest import DigestOutcome, run_due_digests
 from app.digest.ports import Poster
 from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
-from app.ingest import run_ingest
+from app.ingest import embed_backlog, run_ingest
 from app.relevance import refresh_relevance
 from app.sources import Source
 
@@ -66,6 +66,9 @@ STALE_RUN = timedelta(hours=6)
 # How far back a job's slot is looked for: far beyond its longest interval (a day).
 SLOT_LOOKBACK = timedelta(days=64)
 INGEST_JOB = "ingest"
+# Papers without a current vector (stored before embeddings existed, or by a model change)
+# embedded per ingest run, about 3 s of work: `paperboy embed` does the rest at once.
+EMBED_PER_RUN = 5_000
 # How often the ingest job runs (its trigger below): an archive whose sources have not all
 # ingested successfully within this long is stale, and a starting process catches up at once.
 INGEST_EVERY = timedelta(hours=1)
@@ -172,6 +175,7 @@ def ingest_job(
 ) -> None:
     """New papers from arXiv and Hugging Face, then relevance scores (and LLM grading queued)."""
     report = run_ingest(settings, engine, sources=sources, embedder=embedder)
+    embed_backlog(engine, embedder=embedder, limit=EMBED_PER_RUN)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
     failed = [

@@ -25,6 +25,7 @@ from app.db.papers import upsert_papers
 from app.embeddings import DEFAULT_MODEL, DIM, build_embedder
 from app.errors import ConfigError
 from app.ingest import store_records
+from app.scheduler import ingest_job
 from app.sources.records import PaperRecord
 from tests.deps import embedder, run_cli
 
@@ -187,3 +188,12 @@ class TestEmbedCommand:
         assert out.returncode == 1
         assert "Traceback" not in out.stderr
         assert len((out.stdout + out.stderr).strip().splitlines()) == 1
+
+
+def test_the_scheduled_ingest_embeds_papers_left_without_vectors(
+    settings: Settings, engine: Engine
+) -> None:
+    with session_scope(engine) as session:  # e.g. stored by a release without embeddings
+        upsert_papers(session, records=[record(k, *v) for k, v in PAPERS.items()])
+    ingest_job(settings, engine, [], embedder())  # no source has anything new
+    assert len(vectors(engine)) == 3
