@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     semantic_scholar_interval_seconds: float = 1.0
     # Longest one S2 call may take, waits and retries on 429/5xx included.
     semantic_scholar_deadline_seconds: float = 20.0
+    # Stored papers enriched (citations, venue) per ingest; 0 turns the S2 source off.
+    semantic_scholar_enrich_max: int = 500
+    # Papers published in the last N days are asked about again once their last S2 answer is
+    # older than SEMANTIC_SCHOLAR_REFRESH_HOURS (citations of new papers move).
+    semantic_scholar_enrich_days: int = 14
+    semantic_scholar_refresh_hours: float = 20.0
     http_timeout_seconds: float = 30.0
     # Use the bundled sample feed instead of the network (also picked when offline).
     paperboy_offline: bool = False

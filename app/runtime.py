@@ -36,7 +36,7 @@ from app.slack.app import app_token, check_slack_settings
 from app.slack.poster import SlackPoster, make_web_client
 from app.slack.server import start_http, tune_for_serving
 from app.sources import Source, build_sources, close_sources
-from app.sources.semantic_scholar import SemanticScholar
+from app.sources.semantic_scholar import SemanticScholar, build_client
 from app.worker import WorkerReport, run_worker
 
 log = logging.getLogger(__name__)
@@ -89,13 +89,13 @@ class Runtime:
     @cached_property
     def sources(self) -> list[Source]:
         """The configured paper sources (app/sources `build_sources`), in ingest order."""
-        return build_sources(self.settings)
+        return build_sources(self.settings, s2=self.s2)
 
     @cached_property
     def s2(self) -> SemanticScholar:
         """The one Semantic Scholar client (a public API: always built, a key is optional);
         shared so the 1 request/s pacing holds across its users."""
-        return build_s2(self.settings)
+        return build_client(self.settings)
 
     def close(self) -> None:
         if "s2" in self.__dict__:
@@ -104,16 +104,6 @@ class Runtime:
             self.pdfs.close()
         if "sources" in self.__dict__:
             close_sources(self.sources)
-
-
-def build_s2(settings: Settings) -> SemanticScholar:
-    key = settings.semantic_scholar_api_key
-    return SemanticScholar(
-        base_url=settings.semantic_scholar_api_url,
-        api_key=key.get_secret_value() if key else None,
-        min_interval_s=settings.semantic_scholar_interval_seconds,
-        deadline_s=settings.semantic_scholar_deadline_seconds,
-    )
 
 
 def install_stop_signals(stop: threading.Event) -> None:

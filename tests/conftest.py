@@ -97,6 +97,7 @@ def settings(db_url: str, data_dir: Path) -> Settings:
         semantic_scholar_api_url="http://127.0.0.1:9",
         semantic_scholar_interval_seconds=0.0,
         semantic_scholar_deadline_seconds=5.0,
+        semantic_scholar_enrich_max=0,  # off unless a test points it at its fake S2
         arxiv_delay_seconds=0.0,
         http_timeout_seconds=5.0,
         paperboy_offline=False,

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from app.config import Settings
 from app.errors import SourceError
 from app.sources._retry import parse_retry_after
 
@@ -249,6 +250,17 @@ class SemanticScholar:
             return response.json()
         except ValueError:
             raise S2Unavailable(f"Semantic Scholar sent invalid JSON for /{path}") from None
+
+
+def build_client(settings: Settings) -> SemanticScholar:
+    """The client as SEMANTIC_SCHOLAR_* settings configure it (Runtime.s2 builds the one)."""
+    key = settings.semantic_scholar_api_key
+    return SemanticScholar(
+        base_url=settings.semantic_scholar_api_url,
+        api_key=key.get_secret_value() if key else None,
+        min_interval_s=settings.semantic_scholar_interval_seconds,
+        deadline_s=settings.semantic_scholar_deadline_seconds,
+    )
 
 
 def _items(answer: Any, key: str) -> list[dict[str, Any]]:
