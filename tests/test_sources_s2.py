@@ -172,9 +172,7 @@ class TestWhichPapers:
         assert due == [{"arxiv": "2601.00002"}]  # the 30-day-old paper is not refreshed
 
 
-def test_the_registry_runs_s2_last_and_can_turn_it_off(
-    settings: Settings, cfg: Settings
-) -> None:
+def test_the_registry_runs_s2_last_and_can_turn_it_off(settings: Settings, cfg: Settings) -> None:
     on, off = build_sources(cfg), build_sources(settings)
     try:
         assert [s.name for s in on] == ["arxiv", "hf", "s2"]
