@@ -178,6 +178,7 @@ def serve(
         llm=rt.llm,
         pdfs=rt.pdfs,
         sources=rt.sources,
+        s2=rt.s2,
         host=host,
         socket_mode=xapp is not None,
     )

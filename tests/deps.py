@@ -12,6 +12,7 @@ from app.config import Settings
 from app.llm.client import build_llm
 from app.llm.fulltext import PdfFetcher
 from app.sources import build_sources
+from app.sources.semantic_scholar import build_client
 
 
 def llm_deps(settings: Settings) -> dict[str, Any]:
@@ -21,7 +22,11 @@ def llm_deps(settings: Settings) -> dict[str, Any]:
 
 def app_deps(settings: Settings) -> dict[str, Any]:
     """What `start_http` / `build_app` take besides settings and engine."""
-    return {**llm_deps(settings), "sources": build_sources(settings)}
+    return {
+        **llm_deps(settings),
+        "sources": build_sources(settings),
+        "s2": build_client(settings),
+    }
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

@@ -27,6 +27,7 @@ from app.slack.listeners import register_listeners
 from app.slack.poster import make_web_client
 from app.slack.services import LISTENER_THREADS, RESPONSE_SENT, Services
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ def build_app(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    s2: SemanticScholar | None = None,
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
     if client is None:
@@ -163,6 +165,7 @@ def build_app(
         llm=llm,
         pdfs=pdfs,
         sources=sources,
+        s2=s2,
         listener_executor=listener_executor,
     )
     register_listeners(app, services)

@@ -50,6 +50,7 @@ from app.slack.gate import Gate
 from app.slack.metrics_view import database_collector
 from app.slack.services import Services
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -261,12 +262,15 @@ def start_http(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    s2: SemanticScholar | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
     socket_mode: bool = False,
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
-    app, services = build_app(settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources)
+    app, services = build_app(
+        settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources, s2=s2
+    )
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""

@@ -31,6 +31,7 @@ from app.errors import PaperboyError, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class Services:
     llm: LLM | None
     pdfs: PdfFetcher
     sources: Sequence[Source]
+    # The process's Semantic Scholar client (related papers); None: the archive alone.
+    s2: SemanticScholar | None = None
     lane_sizes: dict[Lane, LaneSize] = field(default_factory=lambda: dict(LANE_SIZES))
     # Bolt's listener pool, kept here so shutdown can wait for in-flight listeners too.
     listener_executor: ThreadPoolExecutor | None = None
