@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # Use the bundled sample feed instead of the network (also picked when offline).
     paperboy_offline: bool = False
 
+    # --- search ------------------------------------------------------------------------------
+    # The text embedding model for semantic search (app/embeddings.py): the bundled default, or
+    # file:DIR. Changing it re-embeds the archive (`paperboy embed`).
+    embedding_model: str = "wordllama-l2-supercat-256"
+
     # --- LLM ---------------------------------------------------------------------------------
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None

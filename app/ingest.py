@@ -25,10 +25,12 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.embeddings import embed_papers
 from app.db.engine import session_scope
 from app.db.enrichment import enrichment_candidates
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
-from app.db.papers import get_paper, upsert_papers
+from app.db.papers import UpsertCounts, get_paper, upsert_papers
+from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
@@ -87,6 +89,7 @@ def run_ingest(
     days: int | None = None,
     progress: Progress | None = None,
     sources: Sequence[Source],
+    embedder: Embedder,
 ) -> IngestReport:
     """Ingest from `source` (a source's name, or "all") of `sources` (built once by the
     composition root, app/runtime.py). `days` widens the window: arXiv papers submitted in the
@@ -98,8 +101,26 @@ def run_ingest(
         raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
     chosen = [s for s in sources if source in ("all", s.name)]
     return IngestReport(
-        [_run_source(s, settings, engine, days=days, progress=progress) for s in chosen]
+        [
+            _run_source(s, settings, engine, days=days, progress=progress, embedder=embedder)
+            for s in chosen
+        ]
     )
+
+
+def store_records(
+    session: Session,
+    *,
+    records: Sequence[PaperRecord],
+    embedder: Embedder,
+    run_id: int | None = None,
+) -> UpsertCounts:
+    """Upsert `records` and embed the papers whose text is new or changed, in the caller's
+    transaction: every path that stores papers (ingest, backfill, on-demand fetches, related
+    papers) goes through here, so a stored paper is searchable by meaning at once."""
+    counts = upsert_papers(session, records=records, run_id=run_id)
+    embed_papers(session, embedder=embedder, paper_ids=counts.paper_ids)
+    return counts
 
 
 def fetch_paper_on_demand(
@@ -108,6 +129,7 @@ def fetch_paper_on_demand(
     *,
     arxiv_id: str,
     sources: Sequence[Source],
+    embedder: Embedder,
 ) -> Paper | None:
     """Fetch one paper now from every source that knows arXiv ids, and store it. Returns the
     stored paper, None when no source knows it; SourceError when every source failed and
@@ -125,7 +147,7 @@ def fetch_paper_on_demand(
             errors.append(str(exc))
     with session_scope(engine) as session:
         if records:
-            upsert_papers(session, records=records)
+            store_records(session, records=records, embedder=embedder)
         paper = get_paper(session, arxiv_id=key)
     if paper is None and errors:
         raise SourceError("; ".join(errors))
@@ -142,6 +164,7 @@ def _run_source(
     *,
     days: int | None,
     progress: Progress | None,
+    embedder: Embedder,
 ) -> SourceReport:
     started = time.monotonic()
     params: dict[str, Any] = {"days": days, "offline": settings.paperboy_offline}
@@ -164,7 +187,7 @@ def _run_source(
                 report.errors.append(f"{chunk.key}: {chunk.error}")
                 continue
             report.skipped += chunk.skipped
-            _store(engine, chunk.records, report)
+            _store(engine, chunk.records, report, embedder)
             report.completed.append(chunk.key)
     except SourceError as exc:
         report.errors.append(str(exc))
@@ -191,10 +214,12 @@ def _run_source(
     return report
 
 
-def _store(engine: Engine, records: list[PaperRecord], report: SourceReport) -> None:
-    """Upsert one batch and move the run's counters, in one transaction."""
+def _store(
+    engine: Engine, records: list[PaperRecord], report: SourceReport, embedder: Embedder
+) -> None:
+    """Upsert and embed one batch and move the run's counters, in one transaction."""
     with session_scope(engine) as session:
-        counts = upsert_papers(session, records=records, run_id=report.run_id)
+        counts = store_records(session, records=records, embedder=embedder, run_id=report.run_id)
         report.fetched += len(records)
         report.inserted += counts.inserted
         report.updated += counts.updated

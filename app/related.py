@@ -2,7 +2,10 @@
 
 Used by `paperboy related`, `/papers related` and the Related button on paper posts. For one
 arXiv paper (fetched first when it is not stored):
-- the archive half: the stored papers nearest to it (`_archive_nearest`);
+- the archive half: the stored papers whose title + abstract vectors are nearest to its
+  (cosine, through the HNSW index: app/db/embeddings.py `nearest`); while the archive has no
+  vectors of the current model yet (a model change before `paperboy embed`), the papers whose
+  text best matches its title instead;
 - the Semantic Scholar half: `forpaper` recommendations. A recommended paper the archive lacks
   is stored (app/sources/s2_enrichment.py `s2_record`; without an arXiv id it is kept by its S2
   id and DOI), so it can be searched and related later.
@@ -24,11 +27,13 @@ from sqlalchemy import Engine, Float, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.embeddings import nearest
 from app.db.engine import session_scope
-from app.db.models import Paper, PaperExternalId
-from app.db.papers import get_paper, signal_join, upsert_papers
+from app.db.models import Paper, PaperEmbedding, PaperExternalId
+from app.db.papers import get_paper, signal_join
+from app.embeddings import Embedder, paper_text
 from app.errors import UserInputError
-from app.ingest import fetch_paper_on_demand
+from app.ingest import fetch_paper_on_demand, store_records
 from app.paperids import abs_url
 from app.sources import Source
 from app.sources.s2_enrichment import FIELDS, s2_record
@@ -87,6 +92,7 @@ def related_papers(
     *,
     s2: SemanticScholar | None,
     sources: Sequence[Source],
+    embedder: Embedder,
     arxiv_id: str,
     limit: int = 10,
 ) -> Related:
@@ -97,20 +103,24 @@ def related_papers(
     with Session(engine) as session:
         seed = get_paper(session, arxiv_id=arxiv_id)
     if seed is None:
-        seed = fetch_paper_on_demand(settings, engine, arxiv_id=arxiv_id, sources=sources)
+        seed = fetch_paper_on_demand(
+            settings, engine, arxiv_id=arxiv_id, sources=sources, embedder=embedder
+        )
     if seed is None:
         raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))
     result = Related(arxiv_id=arxiv_id, title=seed.title)
+    # The archive half first: S2's papers stored below are not the archive's finds.
+    with Session(engine) as session:
+        near = _archive_nearest(session, embedder=embedder, seed=seed, limit=limit)
     recommended: list[int] = []
     if s2 is not None:
         try:
-            recommended = _recommended(engine, s2=s2, seed=seed, limit=limit)
+            recommended = _recommended(engine, s2=s2, embedder=embedder, seed=seed, limit=limit)
         except S2Unavailable as exc:
             log.info("related papers for %s without Semantic Scholar: %s", arxiv_id, exc)
             result.note = S2_DOWN_NOTE
     with Session(engine) as session:
-        nearest = _archive_nearest(session, seed=seed, limit=limit)
-        ranked = _fuse(nearest, [r for r in recommended if r != seed.id])[:limit]
+        ranked = _fuse(near, [r for r in recommended if r != seed.id])[:limit]
         rows = _rows(session, [paper_id for paper_id, _, _ in ranked])
     result.papers = [_related(rows[paper_id], score, source) for paper_id, score, source in ranked]
     return result
@@ -119,9 +129,21 @@ def related_papers(
 # --- the two halves ----------------------------------------------------------------------------
 
 
-def _archive_nearest(session: Session, *, seed: Paper, limit: int) -> list[int]:
-    """Stored papers nearest to `seed`, best first: full-text similarity to its title (any of
-    its words, ranked by ts_rank_cd over title and abstract)."""
+def _archive_nearest(session: Session, *, embedder: Embedder, seed: Paper, limit: int) -> list[int]:
+    """Stored papers nearest to `seed`, best first (see the module docstring)."""
+    vector = session.scalar(
+        select(PaperEmbedding.embedding).where(
+            PaperEmbedding.paper_id == seed.id, PaperEmbedding.model == embedder.name
+        )
+    )
+    if vector is None:  # stored before vectors, or by another model: embed it now
+        vector = embedder.embed([paper_text(seed.title, seed.abstract)])[0]
+    found = nearest(session, vector=vector, model=embedder.name, limit=limit, exclude=[seed.id])
+    return [n.paper_id for n in found] or _title_matches(session, seed=seed, limit=limit)
+
+
+def _title_matches(session: Session, *, seed: Paper, limit: int) -> list[int]:
+    """Stored papers matching any word of `seed`'s title, best full-text rank first."""
     words = sorted({w.lower() for w in _WORD.findall(seed.title or "")})
     if not words:
         return []
@@ -139,7 +161,9 @@ def _archive_nearest(session: Session, *, seed: Paper, limit: int) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def _recommended(engine: Engine, *, s2: SemanticScholar, seed: Paper, limit: int) -> list[int]:
+def _recommended(
+    engine: Engine, *, s2: SemanticScholar, embedder: Embedder, seed: Paper, limit: int
+) -> list[int]:
     """S2's recommendations for `seed`, stored (new ones added), as paper ids in S2's order."""
     with Session(engine) as session:
         known = session.scalar(
@@ -154,7 +178,7 @@ def _recommended(engine: Engine, *, s2: SemanticScholar, seed: Paper, limit: int
     if not order:
         return []
     with session_scope(engine) as session:
-        upsert_papers(session, records=records)
+        store_records(session, records=records, embedder=embedder)
         by_s2 = dict(
             session.execute(
                 select(PaperExternalId.value, PaperExternalId.paper_id).where(

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db.engine import get_engine
 from app.digest.ports import Poster
+from app.embeddings import Embedder, build_embedder
 from app.llm.client import LLM, build_llm
 from app.llm.fulltext import PdfFetcher
 from app.scheduler import catch_up_ingest, start_scheduler
@@ -97,6 +98,11 @@ class Runtime:
         shared so the 1 request/s pacing holds across its users."""
         return build_client(self.settings)
 
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The text embedding model (EMBEDDING_MODEL; bundled, loads in about 0.2 s)."""
+        return build_embedder(self.settings.embedding_model)
+
     def close(self) -> None:
         if "s2" in self.__dict__:
             self.s2.close()
@@ -138,7 +144,7 @@ def start_catch_up_ingest(rt: Runtime) -> threading.Thread:
     and /healthz answer meanwhile, and a fresh install has papers within a minute."""
     thread = threading.Thread(
         target=catch_up_ingest,
-        args=(rt.settings, rt.engine, rt.sources),
+        args=(rt.settings, rt.engine, rt.sources, rt.embedder),
         name="startup-ingest",
         daemon=True,  # never holds the process up at exit (see close_unless_busy)
     )
@@ -178,6 +184,7 @@ def serve(
         llm=rt.llm,
         pdfs=rt.pdfs,
         sources=rt.sources,
+        embedder=rt.embedder,
         s2=rt.s2,
         host=host,
         socket_mode=xapp is not None,
@@ -191,7 +198,7 @@ def serve(
             stoppers.append(handler.close)
             log.info("connected to Slack in Socket Mode")
         if scheduler:
-            sched = start_scheduler(settings, rt.engine, rt.poster, rt.sources)
+            sched = start_scheduler(settings, rt.engine, rt.poster, rt.sources, rt.embedder)
             stoppers.append(lambda: sched.shutdown(wait=True))
             catch_up = start_catch_up_ingest(rt)
         if worker:
@@ -212,7 +219,7 @@ def serve(
 
 def run_scheduler(rt: Runtime, *, stop: threading.Event) -> None:
     """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
-    sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources)
+    sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources, rt.embedder)
     catch_up = start_catch_up_ingest(rt)
     try:
         wait_for(stop)

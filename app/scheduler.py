@@ -44,6 +44,7 @@ from app.db.engine import session_scope
 from app.db.models import IngestStatus, JobRunStatus
 from app.digest import DigestOutcome, run_due_digests
 from app.digest.ports import Poster
+from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
 from app.ingest import run_ingest
 from app.relevance import refresh_relevance
@@ -166,9 +167,11 @@ def fire(
 # --- the jobs: thin wrappers around service functions ---------------------------------------
 
 
-def ingest_job(settings: Settings, engine: Engine, sources: Sequence[Source]) -> None:
+def ingest_job(
+    settings: Settings, engine: Engine, sources: Sequence[Source], embedder: Embedder
+) -> None:
     """New papers from arXiv and Hugging Face, then relevance scores (and LLM grading queued)."""
-    report = run_ingest(settings, engine, sources=sources)
+    report = run_ingest(settings, engine, sources=sources, embedder=embedder)
     # Score whatever did arrive even when one source failed; then report the failure.
     refresh_relevance(settings, engine)
     failed = [
@@ -194,6 +197,7 @@ def catch_up_ingest(
     settings: Settings,
     engine: Engine,
     sources: Sequence[Source],
+    embedder: Embedder,
     *,
     now: datetime | None = None,
     owner: str | None = None,
@@ -208,7 +212,7 @@ def catch_up_ingest(
             engine,
             job_id=INGEST_JOB,
             scheduled_for=now.replace(second=0, microsecond=0),
-            body=lambda: ingest_job(settings, engine, sources),
+            body=lambda: ingest_job(settings, engine, sources, embedder),
             owner=owner,
             needed=lambda: ingest_is_stale(engine, sources, now=datetime.now(UTC)),
         )
@@ -240,7 +244,11 @@ def housekeeping(engine: Engine, now: datetime) -> None:
 
 
 def job_specs(
-    settings: Settings, engine: Engine, poster: Poster, sources: Sequence[Source]
+    settings: Settings,
+    engine: Engine,
+    poster: Poster,
+    sources: Sequence[Source],
+    embedder: Embedder,
 ) -> list[JobSpec]:
     """Paperboy's scheduled jobs, with their fixed ids."""
     return [
@@ -248,7 +256,7 @@ def job_specs(
         JobSpec(
             id=INGEST_JOB,
             trigger=CronTrigger(minute=35, timezone=SCHEDULER_TZ),
-            body=lambda _slot: ingest_job(settings, engine, sources),
+            body=lambda _slot: ingest_job(settings, engine, sources, embedder),
             misfire_grace_time=15 * 60,
         ),
         JobSpec(
@@ -293,10 +301,14 @@ def build_scheduler(
 
 
 def start_scheduler(
-    settings: Settings, engine: Engine, poster: Poster, sources: Sequence[Source]
+    settings: Settings,
+    engine: Engine,
+    poster: Poster,
+    sources: Sequence[Source],
+    embedder: Embedder,
 ) -> BaseScheduler:
     """Start Paperboy's jobs in background threads (for `paperboy serve`)."""
-    scheduler = build_scheduler(engine, job_specs(settings, engine, poster, sources))
+    scheduler = build_scheduler(engine, job_specs(settings, engine, poster, sources, embedder))
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     return scheduler

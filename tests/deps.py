@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -9,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
+from app.embeddings import StaticEmbedder, build_embedder
 from app.llm.client import build_llm
 from app.llm.fulltext import PdfFetcher
 from app.sources import build_sources
 from app.sources.semantic_scholar import build_client
+
+
+@functools.cache
+def embedder() -> StaticEmbedder:
+    """The real bundled embedding model, loaded once per test process (about 0.2 s)."""
+    return build_embedder()
 
 
 def llm_deps(settings: Settings) -> dict[str, Any]:
@@ -25,6 +33,7 @@ def app_deps(settings: Settings) -> dict[str, Any]:
     return {
         **llm_deps(settings),
         "sources": build_sources(settings),
+        "embedder": embedder(),
         "s2": build_client(settings),
     }
 

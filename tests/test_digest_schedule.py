@@ -21,6 +21,7 @@ from app.scheduler import build_scheduler, job_specs
 from app.slack.poster import SlackPoster, make_web_client
 from app.sources import build_sources
 from app.topics import follow
+from tests.deps import embedder
 
 # Monday 10 March 2025, 09:00 in Berlin (CET, UTC+1) is 08:00 UTC.
 BERLIN_NINE = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
@@ -103,7 +104,7 @@ def test_running_schedulers_post_a_digest_once_at_the_channels_local_minute(
         add_paper(session, "2503.00002", "Language models in Kolkata")
     digest = next(
         spec
-        for spec in job_specs(s, engine, SlackPoster(client), build_sources(s))
+        for spec in job_specs(s, engine, SlackPoster(client), build_sources(s), embedder())
         if spec.id == "digest"
     )
     every_second = dataclasses.replace(digest, trigger=CronTrigger(second="*", timezone=UTC))

@@ -11,10 +11,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import IngestRun, Paper, PaperSource, Topic
+from app.db.models import IngestRun, Paper, PaperEmbedding, PaperSource, Topic
 from app.errors import SourceError
 from app.ingest import fetch_paper_on_demand, run_ingest
 from app.sources import build_sources
+from tests.deps import embedder
 
 NOW = datetime.now(UTC)
 TODAY = NOW.date().isoformat()
@@ -70,10 +71,12 @@ def provenance_count(engine: Engine) -> int:
 @pytest.mark.usefixtures("stocked")
 class TestRunIngest:
     def test_both_sources_merge_into_one_row_per_paper(self, cfg: Settings, engine: Engine):
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         assert [(s.source, s.status) for s in report.sources] == [("arxiv", "ok"), ("hf", "ok")]
         stored = papers(engine)
         assert sorted(stored) == [f"2611.0000{i}" for i in (1, 2, 3, 4, 9)]
+        with Session(engine) as session:  # every stored paper is searchable by meaning at once
+            assert session.scalar(select(func.count()).select_from(PaperEmbedding)) == 5
         merged = stored["2611.00001"]
         assert merged.title == "Retrieval for LLMs"  # arXiv's metadata wins
         assert merged.hf_upvotes == 30
@@ -87,10 +90,10 @@ class TestRunIngest:
         assert arxiv_run.finished_at is not None and arxiv_run.error is None
 
     def test_running_twice_changes_nothing(self, cfg: Settings, engine: Engine):
-        run_ingest(cfg, engine, sources=build_sources(cfg))
+        run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         before = {k: (p.title, p.last_changed_at, p.hf_upvotes) for k, p in papers(engine).items()}
         sightings = provenance_count(engine)
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         after = {k: (p.title, p.last_changed_at, p.hf_upvotes) for k, p in papers(engine).items()}
         assert after == before
         assert provenance_count(engine) == sightings == 7
@@ -99,7 +102,7 @@ class TestRunIngest:
     def test_a_new_version_updates_the_row_in_place(
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
     ):
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder())
         arxiv_fake.add(
             arxiv_paper(
                 "2611.00003",
@@ -109,26 +112,28 @@ class TestRunIngest:
                 updated=NOW,
             )
         )
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder()
+        )
         assert report.sources[0].updated == 1
         paper = papers(engine)["2611.00003"]
         assert (paper.version, paper.title) == (2, "Revised title")
         assert len(papers(engine)) == 4
 
     def test_upvotes_refresh(self, cfg: Settings, engine: Engine, hf_fake: FakeHF):
-        run_ingest(cfg, engine, sources=build_sources(cfg))
+        run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         hf_fake.trending = [hf_item("2611.00002", upvotes=250)]
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="hf")
+        run_ingest(cfg, engine, sources=build_sources(cfg), source="hf", embedder=embedder())
         assert papers(engine)["2611.00002"].hf_upvotes == 250
 
     def test_arxiv_down_hf_still_ingested_and_nothing_changed(
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
     ):
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder())
         before = {k: (p.title, p.version, p.updated) for k, p in papers(engine).items()}
         arxiv_fake.add(arxiv_paper("2611.00001", version=2, title="Must not land"))
         arxiv_fake.fail(503, times=10)
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         arxiv_report, hf_report = report.sources
         assert arxiv_report.status == "failed" and "HTTP 503" in (arxiv_report.error or "")
         assert hf_report.status == "ok" and not report.all_failed
@@ -145,7 +150,7 @@ class TestRunIngest:
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
     ):
         arxiv_fake.send_raw(b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><title>cut")
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         assert [s.status for s in report.sources] == ["failed", "ok"]
         assert "malformed XML" in (report.sources[0].error or "")
         stored = papers(engine)
@@ -154,7 +159,7 @@ class TestRunIngest:
 
     def test_hf_invalid_json_fails_hf_only(self, cfg: Settings, engine: Engine, hf_fake: FakeHF):
         hf_fake.send_raw(b"<html>Bad gateway</html>", content_type="text/html")
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         assert [s.status for s in report.sources] == ["ok", "failed"]
         assert "invalid JSON" in (report.sources[1].error or "")
         stored = papers(engine)
@@ -165,7 +170,9 @@ class TestRunIngest:
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
     ):
         arxiv_fake.failing_queries["cat:cs.LG"] = 503
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder()
+        )
         src = report.sources[0]
         assert src.status == "partial" and src.completed == ["cs.CL"]
         assert "HTTP 503" in (src.error or "")
@@ -175,7 +182,9 @@ class TestRunIngest:
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv
     ):
         arxiv_fake.add_raw_entry("  <entry><title>no id</title></entry>", published=NOW)
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder()
+        )
         assert (report.sources[0].status, report.sources[0].skipped) == ("ok", 1)
         assert runs(engine)[0].skipped == 1
 
@@ -187,7 +196,9 @@ class TestRunIngest:
             hf_item("2611.00007", title="Nul\u0000 title", upvotes=10**12, ai_keywords=["a\x00b"]),
             hf_item("2611.00008", title="A fine paper", upvotes=2),
         ]
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="hf")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="hf", embedder=embedder()
+        )
         assert report.sources[0].status == "ok", report.sources[0].error
         stored = papers(engine)
         assert stored["2611.00007"].title == "Nul title"
@@ -202,7 +213,9 @@ class TestRunIngest:
             arxiv_paper("2611.00005", doi="10.1/" + "x" * 300, published=NOW),
             arxiv_paper("2611.00006", categories=["cs." + "C" * 100, "cs.CL"], published=NOW),
         )
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder()
+        )
         assert (report.sources[0].status, report.sources[0].skipped) == ("ok", 1)
         stored = papers(engine)
         assert stored["2611.00005"].doi is None
@@ -218,17 +231,19 @@ class TestArxivWindow:
         for i in range(4):
             arxiv_fake.add(arxiv_paper(f"2611.2000{i}", published=NOW - timedelta(days=10 + i)))
         cfg = cfg.model_copy(update={"arxiv_categories": ["cs.CL"]})
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder())
         assert len(arxiv_fake.queries()) == 3
         arxiv_fake.requests.clear()
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder())
         assert len(arxiv_fake.queries()) == 2  # stops at the page holding a 10-day-old paper
 
     def test_days_sets_the_window(self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv):
         arxiv_fake.add(arxiv_paper("2611.10000", published=NOW - timedelta(hours=1)))
         arxiv_fake.add(arxiv_paper("2611.20000", published=NOW - timedelta(days=3)))
         cfg = cfg.model_copy(update={"arxiv_categories": ["cs.CL"]})
-        run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv", days=1)
+        run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", days=1, embedder=embedder()
+        )
         assert sorted(papers(engine)) == ["2611.10000"]
 
     def test_topic_arxiv_queries_are_fetched_too(
@@ -244,7 +259,9 @@ class TestArxivWindow:
                 Topic(name="Spiking", query="spiking", arxiv_query='abs:"spiking networks"')
             )
             session.add(Topic(name="Broken", query="broken", arxiv_query="ti:(("))
-        report = run_ingest(cfg, engine, sources=build_sources(cfg), source="arxiv")
+        report = run_ingest(
+            cfg, engine, sources=build_sources(cfg), source="arxiv", embedder=embedder()
+        )
         src = report.sources[0]
         assert src.status == "partial", src.error
         assert "topic:Broken" in (src.error or "")
@@ -258,14 +275,19 @@ class TestArxivWindow:
 class TestOffline:
     def test_offline_reads_the_bundled_sample(self, settings: Settings, engine: Engine):
         cfg = settings.model_copy(update={"paperboy_offline": True})
-        report = run_ingest(cfg, engine, sources=build_sources(cfg))
+        report = run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
         assert [s.status for s in report.sources] == ["ok", "ok"]
         stored = papers(engine)
         assert len(stored) >= 60
         assert sum(1 for p in stored.values() if p.hf_upvotes is not None) >= 20
         newest = max(p.published for p in stored.values() if p.published)
         assert NOW - newest < timedelta(days=2)  # shifted to look recent
-        assert run_ingest(cfg, engine, sources=build_sources(cfg)).sources[0].inserted == 0
+        assert (
+            run_ingest(cfg, engine, sources=build_sources(cfg), embedder=embedder())
+            .sources[0]
+            .inserted
+            == 0
+        )
 
 
 class TestOnDemand:
@@ -275,7 +297,7 @@ class TestOnDemand:
         arxiv_fake.add(arxiv_paper("2611.00007", title="On demand"))
         hf_fake.papers["2611.00007"] = hf_item("2611.00007", upvotes=12)["paper"]
         paper = fetch_paper_on_demand(
-            cfg, engine, sources=build_sources(cfg), arxiv_id="2611.00007v1"
+            cfg, engine, sources=build_sources(cfg), arxiv_id="2611.00007v1", embedder=embedder()
         )
         assert paper is not None
         assert (paper.title, paper.hf_upvotes) == ("On demand", 12)
@@ -283,7 +305,9 @@ class TestOnDemand:
 
     def test_unknown_paper_is_none(self, cfg: Settings, engine: Engine):
         assert (
-            fetch_paper_on_demand(cfg, engine, sources=build_sources(cfg), arxiv_id="2611.99999")
+            fetch_paper_on_demand(
+                cfg, engine, sources=build_sources(cfg), arxiv_id="2611.99999", embedder=embedder()
+            )
             is None
         )
 
@@ -292,4 +316,6 @@ class TestOnDemand:
             update={"arxiv_num_retries": 0, "hf_num_retries": 0, "source_retry_base_seconds": 0}
         )
         with pytest.raises(SourceError, match="arXiv"):
-            fetch_paper_on_demand(cfg, engine, sources=build_sources(cfg), arxiv_id="2611.00007")
+            fetch_paper_on_demand(
+                cfg, engine, sources=build_sources(cfg), arxiv_id="2611.00007", embedder=embedder()
+            )

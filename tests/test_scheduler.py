@@ -29,6 +29,7 @@ from app.scheduler import (
 )
 from app.slack.poster import SlackPoster
 from app.sources import build_sources
+from tests.deps import embedder
 
 SLOT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -208,6 +209,7 @@ class TestPaperboyJobs:
             engine,
             SlackPoster(WebClient(token="xoxb-x", base_url=settings.slack_api_url)),
             build_sources(settings),
+            embedder(),
         )
 
     def test_jobs_have_fixed_ids_and_are_not_duplicated_when_added_again(self, settings, engine):

@@ -16,6 +16,7 @@ from app.ingest import run_ingest
 from app.sources import Source, build_sources, close_sources
 from app.sources.openreview import OpenReviewSource, note_record
 from app.sources.records import PaperRecord
+from tests.deps import embedder
 
 VENUE = "ICLR.cc/2026/Conference/-/Submission"
 
@@ -65,7 +66,7 @@ class TestIngest:
     ) -> None:
         openreview_fake.add(VENUE, or_note("abc123", title="Sparse attention"), or_note("def456"))
         source = OpenReviewSource(cfg)
-        report = run_ingest(cfg, engine, sources=[source])
+        report = run_ingest(cfg, engine, sources=[source], embedder=embedder())
         source.close()
 
         (line,) = report.sources
@@ -89,9 +90,11 @@ class TestIngest:
         old = datetime.now(UTC) - timedelta(days=30)
         openreview_fake.add(VENUE, or_note("abc123", modified=old))
         source = OpenReviewSource(cfg)
-        assert run_ingest(cfg, engine, sources=[source]).sources[0].fetched == 1
+        assert (
+            run_ingest(cfg, engine, sources=[source], embedder=embedder()).sources[0].fetched == 1
+        )
         openreview_fake.add(VENUE, or_note("new999"))
-        second = run_ingest(cfg, engine, sources=[source]).sources[0]
+        second = run_ingest(cfg, engine, sources=[source], embedder=embedder()).sources[0]
         source.close()
         assert (second.fetched, second.inserted) == (1, 1)
 
@@ -100,7 +103,7 @@ class TestIngest:
     ) -> None:
         openreview_fake.fail(503)
         source = OpenReviewSource(cfg)
-        (line,) = run_ingest(cfg, engine, sources=[source]).sources
+        (line,) = run_ingest(cfg, engine, sources=[source], embedder=embedder()).sources
         source.close()
         assert line.status == "failed" and "OpenReview" in (line.error or "")
 
@@ -109,7 +112,7 @@ class TestIngest:
     ) -> None:
         openreview_fake.add(VENUE, or_note("abc123", title="Venue title"))
         source = OpenReviewSource(cfg)
-        run_ingest(cfg, engine, sources=[source])
+        run_ingest(cfg, engine, sources=[source], embedder=embedder())
         assert [r.title for r in source.lookup({"openreview": ["abc123"]})] == ["Venue title"]
         source.close()
         with Session(engine) as session:

@@ -21,6 +21,7 @@ from app.sources.base import StoredQuery
 from app.sources.records import PaperRecord
 from app.sources.s2_enrichment import SemanticScholarSource
 from app.sources.sample import SampleFeed, SampleSource
+from tests.deps import embedder
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -62,7 +63,7 @@ def s2_signals(engine: Engine) -> dict[str, dict]:
 def enrich(cfg: Settings, engine: Engine):  # type: ignore[no-untyped-def]
     source = SemanticScholarSource(cfg)
     try:
-        return run_ingest(cfg, engine, sources=[source]).sources[0]
+        return run_ingest(cfg, engine, sources=[source], embedder=embedder()).sources[0]
     finally:
         source.close()
 
@@ -133,7 +134,9 @@ class TestEnrichment:
         quick = cfg.model_copy(update={"semantic_scholar_deadline_seconds": 1.0})
         feed = SampleFeed()
         s2 = SemanticScholarSource(quick)
-        report = run_ingest(quick, engine, sources=[SampleSource("arxiv", feed), s2])
+        report = run_ingest(
+            quick, engine, sources=[SampleSource("arxiv", feed), s2], embedder=embedder()
+        )
         s2.close()
         assert [(r.source, r.status) for r in report.sources] == [
             ("arxiv", IngestStatus.OK),

@@ -25,6 +25,7 @@ from app.db.models import IngestRun, IngestStatus, Paper
 from app.runtime import Runtime, run_scheduler, serve
 from app.scheduler import Outcome, catch_up_ingest
 from app.sources import build_sources
+from tests.deps import embedder
 
 NOW = datetime.now(UTC)
 
@@ -129,7 +130,7 @@ class TestNoExtraIngest:
         self, cfg: Settings, engine: Engine, arxiv_fake: FakeArxiv, hf_fake: FakeHF
     ) -> None:
         ingested_ok(engine, ago=timedelta(minutes=20))
-        outcome = catch_up_ingest(cfg, engine, build_sources(cfg))
+        outcome = catch_up_ingest(cfg, engine, build_sources(cfg), embedder())
         assert outcome == Outcome.NOT_NEEDED
         assert arxiv_fake.requests == [] and hf_fake.requests == []
         with session_scope(engine) as session:
@@ -139,7 +140,7 @@ class TestNoExtraIngest:
         self, cfg: Settings, engine: Engine
     ) -> None:
         ingested_ok(engine, ago=timedelta(hours=2))
-        assert catch_up_ingest(cfg, engine, build_sources(cfg)) == Outcome.RAN
+        assert catch_up_ingest(cfg, engine, build_sources(cfg), embedder()) == Outcome.RAN
         assert paper_count(engine) == 2
 
     def test_one_source_never_succeeding_makes_the_archive_stale(
@@ -148,7 +149,7 @@ class TestNoExtraIngest:
         with session_scope(engine) as session:
             session.add(IngestRun(source="arxiv", status=IngestStatus.OK, finished_at=NOW))
             session.add(IngestRun(source="hf", status=IngestStatus.FAILED, finished_at=NOW))
-        assert catch_up_ingest(cfg, engine, build_sources(cfg)) == Outcome.RAN
+        assert catch_up_ingest(cfg, engine, build_sources(cfg), embedder()) == Outcome.RAN
 
     def test_two_replicas_starting_together_ingest_once(
         self, cfg: Settings, engine: Engine, db_url: str, arxiv_fake: FakeArxiv
@@ -160,7 +161,7 @@ class TestNoExtraIngest:
 
         def replica(eng: Engine, owner: str) -> None:
             start.wait()
-            outcomes.append(catch_up_ingest(cfg, eng, build_sources(cfg), owner=owner))
+            outcomes.append(catch_up_ingest(cfg, eng, build_sources(cfg), embedder(), owner=owner))
 
         threads = [
             threading.Thread(target=replica, args=(engine, "a")),

@@ -13,6 +13,7 @@ from app.cli import (
     db_cmds,  # noqa: F401
     demo_cmd,  # noqa: F401
     digest_cmds,  # noqa: F401
+    embed_cmds,  # noqa: F401
     ingest_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
     related_cmds,  # noqa: F401

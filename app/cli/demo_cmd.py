@@ -23,6 +23,7 @@ from app.config import Settings
 from app.db.topics import get_topic
 from app.digest.ports import Poster
 from app.digest.preview import demo_digest, render_text
+from app.embeddings import Embedder
 from app.ingest import IngestReport
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -47,6 +48,7 @@ class DemoContext:
     llm: LLM | None
     pdfs: PdfFetcher
     poster: Poster
+    embedder: Embedder
     demo_channel: str | None = None  # PAPERBOY_DEMO_CHANNEL's id, when the digest is posted
     offline: bool = False
     report: IngestReport | None = None
@@ -79,13 +81,13 @@ def ingest_step(ctx: DemoContext) -> None:
                 "arxiv_max_per_category": min(cfg.arxiv_max_per_category, DEMO_MAX_PER_CATEGORY)
             }
         )
-        ctx.report = ingest_built(live, ctx.engine)
+        ctx.report = ingest_built(live, ctx.engine, ctx.embedder)
         if not ctx.report.all_failed:
             return
         console.print("the live sources failed: using the bundled sample feed")
         ctx.offline = True
     ctx.settings = cfg.model_copy(update={"paperboy_offline": True})
-    ctx.report = ingest_built(ctx.settings, ctx.engine)
+    ctx.report = ingest_built(ctx.settings, ctx.engine, ctx.embedder)
 
 
 def topics_step(ctx: DemoContext) -> None:
@@ -186,6 +188,7 @@ def demo() -> None:
         llm=rt.llm,
         pdfs=rt.pdfs,
         poster=rt.poster,
+        embedder=rt.embedder,
         demo_channel=channel,
     )
     for step in STEPS:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from app.cli._common import app, console, engine, expected_errors, runtime, settings
 from app.config import Settings
+from app.embeddings import Embedder
 from app.ingest import IngestReport, SourceReport, run_ingest
 from app.sources import Source, build_sources, close_sources
 from app.status import INGEST_COLOURS, SECTIONS, build_status
@@ -34,7 +35,9 @@ def ingest(
 
     Prints one line per source; exits non-zero only when every source failed."""
     rt = runtime()
-    report = ingest_with_progress(rt.settings, rt.engine, rt.sources, source=source, days=days)
+    report = ingest_with_progress(
+        rt.settings, rt.engine, rt.sources, rt.embedder, source=source, days=days
+    )
     if report.all_failed:
         raise typer.Exit(1)
 
@@ -43,6 +46,7 @@ def ingest_with_progress(
     cfg: Settings,
     eng: Engine,
     sources: Sequence[Source],
+    embedder: Embedder,
     *,
     source: str = "all",
     days: int | None = None,
@@ -50,18 +54,24 @@ def ingest_with_progress(
     """Run an ingest with a spinner naming the current step; print each source's line."""
     with console.status("ingesting", spinner="dots") as spinner:
         report = run_ingest(
-            cfg, eng, source=source, days=days, progress=spinner.update, sources=sources
+            cfg,
+            eng,
+            source=source,
+            days=days,
+            progress=spinner.update,
+            sources=sources,
+            embedder=embedder,
         )
     print_report(report)
     return report
 
 
-def ingest_built(cfg: Settings, eng: Engine) -> IngestReport:
+def ingest_built(cfg: Settings, eng: Engine, embedder: Embedder) -> IngestReport:
     """An ingest with sources built from `cfg` for this one run (the demo adjusts its settings
     per attempt: live with a small cap, then the bundled sample feed)."""
     sources = build_sources(cfg)
     try:
-        return ingest_with_progress(cfg, eng, sources)
+        return ingest_with_progress(cfg, eng, sources, embedder)
     finally:
         close_sources(sources)
 

@@ -24,7 +24,13 @@ def related(
     rt = runtime()
     arxiv_id = paper_id(id_or_url)  # a bad id or a foreign link: one line, nothing stored
     found = related_papers(
-        rt.settings, rt.engine, s2=rt.s2, sources=rt.sources, arxiv_id=arxiv_id, limit=limit
+        rt.settings,
+        rt.engine,
+        s2=rt.s2,
+        sources=rt.sources,
+        embedder=rt.embedder,
+        arxiv_id=arxiv_id,
+        limit=limit,
     )
     if as_json:
         # Plain print: rich would wrap long lines and colour the JSON. The note goes to stderr.

@@ -44,6 +44,7 @@ class UpsertCounts:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    paper_ids: frozenset[int] = frozenset()  # every paper the records resolved to
 
     @property
     def total(self) -> int:
@@ -83,6 +84,7 @@ def upsert_papers(
         inserted=len(inserted),
         updated=len(updated),
         unchanged=len(resolved) - len(inserted) - len(updated),
+        paper_ids=frozenset(pid for pid, _ in resolved),
     )
 
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.embeddings import Embedder
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -141,6 +142,7 @@ def build_app(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    embedder: Embedder,
     s2: SemanticScholar | None = None,
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
@@ -165,6 +167,7 @@ def build_app(
         llm=llm,
         pdfs=pdfs,
         sources=sources,
+        embedder=embedder,
         s2=s2,
         listener_executor=listener_executor,
     )

@@ -27,6 +27,7 @@ from app.db.models import Paper
 from app.db.papers import arxiv_id_of, get_paper
 from app.db.topics import get_topic
 from app.digest.pause import pause_info
+from app.embeddings import Embedder
 from app.errors import PaperboyError, apology, log_unexpected
 from app.llm.cards import card_for, cards_for
 from app.llm.client import LLM, llm_configured
@@ -265,10 +266,15 @@ def schedule_message(
 
 
 def paper_message(
-    settings: Settings, engine: Engine, *, sources: Sequence[Source], arxiv_id: str
+    settings: Settings,
+    engine: Engine,
+    *,
+    sources: Sequence[Source],
+    embedder: Embedder,
+    arxiv_id: str,
 ) -> Message:
     """One paper's card, fetching the paper from arXiv / Hugging Face when it is not stored."""
-    paper = ensure_paper(settings, engine, sources=sources, arxiv_id=arxiv_id)
+    paper = ensure_paper(settings, engine, sources=sources, embedder=embedder, arxiv_id=arxiv_id)
     if paper is None:
         return text_message(NOT_FOUND.format(arxiv_id=arxiv_id))
     with Session(engine) as session:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from app.blockkit import Block, Message, context, esc, fit, section
 from app.config import Settings
+from app.embeddings import Embedder
 from app.paperids import abs_url
 from app.related import ARCHIVE, Related, RelatedPaper, related_papers
 from app.sources import Source
@@ -25,10 +26,13 @@ def related_message(
     *,
     s2: SemanticScholar | None,
     sources: Sequence[Source],
+    embedder: Embedder,
     arxiv_id: str,
 ) -> Message:
     """The reply of `/papers related` and the Related button (may call arXiv and S2: FETCH)."""
-    found = related_papers(settings, engine, s2=s2, sources=sources, arxiv_id=arxiv_id, limit=SHOWN)
+    found = related_papers(
+        settings, engine, s2=s2, sources=sources, embedder=embedder, arxiv_id=arxiv_id, limit=SHOWN
+    )
     return related_blocks(found)
 
 

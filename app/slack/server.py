@@ -42,6 +42,7 @@ from app.db import jobruns
 from app.db.engine import session_scope
 from app.db.pauses import paused_channels
 from app.digest.pause import pause_info
+from app.embeddings import Embedder
 from app.errors import PaperboyError
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -262,6 +263,7 @@ def start_http(
     llm: LLM | None,
     pdfs: PdfFetcher,
     sources: Sequence[Source],
+    embedder: Embedder,
     s2: SemanticScholar | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
@@ -269,7 +271,14 @@ def start_http(
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(
-        settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources, s2=s2
+        settings,
+        engine,
+        client=client,
+        llm=llm,
+        pdfs=pdfs,
+        sources=sources,
+        embedder=embedder,
+        s2=s2,
     )
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     secret = (

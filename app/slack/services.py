@@ -27,6 +27,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
@@ -94,6 +95,7 @@ class Services:
     llm: LLM | None
     pdfs: PdfFetcher
     sources: Sequence[Source]
+    embedder: Embedder
     # The process's Semantic Scholar client (related papers); None: the archive alone.
     s2: SemanticScholar | None = None
     lane_sizes: dict[Lane, LaneSize] = field(default_factory=lambda: dict(LANE_SIZES))

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.db import interactions
 from app.db.models import Paper
 from app.db.papers import get_paper
+from app.embeddings import Embedder
 from app.ingest import fetch_paper_on_demand
 from app.paperids import abs_url, find_paper_ids, foreign_urls
 from app.safety import escape_mrkdwn, truncate
@@ -214,11 +215,18 @@ def message_text(message: dict[str, Any]) -> str:
 
 
 def ensure_paper(
-    settings: Settings, engine: Engine, *, sources: Sequence[Source], arxiv_id: str
+    settings: Settings,
+    engine: Engine,
+    *,
+    sources: Sequence[Source],
+    embedder: Embedder,
+    arxiv_id: str,
 ) -> Paper | None:
     """The stored paper, fetched from arXiv / Hugging Face on demand when we don't have it."""
     with Session(engine, expire_on_commit=False) as session:
         paper = get_paper(session, arxiv_id=arxiv_id)
     if paper is not None:
         return paper
-    return fetch_paper_on_demand(settings, engine, arxiv_id=arxiv_id, sources=sources)
+    return fetch_paper_on_demand(
+        settings, engine, arxiv_id=arxiv_id, sources=sources, embedder=embedder
+    )

@@ -6,6 +6,7 @@ from app.db.models.llm import LlmCall, LlmJob, Notice, PaperText, Relevance, Sum
 from app.db.models.papers import (
     IngestRun,
     Paper,
+    PaperEmbedding,
     PaperExternalId,
     PaperSignal,
     PaperSource,
@@ -49,6 +50,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "Notice",
     "Paper",
+    "PaperEmbedding",
     "PaperExternalId",
     "PaperSignal",
     "PaperSource",

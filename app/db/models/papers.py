@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Computed,
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db.models.base import TSVECTOR_EXPR, Base, now_column, status_check, status_type
 from app.db.models.states import IngestStatus
+from app.embeddings import DIM as EMBEDDING_DIM
 
 # --- papers and ingestion -----------------------------------------------------------------------
 
@@ -132,6 +134,32 @@ class PaperExternalId(Base):
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = now_column()
+
+
+class PaperEmbedding(Base):
+    """A paper's title + abstract vector (app/embeddings.py), with the model that made it.
+
+    `text_hash` is md5(app.embeddings.paper_text(...)): a new version's abstract is re-embedded,
+    an unchanged one is not. Search compares only vectors of the current `model`, so a changed
+    model degrades to lexical results until `paperboy embed` has caught up, never to nonsense."""
+
+    __tablename__ = "paper_embeddings"
+    __table_args__ = (
+        Index(
+            "ix_paper_embeddings_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(200))
+    text_hash: Mapped[str] = mapped_column(String(32))
+    embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
+    embedded_at: Mapped[datetime] = now_column()
 
 
 class PaperSignal(Base):

@@ -130,6 +130,7 @@ def register(app: App, services: Services) -> None:
             engine,
             s2=services.s2,
             sources=services.sources,
+            embedder=services.embedder,
             arxiv_id=arxiv_id,
             lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
         )
@@ -217,7 +218,11 @@ def _user(body: dict[str, Any]) -> str:
 
 def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:
     paper = ensure_paper(
-        services.settings, services.engine, sources=services.sources, arxiv_id=arxiv_id
+        services.settings,
+        services.engine,
+        sources=services.sources,
+        embedder=services.embedder,
+        arxiv_id=arxiv_id,
     )
     if paper is None:
         raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))

@@ -157,6 +157,7 @@ def handle(
                 settings,
                 engine,
                 sources=services.sources,
+                embedder=services.embedder,
                 arxiv_id=arxiv_id,
                 lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
@@ -169,6 +170,7 @@ def handle(
                 engine,
                 s2=services.s2,
                 sources=services.sources,
+                embedder=services.embedder,
                 arxiv_id=arxiv_id,
                 lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
             )

@@ -178,7 +178,11 @@ class EventHandler:
         note = WorkingNote(client, channel=channel, thread_ts=reply_ts)
         with note:
             paper = threads.ensure_paper(
-                self.settings, self.engine, sources=self.services.sources, arxiv_id=arxiv_id
+                self.settings,
+                self.engine,
+                sources=self.services.sources,
+                embedder=self.services.embedder,
+                arxiv_id=arxiv_id,
             )
             if paper is None:
                 note.finish({"text": threads.NOT_FOUND.format(arxiv_id=arxiv_id)})
@@ -251,7 +255,11 @@ class EventHandler:
             arxiv_id = resolution.arxiv_id
             if (
                 threads.ensure_paper(
-                    self.settings, self.engine, sources=self.services.sources, arxiv_id=arxiv_id
+                    self.settings,
+                    self.engine,
+                    sources=self.services.sources,
+                    embedder=self.services.embedder,
+                    arxiv_id=arxiv_id,
                 )
                 is None
             ):
