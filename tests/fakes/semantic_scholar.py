@@ -102,12 +102,15 @@ class FakeSemanticScholar(ScriptedServer):
         self.recommendations: dict[str, list[str]] = {}  # paperId -> recommended paperIds
         self.authors: dict[str, dict[str, Any]] = {}  # by authorId
         self.author_paper_ids: dict[str, list[str]] = {}
+        self._by_external: dict[tuple[str, str], str] = {}  # ("arxiv", "2106.15928") -> paperId
         self._port: int | None = None
 
     # --- the registry ------------------------------------------------------------------------
 
     def add_paper(self, paper: dict[str, Any]) -> dict[str, Any]:
         self.papers[paper["paperId"]] = paper
+        for key, value in paper["externalIds"].items():
+            self._by_external[(key.lower(), str(value).lower())] = paper["paperId"]
         return paper
 
     def recommend(self, paper_id: str, *recommended: str) -> None:
@@ -187,13 +190,7 @@ class FakeSemanticScholar(ScriptedServer):
         if given in self.papers:
             return given
         scheme, _, value = given.partition(":")
-        key = {"arxiv": "ArXiv", "doi": "DOI", "corpusid": "CorpusId"}.get(scheme.lower())
-        if key is None:
-            return None
-        for paper in self.papers.values():
-            if str(paper["externalIds"].get(key, "")).lower() == value.lower():
-                return str(paper["paperId"])
-        return None
+        return self._by_external.get((scheme.lower(), value.lower()))
 
     def _shaped(self, paper_id: str | None, fields: list[str]) -> dict[str, Any] | None:
         paper = self.papers.get(paper_id or "")
