@@ -173,8 +173,13 @@ def _recommended(
         )
     asked = known or f"ARXIV:{seed.arxiv_id}"
     answers = s2.recommend_for_paper(asked, limit=limit, fields=FIELDS)
-    records = [r for a in answers if (r := s2_record(a, source_key="related"))]
-    order = [r.ids["s2"] for r in records if _S2_ID.match(r.ids.get("s2", ""))]
+    # S2 ids are 40 hex digits; anything else is not linked, so not stored either.
+    records = [
+        r
+        for a in answers
+        if (r := s2_record(a, source_key="related")) and _S2_ID.match(r.ids["s2"])
+    ]
+    order = [r.ids["s2"] for r in records]
     if not order:
         return []
     with session_scope(engine) as session:
