@@ -27,12 +27,14 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.embeddings import embed_papers, embed_pending
 from app.db.engine import session_scope
+from app.db.enrichment import enrichment_candidates
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import UpsertCounts, get_paper, upsert_papers
 from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
+from app.sources.base import StoredQuery
 from app.sources.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -192,6 +194,7 @@ def _run_source(
         topic_queries=_topic_queries(engine),
         since=lambda key: _last_completed(engine, source=source.name, key=key),
         progress=progress or (lambda _message: None),
+        stored=lambda query: _stored(engine, source=source.name, query=query),
     )
     try:
         for chunk in source.fetch(context):
@@ -274,3 +277,9 @@ def _last_completed(engine: Engine, *, source: str, key: str) -> datetime | None
         if key in (params or {}).get("completed", []):
             return started_at
     return None
+
+
+def _stored(engine: Engine, *, source: str, query: StoredQuery) -> list[dict[str, str]]:
+    """Stored papers an enriching source asks about (app/db/enrichment.py has the policy)."""
+    with Session(engine) as session:
+        return enrichment_candidates(session, source=source, query=query)

@@ -32,6 +32,7 @@ ACTION_SAVE = "paper_save"
 ACTION_PDF = "paper_pdf"
 ACTION_VOTE_UP = "paper_vote_up"
 ACTION_VOTE_DOWN = "paper_vote_down"
+ACTION_RELATED = "paper_related"
 
 
 class CardLike(Protocol):
@@ -156,6 +157,7 @@ def paper_actions(arxiv_id: str, *, votes: bool = True) -> Block:
             button("👍", ACTION_VOTE_UP, arxiv_id),
             button("👎", ACTION_VOTE_DOWN, arxiv_id),
         ]
+    elements.append(button("Related", ACTION_RELATED, arxiv_id))
     return {"type": "actions", "block_id": f"paper:{arxiv_id}"[:255], "elements": elements}
 
 

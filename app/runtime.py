@@ -37,6 +37,7 @@ from app.slack.app import app_token, check_slack_settings
 from app.slack.poster import SlackPoster, make_web_client
 from app.slack.server import start_http, tune_for_serving
 from app.sources import Source, build_sources, close_sources
+from app.sources.semantic_scholar import SemanticScholar, build_client
 from app.worker import WorkerReport, run_worker
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,13 @@ class Runtime:
     @cached_property
     def sources(self) -> list[Source]:
         """The configured paper sources (app/sources `build_sources`), in ingest order."""
-        return build_sources(self.settings)
+        return build_sources(self.settings, s2=self.s2)
+
+    @cached_property
+    def s2(self) -> SemanticScholar:
+        """The one Semantic Scholar client (a public API: always built, a key is optional);
+        shared so the 1 request/s pacing holds across its users."""
+        return build_client(self.settings)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -97,6 +104,8 @@ class Runtime:
         return build_embedder(self.settings.embedding_model)
 
     def close(self) -> None:
+        if "s2" in self.__dict__:
+            self.s2.close()
         if "pdfs" in self.__dict__:
             self.pdfs.close()
         if "sources" in self.__dict__:
@@ -176,6 +185,7 @@ def serve(
         pdfs=rt.pdfs,
         sources=rt.sources,
         embedder=rt.embedder,
+        s2=rt.s2,
         host=host,
         socket_mode=xapp is not None,
     )

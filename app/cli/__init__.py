@@ -16,6 +16,7 @@ from app.cli import (
     embed_cmds,  # noqa: F401
     ingest_cmds,  # noqa: F401
     llm_cmds,  # noqa: F401
+    related_cmds,  # noqa: F401
     search_cmds,  # noqa: F401
     serve_cmds,  # noqa: F401
 )

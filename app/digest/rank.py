@@ -26,6 +26,8 @@ class Weights:
     recency_half_life_days: float = 2.0
     feedback: float = 0.30
     feedback_scale: float = 3.0
+    citations: float = 0.10
+    citations_full_at: int = 50
 
 
 WEIGHTS = Weights()
@@ -46,6 +48,8 @@ class PaperFacts:
     first_seen: datetime | None = None
     # The channel's net votes (👍 - 👎) on papers of each topic this paper matches.
     topic_votes: Sequence[int] = ()
+    # Semantic Scholar's citation count, when it has enriched the paper.
+    citations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,13 @@ def recency_term(moment: datetime | None, *, now: datetime, weights: Weights = W
     return float(0.5 ** (age_days / weights.recency_half_life_days))
 
 
+def citation_term(citations: int | None, *, weights: Weights = WEIGHTS) -> float:
+    """0-1, logarithmic, full at `citations_full_at`: a paper cited 7 times already counts half;
+    unknown counts as none (most new papers)."""
+    full = math.log1p(weights.citations_full_at)
+    return min(1.0, math.log1p(max(0, citations or 0)) / full)
+
+
 def feedback_term(topic_votes: Sequence[int], *, weights: Weights = WEIGHTS) -> float:
     """-1 to 1: the mean over the paper's topics of tanh(net votes / `feedback_scale`)."""
     if not topic_votes:
@@ -96,6 +107,7 @@ def score(
         + weights.recency
         * recency_term(facts.published or facts.first_seen, now=now, weights=weights)
         + weights.feedback * feedback_term(facts.topic_votes, weights=weights)
+        + weights.citations * citation_term(facts.citations, weights=weights)
     )
     return Ranked(facts.arxiv_id, total, rel, facts.grade is not None)
 

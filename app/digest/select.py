@@ -194,6 +194,7 @@ def _facts(
             published=s.published,
             first_seen=s.first_seen_at,
             topic_votes=tuple(feedback.get(t, 0) for t in matched[s.arxiv_id]),
+            citations=s.citations,
         )
         for s in fresh
     ]
@@ -285,6 +286,7 @@ class PaperSignals:
     first_seen_at: datetime
     published: datetime | None
     upvotes: int | None
+    citations: int | None = None  # Semantic Scholar's count (app/sources/s2_enrichment.py)
 
 
 def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[PaperSignals]:
@@ -293,14 +295,17 @@ def paper_signals(session: Session, *, arxiv_ids: Sequence[str]) -> list[PaperSi
     if not arxiv_ids:
         return []
     hf, on_hf = signal_join("hf")
+    s2, on_s2 = signal_join("s2")
     stmt = (
         select(
             Paper.arxiv_id,
             Paper.first_seen_at,
             Paper.published,
             hf.data["upvotes"].as_integer(),
+            s2.data["citation_count"].as_integer(),
         )
         .outerjoin(hf, on_hf)
+        .outerjoin(s2, on_s2)
         .where(Paper.arxiv_id.in_(list(arxiv_ids)))
     )
     return [PaperSignals(*row) for row in session.execute(stmt)]

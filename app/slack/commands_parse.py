@@ -29,6 +29,10 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("digest now", "post a digest to this channel now"),
     ("settings", "topics, schedule, size, quiet-day notices and style in a form"),
     ("paper ID_OR_URL", "one paper's card: an arXiv id or an arXiv / Hugging Face link"),
+    (
+        "related ID_OR_URL",
+        "related papers: the nearest in the archive and from Semantic Scholar",
+    ),
     ("saved", "the papers you saved"),
     ("saved bibtex", "your saved papers as BibTeX"),
 )
@@ -92,6 +96,11 @@ class PaperLookup:
 
 
 @dataclass(frozen=True)
+class Related:
+    arxiv_id: str
+
+
+@dataclass(frozen=True)
 class Saved:
     bibtex: bool = False
 
@@ -106,6 +115,7 @@ Command = (
     | DigestNow
     | OpenSettings
     | PaperLookup
+    | Related
     | Saved
 )
 
@@ -149,6 +159,10 @@ def parse(text: str | None) -> Command:
         if not rest:
             raise UserInputError("Which paper? Try `/papers paper 2210.03629` or an arXiv link.")
         return PaperLookup(paper_id(rest))
+    if word == "related":
+        if not rest:
+            raise UserInputError("Related to which paper? Try `/papers related 2210.03629`.")
+        return Related(paper_id(rest))
     if word == "saved":
         if rest.lower() in ("", "list"):
             return Saved()

@@ -12,7 +12,9 @@ from app.sources.base import Chunk, FetchContext, Source
 from app.sources.huggingface import HuggingFaceSource
 from app.sources.openreview import OpenReviewSource
 from app.sources.records import Author, PaperRecord
+from app.sources.s2_enrichment import SemanticScholarSource
 from app.sources.sample import SampleFeed, SampleSource
+from app.sources.semantic_scholar import SemanticScholar
 
 __all__ = [
     "Author",
@@ -25,16 +27,21 @@ __all__ = [
 ]
 
 
-def build_sources(settings: Settings, *, offline: bool | None = None) -> list[Source]:
+def build_sources(
+    settings: Settings, *, offline: bool | None = None, s2: SemanticScholar | None = None
+) -> list[Source]:
     """The configured sources, in ingest order. Offline (PAPERBOY_OFFLINE=1 unless `offline`
     says otherwise), the bundled sample feed stands in for arXiv and Hugging Face, and sources
-    without sample data are left out."""
+    without sample data are left out. `s2`: the process's Semantic Scholar client, shared with
+    related papers so one pace holds (built here when not given)."""
     if settings.paperboy_offline if offline is None else offline:
         feed = SampleFeed()
         return [SampleSource("arxiv", feed), SampleSource("hf", feed)]
     sources: list[Source] = [ArxivSource(settings), HuggingFaceSource(settings)]
     if settings.openreview_invitations:  # off until a venue is configured
         sources.append(OpenReviewSource(settings))
+    if settings.semantic_scholar_enrich_max > 0:  # last: the others never wait on it
+        sources.append(SemanticScholarSource(settings, s2))
     return sources
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from app.sources.records import PaperRecord
@@ -33,6 +33,17 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class StoredQuery:
+    """Which stored papers a source that enriches (rather than discovers) asks for: those it
+    never reported, and those published in the last `recent_days` that it last reported more
+    than `refresh_after` ago; never reported first (newest first), then oldest report first."""
+
+    limit: int
+    recent_days: int
+    refresh_after: timedelta
+
+
+@dataclass(frozen=True)
 class FetchContext:
     """What ingest knows that a source may use. Sources sit below the database: they get these
     facts, never a session."""
@@ -44,6 +55,9 @@ class FetchContext:
     # When the last run that completed part `key` started; None if none did.
     since: Callable[[str], datetime | None] = lambda _key: None
     progress: Callable[[str], None] = lambda _message: None
+    # Stored papers to enrich, as their external ids {"arxiv": ..., "doi": ..., "s2": ...}
+    # (app/sources/s2_enrichment.py); ingest answers from the database.
+    stored: Callable[[StoredQuery], list[dict[str, str]]] = lambda _query: []
 
 
 @runtime_checkable

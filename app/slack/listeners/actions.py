@@ -1,5 +1,5 @@
-"""Buttons: on paper posts (Summarize, Save, PDF, 👍/👎), on `/papers` search results (Post to
-channel, Follow this topic here) and on a topic's expansion (Edit query).
+"""Buttons: on paper posts (Summarize, Save, PDF, 👍/👎, Related), on `/papers` search results
+(Post to channel, Follow this topic here) and on a topic's expansion (Edit query).
 
 Every handler acks first. Paper buttons carry the arXiv id as their value; search buttons the
 query.
@@ -22,6 +22,7 @@ from app.llm.service import deep_summary
 from app.paperids import split_version
 from app.slack import blocks, modals, operations
 from app.slack.listeners.events import EventHandler
+from app.slack.related_blocks import related_message
 from app.slack.services import Lane, Services
 from app.slack.threads import NOT_FOUND, ensure_paper
 
@@ -112,6 +113,27 @@ def register(app: App, services: Services) -> None:
     @app.action(paper_blocks.ACTION_VOTE_DOWN)
     def vote_down(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         vote(ack, body, action, respond, -1)
+
+    @app.action(paper_blocks.ACTION_RELATED)
+    def related(ack: Any, action: dict[str, Any], respond: Any) -> None:
+        ack()
+        arxiv_id = _paper_id(action)
+        if arxiv_id is None:
+            return
+        # Answered privately to whoever clicked, wherever the post is: one person's browsing
+        # should not notify everyone in the paper's thread (nor repeat there on every click).
+        background(
+            replier(respond),
+            "related button",
+            related_message,
+            settings,
+            engine,
+            s2=services.s2,
+            sources=services.sources,
+            embedder=services.embedder,
+            arxiv_id=arxiv_id,
+            lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
+        )
 
     @app.action(operations.ACTION_SEARCH_POST)
     def search_post(

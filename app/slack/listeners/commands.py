@@ -22,6 +22,7 @@ from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
 from app.slack import modals, operations
 from app.slack.poster import SlackPoster
+from app.slack.related_blocks import related_message
 from app.slack.services import RESPONSE_SENT, Lane, Services
 
 if TYPE_CHECKING:
@@ -159,6 +160,19 @@ def handle(
                 embedder=services.embedder,
                 arxiv_id=arxiv_id,
                 lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
+            )
+        case cp.Related(arxiv_id=arxiv_id):
+            ack(text=f"Looking for papers related to arXiv:{arxiv_id}…")
+            later(
+                "/papers related",
+                related_message,
+                settings,
+                engine,
+                s2=services.s2,
+                sources=services.sources,
+                embedder=services.embedder,
+                arxiv_id=arxiv_id,
+                lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
             )
         case cp.Saved(bibtex=False):
             ack()
