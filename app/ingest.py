@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.engine import session_scope
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
-from app.db.papers import get_paper, upsert_papers
+from app.db.papers import UpsertCounts, get_paper, upsert_papers
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
@@ -188,10 +188,19 @@ def _run_source(
     return report
 
 
+def store_batch(
+    session: Session, *, records: list[PaperRecord], run_id: int | None = None
+) -> UpsertCounts:
+    """The one way a batch of papers enters the store, for ingest chunks and backfill pages
+    (app/backfill.py) alike: the upsert, and whatever every stored paper gets on the way in.
+    The caller commits."""
+    return upsert_papers(session, records=records, run_id=run_id)
+
+
 def _store(engine: Engine, records: list[PaperRecord], report: SourceReport) -> None:
     """Upsert one batch and move the run's counters, in one transaction."""
     with session_scope(engine) as session:
-        counts = upsert_papers(session, records=records, run_id=report.run_id)
+        counts = store_batch(session, records=records, run_id=report.run_id)
         report.fetched += len(records)
         report.inserted += counts.inserted
         report.updated += counts.updated
