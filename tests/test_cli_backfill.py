@@ -3,6 +3,7 @@ part-way (a dropped connection, Ctrl-C) and run again."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -74,6 +75,10 @@ def test_a_dropped_connection_is_one_line_and_the_same_command_resumes(
     assert line.startswith("error: arXiv OAI-PMH: connection failed")
     assert line.endswith("progress is saved: run the same command again to resume")
     assert _papers(session) == IDS[:2]
+    status = json.loads(run_cli(cfg, "status", "--json").stdout)["backfill"]
+    assert list(status) == ["cs cs.CL 2026-01-01.."]
+    assert status["cs cs.CL 2026-01-01.."].startswith("stopped - 2 papers stored, 1 pages")
+    assert "connection failed" in status["cs cs.CL 2026-01-01.."]
 
     second = run_cli(cfg, "backfill", "--since", "2026-01-01")
     assert second.returncode == 0, second.stderr

@@ -189,3 +189,8 @@ def backfill_only(session: Session, *, arxiv_ids: Iterable[str]) -> set[str]:
         .having(func.bool_and(PaperSource.source == BACKFILL_SOURCE))
     )
     return {arxiv_id for arxiv_id in session.scalars(query) if arxiv_id}
+
+
+def recent_runs(session: Session, *, limit: int = 5) -> list[BackfillRun]:
+    """The latest backfill runs, newest first (for `paperboy status`)."""
+    return list(session.scalars(select(BackfillRun).order_by(BackfillRun.id.desc()).limit(limit)))

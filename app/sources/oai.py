@@ -231,7 +231,10 @@ class OaiClient:
 
     def __init__(self, settings: Settings, client: httpx.Client | None = None) -> None:
         self._settings = settings
-        self._client = client or httpx.Client(headers={"user-agent": USER_AGENT})
+        # Redirects followed: the URL is the operator's setting (export.arxiv.org/oai2 moved).
+        self._client = client or httpx.Client(
+            headers={"user-agent": USER_AGENT}, follow_redirects=True
+        )
         self._last_request: float | None = None
 
     def list_records(
