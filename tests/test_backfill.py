@@ -13,18 +13,24 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.backfill import BackfillBusy, BackfillRequest, run_backfill
+from app.backfill import (
+    BackfillBusy,
+    BackfillRequest,
+    default_categories,
+    parse_request,
+    run_backfill,
+)
 from app.config import Settings
 from app.db import channels
 from app.db.backfill import backfill_lock
 from app.db.engine import session_scope
-from app.db.models import BackfillRun, BackfillStatus, LlmJob, Paper, PaperSource
+from app.db.models import BackfillRun, BackfillStatus, LlmJob, Paper, PaperSource, Topic
 from app.digest import select_papers
 from app.errors import SourceError
 from app.ingest import store_batch
 from app.relevance import refresh_relevance
 from app.search import search_papers
-from app.sources.oai import OaiClient, parse_list_records
+from app.sources.oai import OaiClient, oai_set, parse_list_records
 from app.sources.records import PaperRecord
 from app.topics import follow
 
@@ -258,6 +264,21 @@ class TestPoliteness:
             with pytest.raises(BackfillBusy, match="another backfill"):
                 _run(cfg, engine)
         assert oai.requests == []
+
+
+class TestRequest:
+    def test_categories_default_to_the_settings_and_the_topics_and_group_by_oai_set(
+        self, cfg: Settings, engine: Engine, session: Session
+    ) -> None:
+        session.add(Topic(name="bandits", query="bandits", categories=["stat.ML"], exclude=[]))
+        session.commit()
+        default = default_categories(cfg.model_copy(update={"arxiv_categories": ["cs.LG"]}), engine)
+        assert default == ["cs.LG", "stat.ML"]
+        request = parse_request(since="2026-01-01", until=None, categories=None, default=default)
+        assert request.by_set() == {"cs": ["cs.LG"], "stat": ["stat.ML"]}
+        assert oai_set("hep-th") == "physics:hep-th"
+        typed = parse_request(since="2026-01-01", until=None, categories="CS.cl, cs.LG", default=[])
+        assert typed.categories == ("cs.CL", "cs.LG")
 
 
 class TestParsing:
