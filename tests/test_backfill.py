@@ -4,6 +4,7 @@ one harvester at a time, and backfilled papers kept out of digests and card jobs
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -253,6 +254,17 @@ class TestPoliteness:
         with pytest.raises(SourceError, match="asks to wait 3600 s"):
             _run(cfg.model_copy(update={"arxiv_oai_num_retries": 5}), engine)
         assert len(oai.requests) == 1
+        assert _run_row(session).status == BackfillStatus.STOPPED
+
+    def test_a_slow_host_cannot_hold_a_request_past_its_deadline(
+        self, cfg: Settings, engine: Engine, session: Session, oai: FakeOai
+    ) -> None:
+        _six(oai)
+        oai.trickle_next(0.01)  # a ~3 KB page at 100 bytes/s: 30 s without a total deadline
+        started = time.monotonic()
+        with pytest.raises(SourceError, match="page took longer than 1 s after 1 attempts"):
+            _run(cfg.model_copy(update={"arxiv_oai_deadline_seconds": 1.0}), engine)
+        assert time.monotonic() - started < 5
         assert _run_row(session).status == BackfillStatus.STOPPED
 
     def test_a_second_harvester_is_refused_while_one_runs(

@@ -94,17 +94,15 @@ def test_a_dropped_connection_is_one_line_and_the_same_command_resumes(
 def test_ctrl_c_leaves_a_resumable_run(
     cfg: Settings, oai: FakeOai, session: Session, engine: Engine
 ) -> None:
-    slow = cfg.model_copy(update={"arxiv_oai_delay_seconds": 0.5})
+    oai.delay_request(2, 30)  # page 2 hangs: the user loses patience
     process = subprocess.Popen(
         [PAPERBOY, "backfill", "--since", "2026-01-01"],
-        env={**cli_env(slow), "COLUMNS": "200"},
+        env={**cli_env(cfg), "COLUMNS": "200"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        _wait(lambda: len(oai.served) == 1)
-        oai.delay_next(30)  # page 2 hangs: the user loses patience
         _wait(lambda: len(oai.requests) == 2)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)

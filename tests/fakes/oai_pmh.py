@@ -13,14 +13,17 @@ completeListSize=..>` while more pages follow and an empty one on the last page,
 expired token (`expire_tokens()`). Honours `from`, `until` (datestamps) and `set`.
 
 Faults: ScriptedServer's `fail(503, retry_after="2")`, `send_raw(...)`, `delay_next(s)`, plus
-`drop_next()` / `drop_request(n)`: the connection closes without an answer. `served` lists each
-page answered (its cursor and the token that asked for it): no page should be fetched twice.
+`drop_next()` / `drop_request(n)` (the connection closes without an answer),
+`delay_request(n, seconds)` (a hanging page) and `trickle_next(s)` (one byte every s seconds).
+`served` lists each page answered (its cursor and the token that asked for it): no page should
+be fetched twice.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Self
@@ -129,6 +132,8 @@ class FakeOai(ScriptedServer):
         self._numbers = itertools.count(6960524)
         self._drops = 0
         self._drop_at: set[int] = set()
+        self._delay_at: dict[int, float] = {}
+        self._trickle = 0.0
         self._count = 0
         self._state = threading.Lock()
 
@@ -161,6 +166,16 @@ class FakeOai(ScriptedServer):
         with self._state:
             self._drop_at.add(number)
 
+    def delay_request(self, number: int, seconds: float) -> None:
+        """Answer the `number`-th request (1-based) only after `seconds` (a hanging page)."""
+        with self._state:
+            self._delay_at[number] = seconds
+
+    def trickle_next(self, seconds_per_byte: float) -> None:
+        """Send the next answer one byte at a time (a slow host: only a total deadline helps)."""
+        with self._state:
+            self._trickle = seconds_per_byte
+
     def expire_tokens(self) -> None:
         """Every token handed out so far becomes unknown (arXiv's expire at midnight UTC)."""
         with self._state:
@@ -174,9 +189,15 @@ class FakeOai(ScriptedServer):
             self._count += 1
             drop = self._drops > 0 or self._count in self._drop_at
             self._drops -= 1 if self._drops > 0 else 0
+            delay = self._delay_at.get(self._count, 0.0)
         if drop:
             raise _Drop
-        return super().respond(request)
+        if delay:
+            time.sleep(delay)
+        reply = super().respond(request)
+        with self._state:
+            reply.trickle_s, self._trickle = self._trickle, 0.0
+        return reply
 
     def answer(self, request: Request) -> Reply:
         if request.path != "/oai":
