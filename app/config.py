@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     semantic_scholar_enrich_days: int = 14
     semantic_scholar_refresh_hours: float = 20.0
     http_timeout_seconds: float = 30.0
+    # `paperboy backfill` (app/backfill.py): arXiv's OAI-PMH bulk interface, one page (about
+    # 1,000 records) per request, this many seconds apart (arXiv asks bulk harvesters for several).
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_oai_delay_seconds: float = 5.0
+    arxiv_oai_num_retries: int = 5
+    # Wall-clock limit of one OAI-PMH request, body included (a slow host cannot hold it longer).
+    arxiv_oai_deadline_seconds: float = 120.0
     # Use the bundled sample feed instead of the network (also picked when offline).
     paperboy_offline: bool = False
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db import jobs as queue
+from app.db.backfill import backfill_only
 from app.db.engine import session_scope
 from app.db.models import Topic
 from app.db.relevance import store_lexical, topics, ungraded
@@ -77,7 +78,9 @@ def refresh_relevance(
             store_lexical(session, topic_id=topic.id, scores=[(h.arxiv_id, h.score) for h in hits])
             if not report.llm:
                 continue
-            top = [h.arxiv_id for h in hits[: settings.relevance_top_k]]
+            # Backfilled papers never reach a digest: grading them would be money for nothing.
+            old = backfill_only(session, arxiv_ids=[h.arxiv_id for h in hits])
+            top = [h.arxiv_id for h in hits if h.arxiv_id not in old][: settings.relevance_top_k]
             todo = ungraded(
                 session,
                 topic_id=topic.id,
@@ -116,8 +119,10 @@ def enqueue_cards_for_new_papers(
     for topic in chosen:
         for rank, hit in enumerate(_candidates(engine, topic, limit=per_topic, since=since)):
             best[hit.arxiv_id] = min(rank, best.get(hit.arxiv_id, rank))
-    ordered = sorted(best, key=lambda a: (best[a], a))
     with session_scope(engine) as session:
+        # Papers only a backfill has seen are summarized when someone asks, never in advance.
+        old = backfill_only(session, arxiv_ids=best)
+        ordered = sorted((a for a in best if a not in old), key=lambda a: (best[a], a))
         todo = papers_without_current(
             session,
             arxiv_ids=ordered,

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.backfill import recent_runs
 from app.db.channels import list_channels
 from app.db.jobs import queue_status
 from app.db.models import DigestRun, IngestRun, IngestStatus, Paper, PaperSignal
@@ -240,10 +241,24 @@ DIGEST_COLOURS = {"done": "green", "posting": "yellow", "failed": "red", "undeli
 
 
 # What `paperboy status` shows, in this order: an explicit list, not import-time registration.
+def backfill_status(session: Session, settings: Settings) -> dict[str, Any]:
+    """The latest `paperboy backfill` runs: one line each, keyed by their range."""
+    out: dict[str, Any] = {}
+    for run in recent_runs(session):
+        key = f"{run.set_spec} {','.join(run.categories)} {run.since}..{run.until or ''}"
+        error = f" ({run.error})" if run.error and run.status != "done" else ""
+        out[key] = (
+            f"{run.status} - {run.stored} papers stored, {run.pages} pages, "
+            f"{run.skipped} malformed skipped, updated {run.updated_at:%Y-%m-%d %H:%M}{error}"
+        )
+    return out
+
+
 SECTIONS: list[Section] = [
     Section("ingest", ingest_status, render_ingest),
     Section("llm", llm_status, render_llm_status),
     Section("channels", channels_status, render_channels),
+    Section("backfill", backfill_status),
 ]
 
 

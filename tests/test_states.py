@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db.models import (
+    BackfillStatus,
     Base,
     Channel,
     DigestRun,
@@ -58,6 +59,7 @@ def test_every_status_column_is_checked_against_its_enum() -> None:
         ("ingest_runs", "ck_ingest_runs_status"): set(IngestStatus),
         ("digest_runs", "ck_digest_runs_status"): set(DigestStatus),
         ("job_runs", "ck_job_runs_status"): set(JobRunStatus),
+        ("backfill_runs", "ck_backfill_runs_status"): set(BackfillStatus),
     }
 
 

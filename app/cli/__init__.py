@@ -9,6 +9,7 @@ import typer
 
 # Importing the modules registers their commands on `app`.
 from app.cli import (
+    backfill_cmd,  # noqa: F401
     channel_cmds,  # noqa: F401  (commands register on import)
     db_cmds,  # noqa: F401
     demo_cmd,  # noqa: F401

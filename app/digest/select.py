@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session, defer
 
+from app.db.backfill import backfill_only
 from app.db.channels import channel_topics
 from app.db.models import (
     DIGEST_UNFINISHED,
@@ -180,6 +181,9 @@ def _facts(
     us (or published) since then; trending papers count as new."""
     signals = paper_signals(session, arxiv_ids=list(matched))
     fresh = [s for s in signals if s.arxiv_id in trending or _new_since(s, since)]
+    # A backfilled paper is "first seen" today but is old news: never posted (app/backfill.py).
+    old = backfill_only(session, arxiv_ids=[s.arxiv_id for s in fresh])
+    fresh = [s for s in fresh if s.arxiv_id not in old]
     if not fresh:
         return []
     grades = _grades(session, [t.id for t in topics], [s.arxiv_id for s in fresh])

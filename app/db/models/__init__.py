@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models: the whole schema, one module per area. Alembic migrations are
 generated from and checked against these (tests/test_migrations.py)."""
 
+from app.db.models.backfill import BackfillRun
 from app.db.models.base import NAMING_CONVENTION, TSVECTOR_EXPR, Base
 from app.db.models.llm import LlmCall, LlmJob, Notice, PaperText, Relevance, Summary
 from app.db.models.papers import (
@@ -25,6 +26,7 @@ from app.db.models.slack import (
 from app.db.models.states import (
     DIGEST_SETTLED,
     DIGEST_UNFINISHED,
+    BackfillStatus,
     DigestStatus,
     IngestStatus,
     JobRunStatus,
@@ -32,6 +34,8 @@ from app.db.models.states import (
 )
 
 __all__ = [
+    "BackfillRun",
+    "BackfillStatus",
     "Base",
     "Channel",
     "ChannelTopic",

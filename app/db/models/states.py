@@ -58,3 +58,11 @@ class JobRunStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"
     ABANDONED = "abandoned"  # still running hours later: its process died (housekeeping)
+
+
+class BackfillStatus(StrEnum):
+    """One `paperboy backfill` range (`backfill_runs.status`)."""
+
+    RUNNING = "running"  # harvesting now, or its process died: resumable either way
+    STOPPED = "stopped"  # interrupted (Ctrl-C, an error): the same command resumes it
+    DONE = "done"  # every page stored: the range is never fetched again
