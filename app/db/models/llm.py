@@ -160,3 +160,21 @@ class Notice(Base):
     day: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (UniqueConstraint("kind", "day", name="uq_notices_kind_day"),)
+
+
+class LlmReservation(Base):
+    """A call's (or a batch's) worst-case cost, held against the daily budget while it is in
+    flight, so that workers sharing the budget never overshoot it (app/llm/budget.py). Settled
+    (deleted, its real cost recorded in `llm_calls`) when the reply arrives; a crashed
+    worker's reservation stops counting at `expires_at`."""
+
+    __tablename__ = "llm_reservations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    purpose: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_llm_reservations_expires_at", "expires_at"),)
