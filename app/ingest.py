@@ -28,6 +28,7 @@ from app.config import Settings
 from app.db.engine import session_scope
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import get_paper, upsert_papers
+from app.db.summaries import queue_new_versions
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
@@ -49,6 +50,7 @@ class SourceReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)  # queries fully read (arXiv)
+    requeued: int = 0  # followed papers with a new arXiv version: new card jobs
     seconds: float = 0.0
 
     @property
@@ -63,6 +65,8 @@ class SourceReport:
         )
         if self.status == IngestStatus.FAILED:
             return f"{self.source}: failed - {self.error}"
+        if self.requeued:
+            counts += f", {self.requeued} new version(s) queued for a new card"
         if self.status == IngestStatus.PARTIAL:
             return f"{self.source}: partial - {counts}; {self.error}"
         return f"{self.source}: ok - {counts}"
@@ -124,6 +128,7 @@ def fetch_paper_on_demand(
     with session_scope(engine) as session:
         if records:
             upsert_papers(session, records=records)
+            queue_new_versions(session, arxiv_ids=[key], max_attempts=settings.llm_max_attempts)
         paper = get_paper(session, arxiv_id=key)
     if paper is None and errors:
         raise SourceError("; ".join(errors))
@@ -161,7 +166,7 @@ def _run_source(
                 report.errors.append(f"{chunk.key}: {chunk.error}")
                 continue
             report.skipped += chunk.skipped
-            _store(engine, chunk.records, report)
+            _store(engine, chunk.records, report, settings.llm_max_attempts)
             report.completed.append(chunk.key)
     except SourceError as exc:
         report.errors.append(str(exc))
@@ -188,10 +193,19 @@ def _run_source(
     return report
 
 
-def _store(engine: Engine, records: list[PaperRecord], report: SourceReport) -> None:
-    """Upsert one batch and move the run's counters, in one transaction."""
+def _store(
+    engine: Engine, records: list[PaperRecord], report: SourceReport, max_attempts: int
+) -> None:
+    """Upsert one batch, queue new cards for followed papers that gained a new arXiv version,
+    and move the run's counters, in one transaction."""
     with session_scope(engine) as session:
         counts = upsert_papers(session, records=records, run_id=report.run_id)
+        if counts.updated:  # a new version updates its row; nothing else can be stale here
+            report.requeued += queue_new_versions(
+                session,
+                arxiv_ids=[r.arxiv_id for r in records if r.arxiv_id and r.version],
+                max_attempts=max_attempts,
+            )
         report.fetched += len(records)
         report.inserted += counts.inserted
         report.updated += counts.updated

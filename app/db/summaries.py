@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Paper, PaperText, Summary
+from app.db import jobs as queue
+from app.db.models import Paper, PaperText, PostedMessage, SavedPaper, Summary
 from app.db.papers import paper_key
 
 
@@ -174,3 +175,33 @@ def store_text(
         },
     )
     session.execute(stmt)
+
+
+def queue_new_versions(session: Session, *, arxiv_ids: Iterable[str], max_attempts: int) -> int:
+    """Queue a new card for each of these papers whose card was written for an older arXiv
+    version, whatever the paper's age, when someone follows it: a channel was shown it (a
+    digest or shared paper post) or a user saved it. Returns how many jobs were new.
+
+    The new card replaces the old one under the same (paper, kind, model, prompt version) key;
+    until it is written, readers keep showing the old one."""
+    ids = [i for i in dict.fromkeys(arxiv_ids) if i]
+    if not ids:
+        return 0
+    followed = or_(
+        exists().where(PostedMessage.paper_id == Paper.id, PostedMessage.kind == "paper"),
+        exists().where(SavedPaper.paper_id == Paper.id),
+    )
+    stale = session.scalars(
+        select(Paper.arxiv_id)
+        .join(Summary, Summary.paper_id == Paper.id)
+        .where(Paper.arxiv_id.in_(ids), Summary.kind == "card", followed)
+        .group_by(Paper.id, Paper.arxiv_id, Paper.version)
+        .having(func.max(Summary.paper_version) < Paper.version)
+        .order_by(Paper.arxiv_id)
+    )
+    return queue.enqueue_many(
+        session,
+        kind="card",
+        items=[(a, None, 0.0) for a in stale if a],
+        max_attempts=max_attempts,
+    )

@@ -126,7 +126,7 @@ def reserve(
         session.commit()
         raise BudgetExceeded(
             f"today's LLM budget (${limit}) is held by calls in flight; retrying shortly",
-            retry_at=datetime.now(UTC) + timedelta(seconds=settings.llm_retry_base_seconds),
+            retry_at=datetime.now(UTC) + timedelta(seconds=max(settings.llm_retry_base_seconds, 1)),
         )
     lease = lease_seconds if lease_seconds is not None else call_lease(settings)
     row = LlmReservation(
