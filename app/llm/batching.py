@@ -121,7 +121,7 @@ class BatchRunner:
             self._record("batch", Usage(), error=str(exc), reservation_id=held.id)
             self.runner.fail([j for t in chosen for j in t.jobs], str(exc), retryable=exc.retryable)
             return True
-        except BaseException:
+        except BaseException:  # anything else: free the budget now, not after the lease
             calls.release(self.runner.engine, held.id)
             raise
         with session_scope(self.runner.engine) as session:

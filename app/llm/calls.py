@@ -99,8 +99,8 @@ def call(
                 raise
             last = exc
             continue
-        except BaseException:
-            release(engine, held)  # whatever else broke, the budget is not held for the lease
+        except BaseException:  # whatever else broke: free the budget now, not after the lease
+            release(engine, held)
             raise
         record(
             settings,
