@@ -125,6 +125,29 @@ class TestWorkersRacing:
         assert status["failed_calls"] == 1 and status["reserved_usd"] == 0
 
 
+    def test_a_batch_reserves_what_fits_and_settles_at_its_results(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake
+    ) -> None:
+        for n in range(1, 6):
+            add_paper(session, f"2611.0000{n}")
+            enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
+        session.commit()
+        request = card_request(paper_data(paper_of(session, "2611.00001")))
+        per_card = estimate_usd(settings, model=MODEL, request=request, batch=True)
+        limit = per_card * Decimal("3.5")
+        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_daily_budget_usd=limit)
+
+        report = drain(cfg, engine, **llm_deps(cfg))
+
+        (batch,) = anthropic_fake.batch_requests
+        assert len(batch["requests"]) == 3  # the whole batch reserved at once: three fit
+        assert ledger(session) <= limit and live_reservations(session) == 0
+        assert report.summarized >= 3 and report.deferred >= 2
+        waiting = [j for j in jobs(session) if j.state != "done"]
+        assert len(waiting) == 5 - report.summarized
+        assert all(j.state == "pending" and "budget" in (j.last_error or "") for j in waiting)
+
+
 def local_zone_past_one_am() -> str:
     """A zone far from UTC where it is already past 01:00 today, so 00:30 is in the past."""
     for name in ("Asia/Tokyo", "America/New_York", "Pacific/Honolulu", "Asia/Kolkata"):

@@ -107,11 +107,11 @@ class BatchRunner:
             self.runner.defer([j for t in tasks for j in t.jobs], str(exc), until=exc.retry_at)
             return True
         chosen = tasks[: held.count]
-        if held.count < len(tasks):
-            with session_scope(self.runner.engine) as session:
-                budget.record_spent_notice(session, settings)
+        if held.rest is not None:
             self.runner.defer(
-                [j for t in tasks[held.count :] for j in t.jobs], "today's LLM budget is spent"
+                [j for t in tasks[held.count :] for j in t.jobs],
+                str(held.rest),
+                until=held.rest.retry_at,
             )
         try:
             batch_id = self.runner.llm.submit_batch(

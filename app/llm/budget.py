@@ -91,6 +91,8 @@ class Reservation:
     id: int
     count: int  # how many of the costs asked for fit (a prefix)
     usd: Decimal
+    # Why the rest of the costs did not fit (their jobs are deferred with it), if any.
+    rest: BudgetExceeded | None = None
 
 
 def reserve(
@@ -108,26 +110,17 @@ def reserve(
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     recorded = recorded_today(session, settings)
     flying = in_flight(session)
-    limit = settings.llm_daily_budget_usd
     total, count = Decimal(0), 0
     for cost in costs:
-        if recorded + flying + total + cost > limit:
+        if recorded + flying + total + cost > settings.llm_daily_budget_usd:
             break
         total, count = total + cost, count + 1
+    rest = None
+    if count < len(costs):
+        rest = _refusal(session, settings, recorded=recorded, flying=flying, cost=costs[count])
     if count == 0:
-        first = costs[0] if costs else Decimal(0)
-        if recorded + first > limit:  # no settling will make room today
-            record_spent_notice(session, settings, spent=recorded + flying)
-            session.commit()
-            raise BudgetExceeded(
-                f"today's LLM budget (${limit}) is spent",
-                retry_at=next_day_start(settings),
-            )
-        session.commit()
-        raise BudgetExceeded(
-            f"today's LLM budget (${limit}) is held by calls in flight; retrying shortly",
-            retry_at=datetime.now(UTC) + timedelta(seconds=max(settings.llm_retry_base_seconds, 1)),
-        )
+        session.commit()  # the day's notice stays
+        raise rest or BudgetExceeded("nothing to reserve")
     lease = lease_seconds if lease_seconds is not None else call_lease(settings)
     row = LlmReservation(
         cost_usd=total,
@@ -137,9 +130,27 @@ def reserve(
     )
     session.add(row)
     session.flush()
-    reservation = Reservation(id=row.id, count=count, usd=total)
+    reservation = Reservation(id=row.id, count=count, usd=total, rest=rest)
     session.commit()
     return reservation
+
+
+def _refusal(
+    session: Session, settings: Settings, *, recorded: Decimal, flying: Decimal, cost: Decimal
+) -> BudgetExceeded:
+    """Why `cost` does not fit: the day is spent (wait for midnight, and say so once), or only
+    calls in flight hold the rest (retry shortly: they usually cost less than they hold)."""
+    limit = settings.llm_daily_budget_usd
+    if recorded + cost > limit:  # no settling will make room today
+        record_spent_notice(session, settings, spent=recorded + flying)
+        return BudgetExceeded(
+            f"today's LLM budget (${limit}) is spent", retry_at=next_day_start(settings)
+        )
+    wait = timedelta(seconds=max(settings.llm_retry_base_seconds, 1))
+    return BudgetExceeded(
+        f"today's LLM budget (${limit}) is held by calls in flight; retrying shortly",
+        retry_at=datetime.now(UTC) + wait,
+    )
 
 
 def call_lease(settings: Settings) -> float:
