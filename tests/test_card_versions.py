@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.interactions import record_post, save_paper
 from app.db.jobs import enqueue
-from app.db.models import LlmJob, Paper
+from app.db.models import LlmJob, Paper, Summary
 from app.ingest import fetch_paper_on_demand, run_ingest
 from app.llm.cards import card_for
 from app.sources import Source, build_sources
@@ -81,6 +81,13 @@ def test_a_new_version_of_a_saved_or_posted_paper_queues_a_new_card(
     session.expire_all()
     new = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
     assert new.tldr.startswith("Sparse attention is fast now") and not new.extractive
+    kept = session.scalars(
+        select(Summary.paper_version)
+        .join(Paper, Paper.id == Summary.paper_id)
+        .where(Paper.arxiv_id == "2611.00001", Summary.kind == "card")
+        .order_by(Summary.paper_version)
+    )
+    assert list(kept) == [1, 2]  # the old card stays, as history
     unfollowed = card_for(session, paper=paper_of(session, "2611.00003"), settings=cfg)
     assert unfollowed.tldr.startswith("Sparse attention is slow")
 

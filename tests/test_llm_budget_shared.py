@@ -124,7 +124,6 @@ class TestWorkersRacing:
         status = budget.usage_today(session, cfg)
         assert status["failed_calls"] == 1 and status["reserved_usd"] == 0
 
-
     def test_a_batch_reserves_what_fits_and_settles_at_its_results(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:

@@ -31,7 +31,8 @@ from app.db.models.states import JOB_LIVE, JobState
 
 
 class Summary(Base):
-    """A summary, stored once per (paper, kind, model, prompt version) and reused everywhere."""
+    """A summary, stored once per (paper, kind, model, prompt version, arXiv version) and reused
+    everywhere; readers take the newest version's, older ones stay as history."""
 
     __tablename__ = "summaries"
 
@@ -50,7 +51,9 @@ class Summary(Base):
     created_at: Mapped[datetime] = now_column()
 
     __table_args__ = (
-        UniqueConstraint("paper_id", "kind", "model", "prompt_version", name="uq_summaries_key"),
+        UniqueConstraint(
+            "paper_id", "kind", "model", "prompt_version", "paper_version", name="uq_summaries_key"
+        ),
     )
 
 
