@@ -165,6 +165,8 @@ def render_llm_status(data: dict[str, Any]) -> RenderableType:
         ),
         Text("  queue: " + ", ".join(f"{n} {name}" for name, n in data["queue"].items())),
     ]
+    if data.get("waiting_for_budget"):
+        lines.append(Text(f"  {data['waiting_for_budget']} pending job(s) wait for the budget"))
     if data["budget_notice"]:
         lines.append(Text(f"  {data['budget_notice']}", style="yellow"))
     if not data["recent_failures"]:

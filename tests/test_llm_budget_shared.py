@@ -81,6 +81,7 @@ class TestWorkersRacing:
         assert waiting.state == "pending" and waiting.attempts == 0
         assert "budget" in (waiting.last_error or "")
         assert waiting.run_after == budget.next_day_start(cfg)  # the day's spend leaves no room
+        assert budget.usage_today(session, cfg)["waiting_for_budget"] == 1  # `paperboy status`
         assert live_reservations(session) == 0  # settled, nothing held for a lease
 
     def test_a_crashed_workers_reservation_stops_counting_after_its_lease(

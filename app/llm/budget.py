@@ -29,12 +29,14 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import jobs as queue
-from app.db.models import LlmCall, LlmReservation, Notice
+from app.db.models import JobState, LlmCall, LlmJob, LlmReservation, Notice
 from app.errors import BudgetExceeded
 from app.llm.client import Usage, llm_configured
 from app.llm.cost import cost_usd
 
 NOTICE_KIND = "llm_budget"
+# In the reason every job turned away by the budget carries (`llm_jobs.last_error`).
+REASON_MARK = "LLM budget"
 # Any fixed number: every reservation in the database takes this lock for its transaction.
 _LOCK_KEY = 0x6C6C6D62  # "llmb"
 
@@ -144,11 +146,11 @@ def _refusal(
     if recorded + cost > limit:  # no settling will make room today
         record_spent_notice(session, settings, spent=recorded + flying)
         return BudgetExceeded(
-            f"today's LLM budget (${limit}) is spent", retry_at=next_day_start(settings)
+            f"today's {REASON_MARK} (${limit}) is spent", retry_at=next_day_start(settings)
         )
     wait = timedelta(seconds=max(settings.llm_retry_base_seconds, 1))
     return BudgetExceeded(
-        f"today's LLM budget (${limit}) is held by calls in flight; retrying shortly",
+        f"today's {REASON_MARK} (${limit}) is held by calls in flight; retrying shortly",
         retry_at=datetime.now(UTC) + wait,
     )
 
@@ -267,4 +269,13 @@ def usage_today(session: Session, settings: Settings) -> dict[str, Any]:
         "cache_write_tokens": int(cw),
         "cache_read_tokens": int(cr),
         "budget_notice": notice,
+        "waiting_for_budget": int(
+            session.scalar(
+                select(func.count(LlmJob.id)).where(
+                    LlmJob.state == JobState.PENDING,
+                    LlmJob.last_error.contains(REASON_MARK, autoescape=True),
+                )
+            )
+            or 0
+        ),
     }
