@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
 from app.db import jobs as queue
@@ -53,7 +53,7 @@ def get_summaries(
             Summary.prompt_version == prompt_version,
         )
         .order_by(Summary.paper_id, Summary.paper_version.desc())
-        .distinct(Summary.paper_id)  # the newest arXiv version's summary of each paper
+        .ext(distinct_on(Summary.paper_id))  # the newest arXiv version's summary of each
     )
     return {arxiv_id: row for arxiv_id, row in rows if arxiv_id is not None}
 
