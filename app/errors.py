@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 
 # What Slack users see when something unexpected failed; the id matches the log line.
 APOLOGY = "Sorry, something went wrong on my side (error id {error_id})."
@@ -27,7 +28,14 @@ class LLMError(PaperboyError):
 
 
 class BudgetExceeded(LLMError):
-    """Today's LLM budget is spent; the extractive fallback is used instead."""
+    """Today's LLM budget is spent; the extractive fallback is used instead.
+
+    `retry_at`: when the call may fit again (the next budget day, or soon when only other
+    workers' in-flight calls are in the way); None means the next budget day."""
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
 
 
 class UserInputError(PaperboyError):

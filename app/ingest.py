@@ -30,6 +30,7 @@ from app.db.engine import session_scope
 from app.db.enrichment import enrichment_candidates
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
 from app.db.papers import UpsertCounts, get_paper, upsert_papers
+from app.db.summaries import queue_new_versions
 from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
@@ -53,6 +54,7 @@ class SourceReport:
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)  # queries fully read (arXiv)
+    requeued: int = 0  # followed papers with a new arXiv version: new card jobs
     seconds: float = 0.0
 
     @property
@@ -67,6 +69,8 @@ class SourceReport:
         )
         if self.status == IngestStatus.FAILED:
             return f"{self.source}: failed - {self.error}"
+        if self.requeued:
+            counts += f", {self.requeued} new version(s) queued for a new card"
         if self.status == IngestStatus.PARTIAL:
             return f"{self.source}: partial - {counts}; {self.error}"
         return f"{self.source}: ok - {counts}"
@@ -148,6 +152,7 @@ def fetch_paper_on_demand(
     with session_scope(engine) as session:
         if records:
             store_records(session, records=records, embedder=embedder)
+            queue_new_versions(session, arxiv_ids=[key], max_attempts=settings.llm_max_attempts)
         paper = get_paper(session, arxiv_id=key)
     if paper is None and errors:
         raise SourceError("; ".join(errors))
@@ -202,7 +207,7 @@ def _run_source(
                 report.errors.append(f"{chunk.key}: {chunk.error}")
                 continue
             report.skipped += chunk.skipped
-            _store(engine, chunk.records, report, embedder)
+            _store(engine, chunk.records, report, embedder, settings.llm_max_attempts)
             report.completed.append(chunk.key)
     except SourceError as exc:
         report.errors.append(str(exc))
@@ -230,11 +235,22 @@ def _run_source(
 
 
 def _store(
-    engine: Engine, records: list[PaperRecord], report: SourceReport, embedder: Embedder
+    engine: Engine,
+    records: list[PaperRecord],
+    report: SourceReport,
+    embedder: Embedder,
+    max_attempts: int,
 ) -> None:
-    """Upsert and embed one batch and move the run's counters, in one transaction."""
+    """Upsert and embed one batch, queue new cards for followed papers that gained a new arXiv
+    version, and move the run's counters, in one transaction."""
     with session_scope(engine) as session:
         counts = store_records(session, records=records, embedder=embedder, run_id=report.run_id)
+        if counts.updated:  # a new version updates its row; nothing else can be stale here
+            report.requeued += queue_new_versions(
+                session,
+                arxiv_ids=[r.arxiv_id for r in records if r.arxiv_id and r.version],
+                max_attempts=max_attempts,
+            )
         report.fetched += len(records)
         report.inserted += counts.inserted
         report.updated += counts.updated

@@ -162,7 +162,8 @@ def _database_metrics(facts: DatabaseFacts) -> Iterator[Metric]:
     yield last_ok
     yield GaugeMetricFamily(
         "paperboy_llm_spend_today_usd",
-        "LLM spend today (UTC day), including what submitted batches may still cost.",
+        "LLM spend today (budget day in PAPERBOY_TIMEZONE), including calls in flight and what"
+        " submitted batches may still cost.",
         value=facts.llm_spend_today_usd,
     )
     yield GaugeMetricFamily(

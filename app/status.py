@@ -155,8 +155,10 @@ def render_llm_status(data: dict[str, Any]) -> RenderableType:
     lines = [
         Text.from_markup(f"[bold]LLM[/bold] {data['model']}: {state}"),
         Text(
-            f"  today ({data['day']} UTC): ${data['cost_usd']:.4f} of ${data['budget_usd']:.2f}, "
-            f"{data['calls']} calls ({data['batch_calls']} batched, {data['failed_calls']} failed)"
+            f"  today ({data['day']} {data.get('timezone', 'UTC')}): ${data['cost_usd']:.4f} of "
+            f"${data['budget_usd']:.2f}, {data['calls']} calls ({data['batch_calls']} batched, "
+            f"{data['failed_calls']} failed)"
+            + (f", ${data['reserved_usd']:.4f} in flight" if data.get("reserved_usd") else "")
         ),
         Text(
             f"  tokens: {data['input_tokens']:,} in, {data['output_tokens']:,} out, "
@@ -164,6 +166,8 @@ def render_llm_status(data: dict[str, Any]) -> RenderableType:
         ),
         Text("  queue: " + ", ".join(f"{n} {name}" for name, n in data["queue"].items())),
     ]
+    if data.get("waiting_for_budget"):
+        lines.append(Text(f"  {data['waiting_for_budget']} pending job(s) wait for the budget"))
     if data["budget_notice"]:
         lines.append(Text(f"  {data['budget_notice']}", style="yellow"))
     if not data["recent_failures"]:

@@ -80,6 +80,7 @@ def summaries(session: Session, kind: str = "card") -> dict[str, Summary]:
         select(Paper.arxiv_id, Summary)
         .join(Summary, Summary.paper_id == Paper.id)
         .where(Summary.kind == kind)
+        .order_by(Summary.paper_version)  # the newest arXiv version's row wins
     )
     return {arxiv_id: row for arxiv_id, row in rows}
 

@@ -1,4 +1,5 @@
-"""Stored summaries (one per paper, kind, model, prompt version) and cached full texts.
+"""Stored summaries (one per paper, kind, model, prompt version and arXiv version: readers get
+the newest version's, older ones stay) and cached full texts.
 
 An extractive row under a real model and prompt version means the model refused or kept sending
 unusable output for that paper. It stops the paper being sent again at once, but not forever:
@@ -13,24 +14,29 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Paper, PaperText, Summary
+from app.db import jobs as queue
+from app.db.models import Paper, PaperText, PostedMessage, SavedPaper, Summary
 from app.db.papers import paper_key
 
 
 def get_summary(
     session: Session, *, arxiv_id: str, kind: str, model: str, prompt_version: str
 ) -> Summary | None:
+    """The summary of the paper's newest arXiv version that has one."""
     return session.scalar(
-        select(Summary).where(
+        select(Summary)
+        .where(
             Summary.paper_id == paper_key(arxiv_id),
             Summary.kind == kind,
             Summary.model == model,
             Summary.prompt_version == prompt_version,
         )
+        .order_by(Summary.paper_version.desc())
+        .limit(1)
     )
 
 
@@ -46,6 +52,8 @@ def get_summaries(
             Summary.model == model,
             Summary.prompt_version == prompt_version,
         )
+        .order_by(Summary.paper_id, Summary.paper_version.desc())
+        .ext(distinct_on(Summary.paper_id))  # the newest arXiv version's summary of each
     )
     return {arxiv_id: row for arxiv_id, row in rows if arxiv_id is not None}
 
@@ -87,7 +95,8 @@ def store_summary(
     extractive: bool = False,
     source_text: str = "abstract",
 ) -> None:
-    """Insert or replace: an LLM summary always replaces an extractive one or an older version.
+    """Insert or replace: an LLM summary always replaces an extractive one of the same arXiv
+    version; another version's summary is a row of its own (older ones are kept as history).
 
     An extractive one (the model refused or failed) counts the failed tries for this paper
     version, which caps how often the LLM is tried again."""
@@ -103,17 +112,10 @@ def store_summary(
         "source_text": source_text,
     }
     stmt = insert(Summary).values(**values)
-    failures = case(
-        (
-            Summary.extractive & (Summary.paper_version == stmt.excluded.paper_version),
-            Summary.llm_failures + 1,
-        ),
-        else_=1,
-    )
+    failures = case((Summary.extractive, Summary.llm_failures + 1), else_=1)
     stmt = stmt.on_conflict_do_update(
         constraint="uq_summaries_key",
         set_={
-            "paper_version": stmt.excluded.paper_version,
             "content": stmt.excluded.content,
             "extractive": stmt.excluded.extractive,
             "llm_failures": failures if extractive else 0,
@@ -174,3 +176,33 @@ def store_text(
         },
     )
     session.execute(stmt)
+
+
+def queue_new_versions(session: Session, *, arxiv_ids: Iterable[str], max_attempts: int) -> int:
+    """Queue a new card for each of these papers whose card was written for an older arXiv
+    version, whatever the paper's age, when someone follows it: a channel was shown it (a
+    digest or shared paper post) or a user saved it. Returns how many jobs were new.
+
+    The new card is stored beside the old one (the arXiv version is part of the key) and
+    replaces it in what readers show; until it is written, they keep showing the old one."""
+    ids = [i for i in dict.fromkeys(arxiv_ids) if i]
+    if not ids:
+        return 0
+    followed = or_(
+        exists().where(PostedMessage.paper_id == Paper.id, PostedMessage.kind == "paper"),
+        exists().where(SavedPaper.paper_id == Paper.id),
+    )
+    stale = session.scalars(
+        select(Paper.arxiv_id)
+        .join(Summary, Summary.paper_id == Paper.id)
+        .where(Paper.arxiv_id.in_(ids), Summary.kind == "card", followed)
+        .group_by(Paper.id, Paper.arxiv_id, Paper.version)
+        .having(func.max(Summary.paper_version) < Paper.version)
+        .order_by(Paper.arxiv_id)
+    )
+    return queue.enqueue_many(
+        session,
+        kind="card",
+        items=[(a, None, 0.0) for a in stale if a],
+        max_attempts=max_attempts,
+    )

@@ -2,10 +2,12 @@
 
 The worker hands a batch of claimed jobs to `BatchRunner.submit`: one request per task
 (custom_id = the lead job's id; same-topic grade jobs share a request), as many as today's
-budget allows. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS, extending the
-jobs' leases, and once a batch has ended stores each result by custom_id. Errored, expired or
-canceled requests go back to the queue with backoff; an unusable reply gets its one retry as a
-direct call. A batch whose worker died is resumed by whoever claims its jobs after their lease.
+budget allows, reserved at once before it is sent (app/llm/budget.py) and carried by the jobs
+until their results are in. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS,
+extending the jobs' leases, and once a batch has ended stores each result by custom_id.
+Errored, expired or canceled requests go back to the queue with backoff; an unusable reply gets
+its one retry as a direct call. A batch whose worker died is resumed by whoever claims its jobs
+after their lease.
 
 Polling never strands work: a failed poll counts as an attempt of every job in the batch (a job
 out of attempts is released, dead), and a batch that is gone (404), in an unknown state, or
@@ -19,12 +21,12 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import LlmJob
+from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import (
     BatchGone,
@@ -83,44 +85,56 @@ class BatchRunner:
                 for i in range(0, len(topic_jobs), GRADE_GROUP_SIZE)
             ]
         tasks = [t for t in (self.runner.task(g) for g in groups) if t is not None]
-        with session_scope(self.runner.engine) as session:
-            room = self.runner.settings.llm_daily_budget_usd - budget.spent_today(session)
-        chosen: list[Task] = []
-        reserve: dict[int, Decimal] = {}
-        for task in tasks:
-            estimate = estimate_usd(
-                self.runner.settings, model=self.runner.llm.model, request=task.request, batch=True
-            )
-            room -= estimate
-            if room < 0:
-                break
-            chosen.append(task)
-            reserve[task.jobs[0].id] = estimate
-        if len(chosen) < len(tasks):
-            with session_scope(self.runner.engine) as session:
-                budget.record_spent_notice(session, self.runner.settings)
-            self.runner.defer(
-                [j for t in tasks[len(chosen) :] for j in t.jobs], "today's LLM budget is spent"
-            )
-        if not chosen:
+        if not tasks:
             return True
+        settings = self.runner.settings
+        estimates = [
+            estimate_usd(settings, model=self.runner.llm.model, request=t.request, batch=True)
+            for t in tasks
+        ]
+        # The whole batch is reserved at once before it is sent; what does not fit waits.
+        try:
+            with session_scope(self.runner.engine) as session:
+                held = budget.reserve(
+                    session,
+                    settings,
+                    costs=estimates,
+                    purpose="batch",
+                    holder=self.runner.worker_id,
+                    lease_seconds=self.runner.lease(),
+                )
+        except BudgetExceeded as exc:
+            self.runner.defer([j for t in tasks for j in t.jobs], str(exc), until=exc.retry_at)
+            return True
+        chosen = tasks[: held.count]
+        if held.rest is not None:
+            self.runner.defer(
+                [j for t in tasks[held.count :] for j in t.jobs],
+                str(held.rest),
+                until=held.rest.retry_at,
+            )
         try:
             batch_id = self.runner.llm.submit_batch(
                 [(str(t.jobs[0].id), t.request) for t in chosen]
             )
         except LLMUnavailable as exc:
-            self._record("batch", Usage(), error=str(exc))
+            self._record("batch", Usage(), error=str(exc), reservation_id=held.id)
             self.runner.fail([j for t in chosen for j in t.jobs], str(exc), retryable=exc.retryable)
             return True
+        except BaseException:  # anything else: free the budget now, not after the lease
+            calls.release(self.runner.engine, held.id)
+            raise
         with session_scope(self.runner.engine) as session:
+            # The jobs carry the batch's reservation from here until their results are in.
             queue.set_batch(
                 session,
                 groups={t.jobs[0].id: [j.id for j in t.jobs] for t in chosen},
                 batch_id=batch_id,
                 worker_id=self.runner.worker_id,
                 lease_seconds=self.runner.lease(),
-                reserve_usd=reserve,
+                reserve_usd={t.jobs[0].id: e for t, e in zip(chosen, estimates, strict=False)},
             )
+            budget.release(session, reservation_id=held.id)
         self.inflight[batch_id] = _InFlight(
             time.monotonic() + self.runner.settings.llm_batch_poll_seconds
         )
@@ -223,7 +237,14 @@ class BatchRunner:
         self._record(task.kind, reply.usage)
         self.runner.store(task, reply)
 
-    def _record(self, purpose: str, usage: Usage, *, error: str | None = None) -> None:
+    def _record(
+        self,
+        purpose: str,
+        usage: Usage,
+        *,
+        error: str | None = None,
+        reservation_id: int | None = None,
+    ) -> None:
         calls.record(
             self.runner.settings,
             self.runner.engine,
@@ -232,4 +253,5 @@ class BatchRunner:
             usage=usage,
             batch=True,
             error=error,
+            reservation_id=reservation_id,
         )

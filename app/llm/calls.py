@@ -1,4 +1,4 @@
-"""One guarded LLM call: budget check, the call, one retry on invalid output, usage recorded.
+"""One guarded LLM call: budget reserved, the call, one retry on invalid output, usage recorded.
 
 Every path into the model goes through `call()` (direct) or records batch results with
 `record()`, so `llm_calls` is a complete ledger and the daily budget holds.
@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.db.engine import session_scope
-from app.errors import BudgetExceeded
 from app.llm import budget
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused, Reply, Request, Usage
 from app.llm.cost import estimate_usd
@@ -28,6 +27,7 @@ def record(
     usage: Usage,
     batch: bool = False,
     error: str | None = None,
+    reservation_id: int | None = None,
 ) -> None:
     with session_scope(engine) as session:
         budget.record_call(
@@ -39,21 +39,20 @@ def record(
             batch=batch,
             ok=error is None,
             error=error,
+            reservation_id=reservation_id,
         )
 
 
-def check_budget(
-    settings: Settings, engine: Engine, *, model: str, request: Request, batch: bool = False
-) -> None:
-    """Raise BudgetExceeded before a call that would pass today's budget."""
+def reserve(settings: Settings, engine: Engine, *, model: str, request: Request) -> int:
+    """Reserve a direct call's worst-case cost; raises BudgetExceeded when it does not fit."""
+    cost = estimate_usd(settings, model=model, request=request)
     with session_scope(engine) as session:
-        over = budget.over_budget(
-            session,
-            settings,
-            estimate=estimate_usd(settings, model=model, request=request, batch=batch),
-        )
-    if over:
-        raise BudgetExceeded(f"today's LLM budget (${settings.llm_daily_budget_usd}) is spent")
+        return budget.reserve(session, settings, costs=[cost], purpose=request.purpose).id
+
+
+def release(engine: Engine, reservation_id: int) -> None:
+    with session_scope(engine) as session:
+        budget.release(session, reservation_id=reservation_id)
 
 
 def checked(reply: Reply[Any], check: Callable[[Any], None] | None) -> Reply[Any]:
@@ -80,11 +79,12 @@ def call(
     LLMUnavailable; every attempt that reached the API is recorded."""
     last: InvalidOutput | None = None
     for _ in range(attempts):
-        check_budget(settings, engine, model=llm.model, request=request)
+        held = reserve(settings, engine, model=llm.model, request=request)
         try:
             reply = checked(llm.complete(request), check)
         except (InvalidOutput, Refused, LLMUnavailable) as exc:
-            # Refusals and unusable replies were billed: they carry their usage.
+            # Refusals and unusable replies were billed: they carry their usage. A failed call
+            # (timeout, 5xx) records nothing billed and releases its reservation.
             usage = exc.usage if isinstance(exc, InvalidOutput | Refused) else Usage()
             record(
                 settings,
@@ -93,12 +93,23 @@ def call(
                 purpose=request.purpose,
                 usage=usage,
                 error=str(exc),
+                reservation_id=held,
             )
             if not isinstance(exc, InvalidOutput):
                 raise
             last = exc
             continue
-        record(settings, engine, model=llm.model, purpose=request.purpose, usage=reply.usage)
+        except BaseException:  # whatever else broke: free the budget now, not after the lease
+            release(engine, held)
+            raise
+        record(
+            settings,
+            engine,
+            model=llm.model,
+            purpose=request.purpose,
+            usage=reply.usage,
+            reservation_id=held,
+        )
         return reply
     assert last is not None
     raise last

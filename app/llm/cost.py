@@ -15,6 +15,9 @@ CACHE_WRITE = Decimal("1.25")
 CACHE_READ = Decimal("0.1")
 BATCH = Decimal("0.5")
 CHARS_PER_TOKEN = 4
+# English runs near 4 characters a token, code, math and non-Latin scripts nearer 3: the
+# reservation must not fall short of the bill.
+WORST_CHARS_PER_TOKEN = 3
 _MILLION = Decimal(1_000_000)
 _QUANTUM = Decimal("0.000001")
 
@@ -35,9 +38,14 @@ def cost_usd(settings: Settings, *, model: str, usage: Usage, batch: bool = Fals
 def estimate_usd(
     settings: Settings, *, model: str, request: Request, batch: bool = False
 ) -> Decimal:
-    """An upper-bound guess before the call: the whole prompt uncached, max_tokens of output."""
+    """The worst case before the call, which the budget reserves: the whole prompt at
+    WORST_CHARS_PER_TOKEN, billed as a cache write when the request asks for caching (1.25x,
+    never a read discount), and all of max_tokens as output."""
+    tokens = -(-request.prompt_chars() // WORST_CHARS_PER_TOKEN) + 1
+    caches = "cache_control" in repr((request.system, request.messages))
     usage = Usage(
-        input_tokens=request.prompt_chars() // CHARS_PER_TOKEN + 1,
+        input_tokens=0 if caches else tokens,
+        cache_write_tokens=tokens if caches else 0,
         output_tokens=request.max_tokens,
     )
     return cost_usd(settings, model=model, usage=usage, batch=batch)

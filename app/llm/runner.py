@@ -105,7 +105,7 @@ class JobRunner:
                 attempts=attempts,
             )
         except BudgetExceeded as exc:
-            self.defer(task.jobs, str(exc))
+            self.defer(task.jobs, str(exc), until=exc.retry_at)
         except (Refused, InvalidOutput) as exc:
             self.fallback(task, str(exc))
         except LLMUnavailable as exc:
@@ -169,8 +169,10 @@ class JobRunner:
                     self.report.retried += 1
         log.warning("%s job(s) failed: %s", len(group), error)
 
-    def defer(self, group: list[LlmJob], reason: str) -> None:
-        self.blocked_until = budget.next_day_start()
+    def defer(self, group: list[LlmJob], reason: str, *, until: datetime | None = None) -> None:
+        """Back to pending, the attempt not counted, with the reason shown on the job: until
+        the next budget day, or `until` (sooner when only calls in flight were in the way)."""
+        self.blocked_until = until or budget.next_day_start(self.settings)
         with session_scope(self.engine) as session:
             queue.defer(
                 session,

@@ -26,7 +26,7 @@ def read_facts(engine: Engine, settings: Settings) -> DatabaseFacts:
             ingest_last_ok={
                 source: at.timestamp() for source, at in tallies.last_ingest_ok(session).items()
             },
-            llm_spend_today_usd=float(spent_today(session)),
+            llm_spend_today_usd=float(spent_today(session, settings)),
             llm_budget_usd=float(settings.llm_daily_budget_usd),
             llm_queue={str(state): n for state, n in queue_depth(session).items()},
             channels_paused=tallies.paused_channels(session),

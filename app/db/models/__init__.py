@@ -3,7 +3,15 @@ generated from and checked against these (tests/test_migrations.py)."""
 
 from app.db.models.backfill import BackfillRun
 from app.db.models.base import NAMING_CONVENTION, TSVECTOR_EXPR, Base
-from app.db.models.llm import LlmCall, LlmJob, Notice, PaperText, Relevance, Summary
+from app.db.models.llm import (
+    LlmCall,
+    LlmJob,
+    LlmReservation,
+    Notice,
+    PaperText,
+    Relevance,
+    Summary,
+)
 from app.db.models.papers import (
     IngestRun,
     Paper,
@@ -51,6 +59,7 @@ __all__ = [
     "JobState",
     "LlmCall",
     "LlmJob",
+    "LlmReservation",
     "NAMING_CONVENTION",
     "Notice",
     "Paper",

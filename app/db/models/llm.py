@@ -31,7 +31,8 @@ from app.db.models.states import JOB_LIVE, JobState
 
 
 class Summary(Base):
-    """A summary, stored once per (paper, kind, model, prompt version) and reused everywhere."""
+    """A summary, stored once per (paper, kind, model, prompt version, arXiv version) and reused
+    everywhere; readers take the newest version's, older ones stay as history."""
 
     __tablename__ = "summaries"
 
@@ -50,7 +51,9 @@ class Summary(Base):
     created_at: Mapped[datetime] = now_column()
 
     __table_args__ = (
-        UniqueConstraint("paper_id", "kind", "model", "prompt_version", name="uq_summaries_key"),
+        UniqueConstraint(
+            "paper_id", "kind", "model", "prompt_version", "paper_version", name="uq_summaries_key"
+        ),
     )
 
 
@@ -160,3 +163,21 @@ class Notice(Base):
     day: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (UniqueConstraint("kind", "day", name="uq_notices_kind_day"),)
+
+
+class LlmReservation(Base):
+    """A call's (or a batch's) worst-case cost, held against the daily budget while it is in
+    flight, so that workers sharing the budget never overshoot it (app/llm/budget.py). Settled
+    (deleted, its real cost recorded in `llm_calls`) when the reply arrives; a crashed
+    worker's reservation stops counting at `expires_at`."""
+
+    __tablename__ = "llm_reservations"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    purpose: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = now_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_llm_reservations_expires_at", "expires_at"),)
