@@ -1,11 +1,13 @@
 """Message Batches: half-price summaries for the bulk of the queue.
 
 The worker hands a batch of claimed jobs to `BatchRunner.submit`: one request per task
-(custom_id = the lead job's id; same-topic grade jobs share a request), as many as today's
-budget allows. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS, extending the
-jobs' leases, and once a batch has ended stores each result by custom_id. Errored, expired or
-canceled requests go back to the queue with backoff; an unusable reply gets its one retry as a
-direct call. A batch whose worker died is resumed by whoever claims its jobs after their lease.
+(custom_id = the lead job's id; grouped as in direct calls by `group_jobs`: eight cards or ten
+same-topic grades share a request), as many as today's budget allows. `poll_due` checks
+submitted batches every LLM_BATCH_POLL_SECONDS, extending the jobs' leases, and once a batch has
+ended stores each result by custom_id. Errored, expired or canceled requests go back to the
+queue with backoff; an unusable reply gets its one retry as a direct call (a group's papers each
+alone, as do the cards a valid reply left out). A batch whose worker died is resumed by whoever
+claims its jobs after their lease.
 
 Polling never strands work: a failed poll counts as an attempt of every job in the batch (a job
 out of attempts is released, dead), and a batch that is gone (404), in an unknown state, or
@@ -35,9 +37,8 @@ from app.llm.client import (
     parse_message,
 )
 from app.llm.cost import estimate_usd
-from app.llm.prompts import GRADE_GROUP_SIZE
 from app.llm.runner import JobRunner
-from app.llm.tasks import Task
+from app.llm.tasks import Task, group_jobs
 
 log = logging.getLogger("app.worker")
 
@@ -70,19 +71,7 @@ class BatchRunner:
         for job in [j for j in claimed if (j.payload or {}).get("direct")]:
             claimed.remove(job)  # its batch went wrong once: it runs on its own now
             self.runner.run_jobs([job])
-        groups: list[list[LlmJob]] = []
-        by_topic: dict[int, list[LlmJob]] = defaultdict(list)
-        for job in claimed:
-            if job.kind == "grade" and job.topic_id is not None:
-                by_topic[job.topic_id].append(job)
-            else:
-                groups.append([job])
-        for topic_jobs in by_topic.values():
-            groups += [
-                topic_jobs[i : i + GRADE_GROUP_SIZE]
-                for i in range(0, len(topic_jobs), GRADE_GROUP_SIZE)
-            ]
-        tasks = [t for t in (self.runner.task(g) for g in groups) if t is not None]
+        tasks = [t for t in (self.runner.task(g) for g in group_jobs(claimed)) if t is not None]
         with session_scope(self.runner.engine) as session:
             room = self.runner.settings.llm_daily_budget_usd - budget.spent_today(session)
         chosen: list[Task] = []
@@ -215,7 +204,9 @@ class BatchRunner:
             reply = calls.checked(parse_message(message, task.request.schema), task.check)
         except (Refused, InvalidOutput) as exc:
             self._record(task.kind, exc.usage, error=str(exc))
-            if isinstance(exc, Refused):
+            if task.grouped:  # the one retry: each paper alone, direct
+                self.runner.alone(task.jobs, str(exc))
+            elif isinstance(exc, Refused):
                 self.runner.fallback(task, str(exc))
             else:
                 self.runner.call(task, attempts=1)  # the one retry, direct

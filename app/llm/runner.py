@@ -2,7 +2,10 @@
 
 Shared by the worker loop (app/worker.py), its batches (app/llm/batching.py) and synchronous
 deep summaries (app/llm/service.py). Outcomes: stored (done), fallback stored (done, with a
-note: refused, unusable twice, or rejected for good by the API), back to the queue with
+note: refused, unusable twice, or rejected for good by the API). A grouped request (cards for
+several papers) stores every valid card at once; a paper whose card is missing or invalid, or
+every paper of a group whose whole reply was refused or unusable, is retried alone, once, and
+only then falls back, back to the queue with
 backoff (API failures; dead after the last attempt, keeping the error), or deferred to
 tomorrow without counting the attempt (budget).
 """
@@ -102,12 +105,19 @@ class JobRunner:
                 self.llm,
                 task.request,
                 check=task.check,
-                attempts=attempts,
+                # A group's second try is each paper alone, not the same group again.
+                attempts=1 if task.grouped else attempts,
             )
         except BudgetExceeded as exc:
-            self.defer(task.jobs, str(exc))
+            if task.grouped:  # at the budget's edge a group may not fit where one card does
+                self.alone(task.jobs, str(exc))
+            else:
+                self.defer(task.jobs, str(exc))
         except (Refused, InvalidOutput) as exc:
-            self.fallback(task, str(exc))
+            if task.grouped:
+                self.alone(task.jobs, str(exc))
+            else:
+                self.fallback(task, str(exc))
         except LLMUnavailable as exc:
             if exc.retryable:
                 self.fail(task.jobs, str(exc))
@@ -122,29 +132,47 @@ class JobRunner:
     # --- outcomes --------------------------------------------------------------------------
 
     def store(self, task: Task, reply: Any) -> None:
+        """Store what the reply holds and complete its jobs in one transaction; the papers it
+        left out (an invalid or missing card) are retried alone."""
+        left = task.leftover(reply) if task.leftover is not None else []
+        done = [j for j in task.jobs if j not in left]
         with session_scope(self.engine) as session:
             task.store(session, reply)
-            for job in task.jobs:
-                queue.complete(session, job_id=job.id, worker_id=self.worker_id)
-        self.report.summarized += len(task.jobs)
-        log.info("%s done for %s", task.kind, ",".join(str(j.paper_id) for j in task.jobs))
+            queue.complete_many(session, job_ids=[j.id for j in done], worker_id=self.worker_id)
+        self.report.summarized += len(done)
+        log.info("%s done for %s", task.kind, ",".join(str(j.paper_id) for j in done))
+        if left:
+            self.alone(left, f"{len(left)} of {len(task.jobs)} cards unusable")
+
+    def alone(self, group: list[LlmJob], reason: str) -> None:
+        """The one retry of a grouped request's papers: each in its own call (which then
+        falls back if it fails too), so one bad card never costs the others."""
+        log.warning("%s: retrying %d paper(s) alone: %s", group[0].kind, len(group), reason)
+        for n, job in enumerate(group):
+            if self.budget_blocked():  # spent: the rest wait for tomorrow, no more calls
+                self.defer(group[n:], "today's LLM budget is spent")
+                return
+            self.run_jobs([job], attempts=1)
 
     def fallback(self, task: Task, reason: str) -> None:
         """Refused or unusable twice: keep the extractive result so we don't pay again."""
         with session_scope(self.engine) as session:
             if task.store_fallback is not None:
                 task.store_fallback(session)
-            for job in task.jobs:
-                queue.complete(
-                    session, job_id=job.id, worker_id=self.worker_id, note=f"fallback: {reason}"
-                )
+            queue.complete_many(
+                session,
+                job_ids=[j.id for j in task.jobs],
+                worker_id=self.worker_id,
+                note=f"fallback: {reason}",
+            )
         self.report.fallbacks += len(task.jobs)
         log.warning("%s fallback for %s: %s", task.kind, task.jobs[0].paper_id, reason)
 
     def complete(self, group: list[LlmJob], *, note: str | None) -> None:
         with session_scope(self.engine) as session:
-            for job in group:
-                queue.complete(session, job_id=job.id, worker_id=self.worker_id, note=note)
+            queue.complete_many(
+                session, job_ids=[j.id for j in group], worker_id=self.worker_id, note=note
+            )
 
     def fail(
         self, group: list[LlmJob], error: str, *, retryable: bool = True, direct: bool = False
