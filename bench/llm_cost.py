@@ -131,17 +131,10 @@ def naive(fake_url: str, recs: list[PaperRecord], channels: int) -> tuple[int, U
     return len(recs) * channels, total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--papers", type=int, default=1000)
-    parser.add_argument("--channels", type=int, default=5)
-    parser.add_argument(
-        "--min-cache-tokens", type=int, default=1024, help="Shortest prefix the fake caches."
-    )
-    args = parser.parse_args()
-    recs = records(args.papers)
-
-    fake_server = AnthropicFake(min_cache_tokens=args.min_cache_tokens)
+def run(recs: list[PaperRecord], floor: int) -> dict[str, Any]:
+    """Drain one card job per paper through the real worker against a fake caching from
+    `floor` tokens, Paperboy told the same floor (as LLM_CACHE_MIN_TOKENS would)."""
+    fake_server = AnthropicFake(min_cache_tokens=floor, batch_polls=0)
     with fake_server as fake, tempfile.TemporaryDirectory(prefix="paperboy-bench-") as tmp:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -150,8 +143,9 @@ def main() -> None:
             anthropic_base_url=fake.url,
             paperboy_llm_model=MODEL,
             llm_batch_min=50,
-            llm_batch_poll_seconds=0.1,
+            llm_batch_poll_seconds=0.05,
             llm_daily_budget_usd=Decimal("100"),
+            llm_cache_min_tokens=floor,
         )
         engine = get_engine(settings)
         with session_scope(engine) as session:
@@ -171,26 +165,59 @@ def main() -> None:
                     func.sum(LlmCall.cost_usd),
                 ).where(LlmCall.ok)
             ).one()
-        naive_calls, naive_usage = naive(fake.url, recs, args.channels)
+        cached = sum("cache_control" in str(b.get("system")) for b in fake.model_requests())
         engine.dispose()
-
-    n = args.papers
-    naive_usd = cost_usd(settings, model=MODEL, usage=naive_usage)
-    result: dict[str, Any] = {
-        "papers": n,
-        "llm_calls": int(calls),
+    n = len(recs)
+    return {
+        "usd": Decimal(usd),
+        "calls": int(calls),
         "input_tokens_per_paper": round((tin + cw + cr) / n, 1),
         "output_tokens_per_paper": round(tout / n, 1),
-        "usd_per_1000_papers": round(float(usd) * 1000 / n, 4),
-        "usd_per_1000_papers_naive": round(float(naive_usd) * 1000 / n, 4),
-        "cheaper_than_naive": round(float(naive_usd) / float(usd), 1),
-        "batches": report.batches,
         "cache_read_share_of_input": round(cr / (tin + cw + cr), 3),
+        "requests_with_cache_point": cached,
         "summarized": report.summarized,
+        "batches": report.batches,
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--papers", type=int, default=1000)
+    parser.add_argument("--channels", type=int, default=5)
+    args = parser.parse_args()
+    recs = records(args.papers)
+    n = args.papers
+
+    low = run(recs, 1024)
+    high = run(recs, 4096)
+    with AnthropicFake(min_cache_tokens=4096) as fake:
+        naive_calls, naive_usage = naive(fake.url, recs, args.channels)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    naive_usd = cost_usd(settings, model=MODEL, usage=naive_usage)
+
+    def per_1000(usd: Decimal) -> float:
+        return round(float(usd) * 1000 / n, 4)
+
+    result: dict[str, Any] = {
+        "papers": n,
+        "usd_per_1000_papers_floor_1024": per_1000(low["usd"]),
+        "usd_per_1000_papers_floor_4096": per_1000(high["usd"]),
+        "usd_per_1000_papers_naive": per_1000(naive_usd),
+        "cheaper_than_naive_floor_4096": round(float(naive_usd) / float(high["usd"]), 1),
+        "papers_per_call": round(n / high["calls"], 2),
+        "drain_s_per_1000": round(high["wall_s"] * 1000 / n, 2),
+        "llm_calls": high["calls"],
+        "input_tokens_per_paper": high["input_tokens_per_paper"],
+        "output_tokens_per_paper": high["output_tokens_per_paper"],
+        "cache_read_share_of_input_floor_1024": low["cache_read_share_of_input"],
+        "cache_read_share_of_input_floor_4096": high["cache_read_share_of_input"],
+        "requests_with_cache_point_floor_4096": high["requests_with_cache_point"],
+        "batches": high["batches"],
+        "summarized": high["summarized"],
         "naive_llm_calls": naive_calls,
         "abstract_chars_avg": round(sum(len(r.abstract) for r in recs) / n),
         "model": MODEL,
-        "wall_s": round(wall, 2),
     }
     print(json.dumps(result))
 

@@ -13,7 +13,20 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, case, func, or_, select, text, update
+from sqlalchemy import (
+    CursorResult,
+    Float,
+    Integer,
+    and_,
+    case,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -263,25 +276,31 @@ def set_batch(
     reserve_usd: dict[int, Decimal] | None = None,
 ) -> None:
     """Remember which batch (and which request in it: the lead job's id) each job went into,
-    and on the lead job what its request may cost (counted as spent until it is done)."""
+    and on the lead job what its request may cost (counted as spent until it is done). One
+    statement for the whole batch."""
     reserve_usd = reserve_usd or {}
-    for lead, members in groups.items():
-        session.execute(
-            update(LlmJob)
-            .where(_mine(members, worker_id))
-            .values(
-                batch_id=batch_id,
-                payload=LlmJob.payload.op("||")(
-                    func.jsonb_build_object(
-                        "group",
-                        lead,
-                        "reserve_usd",
-                        case((LlmJob.id == lead, float(reserve_usd.get(lead, 0))), else_=0.0),
-                    )
-                ),
-                lease_until=func.now() + timedelta(seconds=lease_seconds),
-            )
+    rows = [
+        (member, lead, float(reserve_usd.get(lead, 0)) if member == lead else 0.0)
+        for lead, members in groups.items()
+        for member in members
+    ]
+    if not rows:
+        return
+    plan = values(
+        column("job_id", Integer), column("lead", Integer), column("reserve", Float), name="plan"
+    ).data(rows)
+    session.execute(
+        update(LlmJob)
+        .where(LlmJob.id == plan.c.job_id, _mine([r[0] for r in rows], worker_id))
+        .values(
+            batch_id=batch_id,
+            payload=LlmJob.payload.op("||")(
+                func.jsonb_build_object("group", plan.c.lead, "reserve_usd", plan.c.reserve)
+            ),
+            lease_until=func.now() + timedelta(seconds=lease_seconds),
         )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def batch_reserved_usd(session: Session) -> Decimal:

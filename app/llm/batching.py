@@ -55,6 +55,9 @@ class _InFlight:
 class BatchRunner:
     runner: JobRunner
     inflight: dict[str, _InFlight] = field(default_factory=dict)
+    # Tasks this process submitted, by custom_id: reused when their results come in rather
+    # than rebuilt from the database (a resumed batch's tasks are rebuilt).
+    submitted: dict[str, Task] = field(default_factory=dict)
 
     def resume(self, batch_id: str) -> None:
         """A crashed worker's batch: poll it now, never send it again."""
@@ -110,6 +113,7 @@ class BatchRunner:
                 lease_seconds=self.runner.lease(),
                 reserve_usd=reserve,
             )
+        self.submitted.update({str(t.jobs[0].id): t for t in chosen})
         self.inflight[batch_id] = _InFlight(
             time.monotonic() + self.runner.settings.llm_batch_poll_seconds
         )
@@ -170,6 +174,7 @@ class BatchRunner:
         """Give a batch up: its jobs go back to the queue (dead when out of attempts), to be
         run individually."""
         log.warning("giving up batch %s: %s", batch_id, reason)
+        self._forget(held)
         self._record("batch", Usage(), error=reason)
         self.runner.fail(held, reason, direct=True)
         del self.inflight[batch_id]
@@ -186,9 +191,11 @@ class BatchRunner:
             return
         for outcome in outcomes:
             group = groups.pop(outcome.custom_id, None)
+            known = self.submitted.pop(outcome.custom_id, None)
             if not group:
                 continue  # another worker holds these jobs now
-            task = self.runner.task(group)
+            same = known is not None and {j.id for j in known.jobs} == {j.id for j in group}
+            task = known if same else self.runner.task(group)
             if task is None:
                 continue
             if outcome.message is None:
@@ -198,6 +205,11 @@ class BatchRunner:
             self._batch_reply(task, outcome.message)
         for group in groups.values():
             self.runner.fail(group, "missing from the batch results", direct=True)
+        self._forget(held)
+
+    def _forget(self, held: list[LlmJob]) -> None:
+        for job in held:
+            self.submitted.pop(str(job.id), None)
 
     def _batch_reply(self, task: Task, message: Any) -> None:
         try:
@@ -211,8 +223,8 @@ class BatchRunner:
             else:
                 self.runner.call(task, attempts=1)  # the one retry, direct
             return
-        self._record(task.kind, reply.usage)
-        self.runner.store(task, reply)
+        # The ledger row goes in the same transaction as the cards it paid for.
+        self.runner.store(task, reply, batch=True)
 
     def _record(self, purpose: str, usage: Usage, *, error: str | None = None) -> None:
         calls.record(

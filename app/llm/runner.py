@@ -131,12 +131,22 @@ class JobRunner:
 
     # --- outcomes --------------------------------------------------------------------------
 
-    def store(self, task: Task, reply: Any) -> None:
+    def store(self, task: Task, reply: Any, *, batch: bool = False) -> None:
         """Store what the reply holds and complete its jobs in one transaction; the papers it
-        left out (an invalid or missing card) are retried alone."""
+        left out (an invalid or missing card) are retried alone. A batch result is recorded
+        in the ledger in that same transaction (a direct call recorded itself already)."""
         left = task.leftover(reply) if task.leftover is not None else []
         done = [j for j in task.jobs if j not in left]
         with session_scope(self.engine) as session:
+            if batch:
+                budget.record_call(
+                    session,
+                    self.settings,
+                    model=self.llm.model,
+                    purpose=task.kind,
+                    usage=reply.usage,
+                    batch=True,
+                )
             task.store(session, reply)
             queue.complete_many(session, job_ids=[j.id for j in done], worker_id=self.worker_id)
         self.report.summarized += len(done)

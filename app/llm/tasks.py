@@ -22,7 +22,13 @@ from app.db.engine import session_scope
 from app.db.models import LlmJob, Paper, Topic
 from app.db.papers import arxiv_id_of
 from app.db.relevance import mark_grade_failed, store_grade, ungraded
-from app.db.summaries import get_summaries, get_summary, is_current, store_summary
+from app.db.summaries import (
+    get_summaries,
+    get_summary,
+    is_current,
+    store_summaries,
+    store_summary,
+)
 from app.llm import prompts, schemas
 from app.llm.client import Reply, Request
 from app.llm.fallback import extractive_card, extractive_deep
@@ -172,37 +178,34 @@ def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Tas
         return [job_of[p.id] for a, p in todo.items() if a not in served and p.id in job_of]
 
     def store(session: Session, reply: Reply[Any]) -> None:
-        for arxiv_id, card in valid(reply.output).items():
-            paper = todo[arxiv_id]
-            store_summary(
-                session,
-                arxiv_id=arxiv_id,
-                kind="card",
-                model=model,
-                prompt_version=version,
-                paper_version=paper.version or 1,
-                content=card_content(card, own_links(paper)),
-                source_text="abstract",
-            )
+        items = [
+            (a, todo[a].version or 1, card_content(card, own_links(todo[a])))
+            for a, card in valid(reply.output).items()
+        ]
+        store_summaries(session, kind="card", model=model, prompt_version=version, items=items)
 
     def store_fallback(session: Session) -> None:
-        for arxiv_id, paper in todo.items():
-            store_summary(
-                session,
-                arxiv_id=arxiv_id,
-                kind="card",
-                model=model,
-                prompt_version=version,
-                paper_version=paper.version or 1,
-                content=extractive_card(
+        items = [
+            (
+                arxiv_id,
+                paper.version or 1,
+                extractive_card(
                     title=paper.title,
                     abstract=paper.abstract,
                     categories=list(paper.categories or []),
                     keywords=list(paper.hf_ai_keywords or []),
                 ),
-                extractive=True,
-                source_text="abstract",
             )
+            for arxiv_id, paper in todo.items()
+        ]
+        store_summaries(
+            session,
+            kind="card",
+            model=model,
+            prompt_version=version,
+            items=items,
+            extractive=True,
+        )
 
     request = prompts.cards_request([paper_data(p) for p in todo.values()])
     return Task(
