@@ -140,13 +140,10 @@ def claim(
 ) -> list[LlmJob]:
     """Lease up to `limit` due jobs, most urgent and most relevant first, in one statement
     (a 1,000-card drain claims in a few round trips, not thousands). The caller commits."""
-    picked = select(LlmJob.id).where(_claimable())
-    if urgent is not None:
-        picked = picked.where(LlmJob.urgent.is_(urgent))
-    if kind is not None:
-        picked = picked.where(LlmJob.kind == kind)
-    if topic_id is not None:
-        picked = picked.where(LlmJob.topic_id == topic_id)
+    filters = {"urgent": urgent, "kind": kind, "topic_id": topic_id}
+    picked = select(LlmJob.id).where(
+        _claimable(), *(getattr(LlmJob, k) == v for k, v in filters.items() if v is not None)
+    )
     if arxiv_id is not None:
         picked = picked.where(LlmJob.paper_id == paper_key(arxiv_id))
     ids = (
@@ -161,6 +158,8 @@ def claim(
     def unless_spent(then: Any, spent_value: Any) -> Any:
         return case((spent, spent_value), else_=then)
 
+    lease = func.now() + timedelta(seconds=lease_seconds)
+    expired = func.coalesce(LlmJob.last_error, "") + " (lease expired on the last attempt)"
     stmt = (
         update(LlmJob)
         .where(LlmJob.id == ids.c.id)
@@ -168,13 +167,8 @@ def claim(
             state=unless_spent(JobState.RUNNING.value, JobState.DEAD.value),
             attempts=unless_spent(LlmJob.attempts + 1, LlmJob.attempts),
             leased_by=unless_spent(worker_id, LlmJob.leased_by),
-            lease_until=unless_spent(
-                func.now() + timedelta(seconds=lease_seconds), LlmJob.lease_until
-            ),
-            last_error=unless_spent(
-                LlmJob.last_error,
-                func.coalesce(LlmJob.last_error, "") + " (lease expired on the last attempt)",
-            ),
+            lease_until=unless_spent(lease, LlmJob.lease_until),
+            last_error=unless_spent(LlmJob.last_error, expired),
             finished_at=unless_spent(LlmJob.finished_at, func.now()),
         )
         .returning(LlmJob)

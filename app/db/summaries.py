@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -96,7 +96,7 @@ def store_summary(
         kind=kind,
         model=model,
         prompt_version=prompt_version,
-        items=[(arxiv_id, paper_version, content)],
+        items=[(paper_key(arxiv_id), paper_version, content)],
         extractive=extractive,
         source_text=source_text,
     )
@@ -108,16 +108,16 @@ def store_summaries(
     kind: str,
     model: str,
     prompt_version: str,
-    items: Sequence[tuple[str, int, dict[str, Any]]],
+    items: Sequence[tuple[int | ScalarSelect[int], int, dict[str, Any]]],
     extractive: bool = False,
     source_text: str = "abstract",
 ) -> None:
-    """`store_summary` for many papers in one statement: (arxiv_id, paper_version, content)."""
+    """`store_summary` for many papers in one statement: (papers.id, paper_version, content)."""
     if not items:
         return
     rows = [
         {
-            "paper_id": paper_key(arxiv_id),
+            "paper_id": paper_id,
             "kind": kind,
             "model": model,
             "prompt_version": prompt_version,
@@ -127,7 +127,7 @@ def store_summaries(
             "llm_failures": 1 if extractive else 0,
             "source_text": source_text,
         }
-        for arxiv_id, paper_version, content in items
+        for paper_id, paper_version, content in items
     ]
     stmt = insert(Summary).values(rows)
     failures = case(

@@ -74,7 +74,7 @@ class BatchRunner:
         for job in [j for j in claimed if (j.payload or {}).get("direct")]:
             claimed.remove(job)  # its batch went wrong once: it runs on its own now
             self.runner.run_jobs([job])
-        tasks = [t for t in (self.runner.task(g) for g in group_jobs(claimed)) if t is not None]
+        tasks = self.runner.tasks(group_jobs(claimed))
         with session_scope(self.runner.engine) as session:
             room = self.runner.settings.llm_daily_budget_usd - budget.spent_today(session)
         chosen: list[Task] = []

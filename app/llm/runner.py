@@ -30,7 +30,7 @@ from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
 from app.llm.fulltext import PdfFetcher
-from app.llm.tasks import Task, build_task
+from app.llm.tasks import Task, build_task, card_tasks
 
 log = logging.getLogger("app.worker")
 
@@ -84,6 +84,28 @@ class JobRunner:
         task = self.task(group)
         if task is not None:
             self.call(task, attempts=attempts)
+
+    def tasks(self, groups: list[list[LlmJob]]) -> list[Task]:
+        """The tasks of many groups; card groups read the database once for all of them."""
+        cards = [g for g in groups if g[0].kind == "card"]
+        built: dict[int, Task | None] = {}
+        if len(cards) > 1:
+            try:
+                for group, task in zip(
+                    cards, card_tasks(self.settings, self.engine, cards), strict=True
+                ):
+                    built[group[0].id] = task
+                    if task is None:
+                        self.complete(group, note=None)
+                        self.report.skipped += len(group)
+            except Exception:  # one by one below: a broken group then fails on its own
+                log.exception("cannot prepare %d card groups at once", len(cards))
+                built = {}
+        return [
+            t
+            for g in groups
+            if (t := built[g[0].id] if g[0].id in built else self.task(g)) is not None
+        ]
 
     def task(self, group: list[LlmJob]) -> Task | None:
         try:

@@ -142,10 +142,8 @@ def needs_summary(settings: Settings, session: Session, *, paper: Paper, kind: s
     return not is_current(existing, paper)
 
 
-def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Task | None:
-    """Cards for a group of papers in one call; papers gone or already carded are left out."""
-    model = settings.paperboy_llm_model
-    version = prompts.CARD_PROMPT_VERSION
+def uncarded(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> dict[int, Paper]:
+    """The papers of these jobs still without a current card, by id (one transaction)."""
     with session_scope(engine) as session:
         ids = [j.paper_id for j in jobs if j.paper_id]
         papers = list(session.scalars(select(Paper).where(Paper.id.in_(ids)).order_by(Paper.id)))
@@ -153,10 +151,33 @@ def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Tas
             session,
             arxiv_ids=[arxiv_id_of(p) for p in papers],
             kind="card",
-            model=model,
-            prompt_version=version,
+            model=settings.paperboy_llm_model,
+            prompt_version=prompts.CARD_PROMPT_VERSION,
         )
-        todo = {arxiv_id_of(p): p for p in papers if not is_current(stored.get(arxiv_id_of(p)), p)}
+    return {p.id: p for p in papers if not is_current(stored.get(arxiv_id_of(p)), p)}
+
+
+def card_tasks(
+    settings: Settings, engine: Engine, groups: Sequence[Sequence[LlmJob]]
+) -> list[Task | None]:
+    """`card_task` for many groups, reading the database once (a batch's worth)."""
+    todo = uncarded(settings, engine, [j for g in groups for j in g])
+    return [card_task(settings, engine, g, uncarded_papers=todo) for g in groups]
+
+
+def card_task(
+    settings: Settings,
+    engine: Engine,
+    jobs: Sequence[LlmJob],
+    *,
+    uncarded_papers: dict[int, Paper] | None = None,
+) -> Task | None:
+    """Cards for a group of papers in one call; papers gone or already carded are left out.
+    `uncarded_papers` is what `uncarded` said for these jobs, when already known."""
+    model = settings.paperboy_llm_model
+    version = prompts.CARD_PROMPT_VERSION
+    known = uncarded(settings, engine, jobs) if uncarded_papers is None else uncarded_papers
+    todo = {arxiv_id_of(p): p for j in jobs if (p := known.get(j.paper_id or 0)) is not None}
     if not todo:
         return None
     job_of = {j.paper_id: j for j in jobs}
@@ -179,7 +200,7 @@ def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Tas
 
     def store(session: Session, reply: Reply[Any]) -> None:
         items = [
-            (a, todo[a].version or 1, card_content(card, own_links(todo[a])))
+            (todo[a].id, todo[a].version or 1, card_content(card, own_links(todo[a])))
             for a, card in valid(reply.output).items()
         ]
         store_summaries(session, kind="card", model=model, prompt_version=version, items=items)
@@ -187,7 +208,7 @@ def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Tas
     def store_fallback(session: Session) -> None:
         items = [
             (
-                arxiv_id,
+                paper.id,
                 paper.version or 1,
                 extractive_card(
                     title=paper.title,
@@ -196,7 +217,7 @@ def card_task(settings: Settings, engine: Engine, jobs: Sequence[LlmJob]) -> Tas
                     keywords=list(paper.hf_ai_keywords or []),
                 ),
             )
-            for arxiv_id, paper in todo.items()
+            for paper in todo.values()
         ]
         store_summaries(
             session,
