@@ -2,12 +2,12 @@
 
 Shared by the worker loop (app/worker.py), its batches (app/llm/batching.py) and synchronous
 deep summaries (app/llm/service.py). Outcomes: stored (done), fallback stored (done, with a
-note: refused, unusable twice, or rejected for good by the API). A grouped request (cards for
-several papers) stores every valid card at once; a paper whose card is missing or invalid, or
-every paper of a group whose whole reply was refused or unusable, is retried alone, once, and
-only then falls back, back to the queue with
+note: refused, unusable twice, or rejected for good by the API), back to the queue with
 backoff (API failures; dead after the last attempt, keeping the error), or deferred to
-tomorrow without counting the attempt (budget).
+tomorrow without counting the attempt (budget). A grouped request (cards for several papers)
+stores every valid card and completes those jobs in one transaction; a paper whose card is
+missing or invalid, or each paper of a group whose whole reply was refused or unusable (or did
+not fit in today's budget), is retried alone, once, and only then falls back.
 """
 
 from __future__ import annotations
