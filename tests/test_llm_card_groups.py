@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from llm_helpers import add_paper, calls, jobs, llm_settings, summaries
@@ -128,3 +129,32 @@ class TestGroupedCards:
         assert sizes == [2, CARD_GROUP_SIZE] and anthropic_fake.message_requests == []
         assert report.summarized == len(ids) and set(summaries(session)) == set(ids)
         assert all(c.batch and c.ok for c in calls(session)) and len(calls(session)) == 2
+
+    def test_an_invalid_card_in_a_batch_is_retried_alone_directly(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake
+    ) -> None:
+        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=3)
+        _queue(session, IDS)
+        lead = str(jobs(session)[0].id)
+        anthropic_fake.batch_texts[lead] = json.dumps(
+            {
+                "cards": [
+                    _card(IDS[0], "First paper's card."),
+                    _card(IDS[1], "", points=3),  # an empty TL;DR: invalid
+                    _card(IDS[2], "Third paper's card."),
+                ]
+            }
+        )
+
+        report = drain(cfg, engine, **llm_deps(cfg))
+
+        (batch,) = anthropic_fake.batch_requests
+        assert [_papers_in(r["params"]) for r in batch["requests"]] == [IDS]
+        (retry,) = anthropic_fake.message_requests
+        assert _papers_in(retry) == [IDS[1]]
+        stored = summaries(session)
+        assert stored[IDS[0]].content["tldr"] == "First paper's card."
+        assert stored[IDS[2]].content["tldr"] == "Third paper's card."
+        assert not stored[IDS[1]].extractive
+        assert report.summarized == 3 and {j.state for j in jobs(session)} == {"done"}
+        assert [(c.batch, c.ok) for c in calls(session)] == [(True, True), (False, True)]
