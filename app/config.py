@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     llm_batch_deadline_seconds: float = 26 * 3600.0
     # Seconds `paperboy worker` sleeps when the queue is empty.
     llm_worker_idle_seconds: float = 5.0
+    # Shortest prompt prefix (tokens) the model caches; 0 = the per-model table in
+    # app/llm/cache_floor.py (unknown models: 4,096). Below it no cache_control is sent.
+    llm_cache_min_tokens: int = 0
 
     # --- Slack -------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = None

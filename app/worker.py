@@ -29,7 +29,7 @@ from app.db.models import LlmJob
 from app.llm.batching import BatchRunner
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
-from app.llm.prompts import GRADE_GROUP_SIZE
+from app.llm.prompts import GROUP_SIZES
 from app.llm.runner import JobRunner, WorkerReport
 
 __all__ = ["Worker", "WorkerReport", "drain", "enqueue", "run_worker"]
@@ -52,7 +52,7 @@ class Worker(JobRunner):
         if self.budget_blocked():
             room = 0
         if room is None or room > 0:
-            urgent = self._claim_direct(urgent=True)
+            urgent = self._claim_direct(urgent=True, room=room)
             if urgent:
                 self.run_jobs(urgent)
                 return True
@@ -65,7 +65,7 @@ class Worker(JobRunner):
         if due >= self.settings.llm_batch_min:
             cap = BATCH_MAX_REQUESTS if room is None else min(room, BATCH_MAX_REQUESTS)
             return self.batches.submit(self._claim(limit=cap, urgent=False))
-        group = self._claim_direct(urgent=False)
+        group = self._claim_direct(urgent=False, room=room)
         if group:
             self.run_jobs(group)
             return True
@@ -90,11 +90,16 @@ class Worker(JobRunner):
                 self.batches.resume(job.batch_id)
         return [j for j in claimed if not j.batch_id]
 
-    def _claim_direct(self, *, urgent: bool) -> list[LlmJob]:
+    def _claim_direct(self, *, urgent: bool, room: int | None) -> list[LlmJob]:
         first = self._claim(limit=1, urgent=urgent)
-        if first and first[0].kind == "grade":
+        size = GROUP_SIZES.get(first[0].kind, 1) if first else 1
+        if room is not None:
+            size = min(size, room)
+        if size > 1 and (first[0].kind != "grade" or first[0].topic_id is not None):
+            # Grades group per topic; cards carry no topic, so any due card joins. An urgent
+            # job (a Slack request) only waits for other urgent ones, never for the backlog.
             first += self._claim(
-                limit=GRADE_GROUP_SIZE - 1, urgent=None, kind="grade", topic_id=first[0].topic_id
+                limit=size - 1, urgent=urgent, kind=first[0].kind, topic_id=first[0].topic_id
             )
         return first
 

@@ -62,7 +62,8 @@ class TestBudget:
         second = drain(cfg, engine, **llm_deps(cfg))
 
         assert anthropic_fake.requests == []
-        assert first.deferred == 1 and second.deferred == 1  # one claim each, then it stops
+        # One group claimed, then it stops; nothing else is due before tomorrow.
+        assert first.deferred == 2 and second.deferred == 0
         tomorrow = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         tomorrow += timedelta(days=1)
         for job in jobs(session):
@@ -85,7 +86,12 @@ class TestBudget:
     def test_spending_stops_at_the_budget_mid_queue(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
-        cfg = llm_settings(settings, anthropic_fake, llm_daily_budget_usd=Decimal("0.0008"))
+        cfg = llm_settings(
+            settings,
+            anthropic_fake,
+            llm_daily_budget_usd=Decimal("0.0008"),
+            llm_cache_min_tokens=1024,  # the fake's floor: the instructions are cached
+        )
         for n in range(1, 8):
             add_paper(session, f"2611.0000{n}")
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
@@ -93,7 +99,8 @@ class TestBudget:
 
         report = drain(cfg, engine, **llm_deps(cfg))
 
-        assert 2 <= report.summarized < 7 and report.deferred == 1
+        # The group of seven does not fit: cards go one by one until the budget is spent.
+        assert 2 <= report.summarized < 7 and report.summarized + report.deferred == 7
         spent = sum(c.cost_usd for c in session.scalars(select(LlmCall)))
         assert spent <= Decimal("0.0008")
         status = usage_today(session, cfg)
@@ -116,9 +123,19 @@ class TestBudget:
                 PaperData("2611.00001", "t", paper_of(session, "2611.00001").abstract)
             ),
         )
+        from app.llm.prompts import cards_request
+
+        group_of_five = estimate_usd(
+            settings,
+            model="claude-haiku-5-5",
+            request=cards_request(
+                [PaperData(f"2611.0000{n}", "t", paper_of(session, "2611.00001").abstract)
+                 for n in range(1, 6)]
+            ),
+        )  # fmt: skip
         # Room for the batch of five (half price), not for one more direct card on top of it;
         # without counting the batch in flight, that card would fit three times over.
-        budget = per_card * 5 / 2 + per_card / 2
+        budget = group_of_five / 2 + per_card / 2
         cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_daily_budget_usd=budget)
         for n in range(1, 6):
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
@@ -149,12 +166,12 @@ class TestStatus:
         from app.status import build_status, render_llm_status
 
         cfg = llm_settings(settings, anthropic_fake, llm_max_attempts=1, llm_max_retries=0)
-        for n in (1, 2):
+        anthropic_fake.overloaded()
+        for n in (1, 2):  # one card at a time: the first call fails, the second is fine
             add_paper(session, f"2611.0000{n}")
             enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
-        session.commit()
-        anthropic_fake.overloaded()
-        drain(cfg, engine, **llm_deps(cfg))
+            session.commit()
+            drain(cfg, engine, **llm_deps(cfg))
 
         data = build_status(cfg, engine)["llm"]
 

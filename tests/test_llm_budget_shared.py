@@ -18,7 +18,7 @@ from app.db.jobs import enqueue
 from app.db.models import LlmCall, LlmReservation
 from app.llm import budget
 from app.llm.cost import estimate_usd
-from app.llm.prompts import card_request
+from app.llm.prompts import CARD_GROUP_SIZE, card_request, cards_request
 from app.llm.runner import WorkerReport
 from app.llm.tasks import paper_data
 from app.worker import drain
@@ -128,23 +128,24 @@ class TestWorkersRacing:
     def test_a_batch_reserves_what_fits_and_settles_at_its_results(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
-        for n in range(1, 6):
-            add_paper(session, f"2611.0000{n}")
-            enqueue(session, kind="card", arxiv_id=f"2611.0000{n}")
+        ids = [f"2611.{n:05d}" for n in range(1, 5 * CARD_GROUP_SIZE + 1)]  # five card groups
+        for arxiv_id in ids:
+            add_paper(session, arxiv_id)
+            enqueue(session, kind="card", arxiv_id=arxiv_id)
         session.commit()
-        request = card_request(paper_data(paper_of(session, "2611.00001")))
-        per_card = estimate_usd(settings, model=MODEL, request=request, batch=True)
-        limit = per_card * Decimal("3.5")
+        group = [paper_data(paper_of(session, a)) for a in ids[:CARD_GROUP_SIZE]]
+        per_group = estimate_usd(settings, model=MODEL, request=cards_request(group), batch=True)
+        limit = per_group * Decimal("3.5")
         cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_daily_budget_usd=limit)
 
         report = drain(cfg, engine, **llm_deps(cfg))
 
         (batch,) = anthropic_fake.batch_requests
-        assert len(batch["requests"]) == 3  # the whole batch reserved at once: three fit
+        assert len(batch["requests"]) == 3  # the whole batch reserved at once: three groups fit
         assert ledger(session) <= limit and live_reservations(session) == 0
-        assert report.summarized >= 3 and report.deferred >= 2
+        assert report.summarized >= 3 * CARD_GROUP_SIZE and report.deferred >= 2 * CARD_GROUP_SIZE
         waiting = [j for j in jobs(session) if j.state != "done"]
-        assert len(waiting) == 5 - report.summarized
+        assert len(waiting) == len(ids) - report.summarized
         assert all(j.state == "pending" and "budget" in (j.last_error or "") for j in waiting)
 
 

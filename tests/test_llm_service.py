@@ -149,7 +149,12 @@ class TestAnswers:
     def test_follow_up_questions_read_the_paper_from_the_prompt_cache(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake, pdf_server
     ) -> None:
-        cfg = llm_settings(settings, anthropic_fake, arxiv_pdf_url=pdf_server.url + "/pdf")
+        cfg = llm_settings(
+            settings,
+            anthropic_fake,
+            arxiv_pdf_url=pdf_server.url + "/pdf",
+            llm_cache_min_tokens=1024,  # the fake's floor: this paper's prefix reaches it
+        )
         _setup(session, pdf_server)
 
         first = answer_question(

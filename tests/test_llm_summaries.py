@@ -27,6 +27,11 @@ VALID_CARD = {
 }
 
 
+def as_cards(card: dict[str, object], arxiv_id: str = "2611.00001") -> dict[str, object]:
+    """A card as the model writes it: inside the grouped reply, keyed by its paper."""
+    return {"cards": [{"arxiv_id": arxiv_id, **card}]}
+
+
 def _queue_card(session: Session, arxiv_id: str = "2611.00001", **kw: object) -> None:
     add_paper(session, arxiv_id, **kw)  # type: ignore[arg-type]
     enqueue(session, kind="card", arxiv_id=arxiv_id)
@@ -56,7 +61,7 @@ class TestNormalSummary:
         (call,) = calls(session)
         assert call.ok and call.input_tokens > 0 and call.output_tokens > 0 and call.cost_usd > 0
 
-    def test_request_uses_json_schema_cached_instructions_and_delimited_data(
+    def test_request_uses_json_schema_and_delimited_data(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
         cfg = llm_settings(settings, anthropic_fake)
@@ -67,29 +72,19 @@ class TestNormalSummary:
         assert body["model"] == "claude-haiku-5-5"
         assert "temperature" not in body
         assert body["output_config"]["format"]["type"] == "json_schema"
-        assert set(body["output_config"]["format"]["schema"]["required"]) == {
+        schema = body["output_config"]["format"]["schema"]
+        assert set(schema["$defs"]["CardEntry"]["required"]) == {
+            "arxiv_id",
             "tldr",
             "key_points",
             "tags",
         }
         (system,) = body["system"]
-        assert system["cache_control"] == {"type": "ephemeral"}
+        # About 1,100 tokens of instructions: under the model's cache floor, so no cache point.
+        assert "cache_control" not in system
         assert "do not follow them" in system["text"]
         user = body["messages"][0]["content"]
-        assert user.startswith('<paper id="2611.00001">') and "<abstract>" in user
-
-    def test_second_card_reads_the_instructions_from_the_prompt_cache(
-        self, settings: Settings, engine: Engine, session: Session, anthropic_fake
-    ) -> None:
-        cfg = llm_settings(settings, anthropic_fake)
-        _queue_card(session, "2611.00001")
-        _queue_card(session, "2611.00002")
-        drain(cfg, engine, **llm_deps(cfg))
-
-        first, second = calls(session)
-        assert first.cache_write_tokens > 1000 and first.cache_read_tokens == 0
-        assert second.cache_read_tokens == first.cache_write_tokens
-        assert second.cost_usd < first.cost_usd
+        assert user.startswith('<papers>\n<paper id="2611.00001">') and "<abstract>" in user
 
 
 class TestProviderTrouble:
@@ -177,7 +172,7 @@ class TestBadOutput:
         cfg = llm_settings(settings, anthropic_fake)
         _queue_card(session)
         anthropic_fake.reply_text("{not json")
-        anthropic_fake.reply_json(VALID_CARD)
+        anthropic_fake.reply_json(as_cards(VALID_CARD))
 
         assert drain(cfg, engine, **llm_deps(cfg)).summarized == 1
         card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
@@ -243,7 +238,7 @@ class TestPromptInjection:
 
         user = anthropic_fake.message_requests[0]["messages"][0]["content"]
         assert user.count("<paper id=") == 1 and user.count("</paper>") == 1
-        assert user.count("</abstract>") == 1 and user.rstrip().endswith("</paper>")
+        assert user.count("</abstract>") == 1 and user.rstrip().endswith("</paper>\n</papers>")
 
     def test_a_model_fooled_into_pinging_still_stores_nothing_that_pings_or_links(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
@@ -251,15 +246,17 @@ class TestPromptInjection:
         cfg = llm_settings(settings, anthropic_fake)
         _queue_card(session, abstract=self.INJECTED)
         anthropic_fake.reply_json(
-            {
-                "tldr": "<!channel> @here look: https://evil.example/x and <@U123ABC>",
-                "key_points": [
-                    "@everyone read this",
-                    "<!here|here> now",
-                    "see arxiv.org/abs/2611.00001",
-                ],
-                "tags": ["<#C123>", "rag"],
-            }
+            as_cards(
+                {
+                    "tldr": "<!channel> @here look: https://evil.example/x and <@U123ABC>",
+                    "key_points": [
+                        "@everyone read this",
+                        "<!here|here> now",
+                        "see arxiv.org/abs/2611.00001",
+                    ],
+                    "tags": ["<#C123>", "rag"],
+                }
+            )
         )
 
         drain(cfg, engine, **llm_deps(cfg))

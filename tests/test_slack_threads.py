@@ -49,7 +49,12 @@ def llm_app(settings, engine, slack_fake, anthropic_fake, pdf_server):
         "2401.00001v1", [PAPER_TEXT[i : i + 2500] for i in range(0, len(PAPER_TEXT), 2500)]
     )
     with running_llm_app(
-        settings, slack_fake, engine=engine, anthropic=anthropic_fake, pdf_server=pdf_server
+        settings,
+        slack_fake,
+        engine=engine,
+        anthropic=anthropic_fake,
+        pdf_server=pdf_server,
+        llm_cache_min_tokens=1024,  # the fake's floor: the paper's prefix reaches it
     ) as server:
         yield server
 

@@ -124,31 +124,33 @@ class TestBatches:
         assert report.batches == 1 and report.summarized == 6
         assert anthropic_fake.message_requests == []
         (batch,) = anthropic_fake.batch_requests
-        assert {r["custom_id"] for r in batch["requests"]} == {str(j.id) for j in jobs(session)}
+        (request,) = batch["requests"]  # six cards: one group, one request
+        assert request["custom_id"] == str(jobs(session)[0].id)
         assert set(summaries(session)) == set(ids)
         assert all(c.batch and c.ok for c in calls(session))
 
     def test_errored_and_expired_requests_go_back_to_the_queue(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
-        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=5, llm_retry_base_seconds=60)
-        _queue_cards(session, 6)
-        first, second = jobs(session)[:2]
+        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=10, llm_retry_base_seconds=60)
+        _queue_cards(session, 17)  # three requests: cards 1-8, 9-16, 17
+        queued = jobs(session)
+        first, second = queued[8], queued[16]
         anthropic_fake.batch_outcomes = {str(first.id): "errored", str(second.id): "expired"}
 
         report = drain(cfg, engine, **llm_deps(cfg))
 
-        assert report.batches == 1 and report.summarized == 4 and report.retried == 2
+        assert report.batches == 1 and report.summarized == 8 and report.retried == 9
         by_id = {j.id: j for j in jobs(session)}
         for job, why in ((by_id[first.id], "errored"), (by_id[second.id], "expired")):
             assert job.state == "pending" and job.attempts == 1 and why in (job.last_error or "")
             assert job.batch_id is None and (job.run_after - job.created_at).total_seconds() > 59
-        # Once due, two left is under LLM_BATCH_MIN: the retry goes direct.
+        # Once due, nine left is under LLM_BATCH_MIN: the retry goes direct, grouped again.
         with session_scope(engine) as s:
-            for job in (first, second):
+            for job in queued[8:]:
                 s.get_one(type(job), job.id).run_after = job.created_at
-        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 2
-        assert len(anthropic_fake.message_requests) == 2 and len(summaries(session)) == 6
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 9
+        assert len(anthropic_fake.message_requests) == 2 and len(summaries(session)) == 17
 
     def test_urgent_jobs_go_direct_even_when_a_batch_is_due(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
@@ -164,7 +166,8 @@ class TestBatches:
         (direct,) = anthropic_fake.message_requests
         assert '<paper id="2611.09999">' in direct["messages"][0]["content"]
         (batch,) = anthropic_fake.batch_requests
-        assert len(batch["requests"]) == 6
+        (request,) = batch["requests"]  # the six others, one group
+        assert str(request["params"]["messages"]).count("<paper id=") == 6
 
     def test_a_batch_whose_worker_died_is_polled_not_sent_again(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
@@ -191,8 +194,8 @@ class TestSeveralWorkers:
         from conftest import cli_env
 
         cfg = llm_settings(settings, anthropic_fake, llm_batch_min=1000)
-        ids = _queue_cards(session, 30)
-        anthropic_fake.latency = 0.15
+        ids = _queue_cards(session, 80)  # ten calls of eight cards
+        anthropic_fake.latency = 0.3
         env = cli_env(cfg)
         cmd = [PAPERBOY, "summarize", "--no-queue-new"]
         procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in "ab"]
@@ -202,7 +205,7 @@ class TestSeveralWorkers:
         seen = anthropic_fake.papers_seen()
         assert set(seen) == set(ids) and set(seen.values()) == {1}
         done = jobs(session)
-        assert {j.state for j in done} == {"done"} and len(summaries(session)) == 30
+        assert {j.state for j in done} == {"done"} and len(summaries(session)) == 80
         pids = {j.leased_by.split(":")[1] for j in done if j.leased_by}
         assert len(pids) == 2  # both processes did part of the work
 

@@ -10,11 +10,11 @@ spent budget stores nothing: those jobs just wait, and are upgraded once the LLM
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, case, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
@@ -100,19 +100,52 @@ def store_summary(
 
     An extractive one (the model refused or failed) counts the failed tries for this paper
     version, which caps how often the LLM is tried again."""
-    values = {
-        "paper_id": paper_key(arxiv_id),
-        "kind": kind,
-        "model": model,
-        "prompt_version": prompt_version,
-        "paper_version": paper_version,
-        "content": content,
-        "extractive": extractive,
-        "llm_failures": 1 if extractive else 0,
-        "source_text": source_text,
-    }
-    stmt = insert(Summary).values(**values)
-    failures = case((Summary.extractive, Summary.llm_failures + 1), else_=1)
+    store_summaries(
+        session,
+        kind=kind,
+        model=model,
+        prompt_version=prompt_version,
+        items=[(paper_key(arxiv_id), paper_version, content)],
+        extractive=extractive,
+        source_text=source_text,
+    )
+
+
+def store_summaries(
+    session: Session,
+    *,
+    kind: str,
+    model: str,
+    prompt_version: str,
+    items: Sequence[tuple[int | ScalarSelect[int], int, dict[str, Any]]],
+    extractive: bool = False,
+    source_text: str = "abstract",
+) -> None:
+    """`store_summary` for many papers in one statement: (papers.id, paper_version, content)."""
+    if not items:
+        return
+    rows = [
+        {
+            "paper_id": paper_id,
+            "kind": kind,
+            "model": model,
+            "prompt_version": prompt_version,
+            "paper_version": paper_version,
+            "content": content,
+            "extractive": extractive,
+            "llm_failures": 1 if extractive else 0,
+            "source_text": source_text,
+        }
+        for paper_id, paper_version, content in items
+    ]
+    stmt = insert(Summary).values(rows)
+    failures = case(
+        (
+            Summary.extractive & (Summary.paper_version == stmt.excluded.paper_version),
+            Summary.llm_failures + 1,
+        ),
+        else_=1,
+    )
     stmt = stmt.on_conflict_do_update(
         constraint="uq_summaries_key",
         set_={

@@ -1,13 +1,14 @@
 """Message Batches: half-price summaries for the bulk of the queue.
 
 The worker hands a batch of claimed jobs to `BatchRunner.submit`: one request per task
-(custom_id = the lead job's id; same-topic grade jobs share a request), as many as today's
-budget allows, reserved at once before it is sent (app/llm/budget.py) and carried by the jobs
-until their results are in. `poll_due` checks submitted batches every LLM_BATCH_POLL_SECONDS,
-extending the jobs' leases, and once a batch has ended stores each result by custom_id.
-Errored, expired or canceled requests go back to the queue with backoff; an unusable reply gets
-its one retry as a direct call. A batch whose worker died is resumed by whoever claims its jobs
-after their lease.
+(custom_id = the lead job's id; grouped as in direct calls by `group_jobs`: eight cards or ten
+same-topic grades share a request), as many as today's budget allows, reserved at once before it
+is sent (app/llm/budget.py) and carried by the jobs until their results are in. `poll_due`
+checks submitted batches every LLM_BATCH_POLL_SECONDS, extending the jobs' leases, and once a
+batch has ended stores each result by custom_id. Errored, expired or canceled requests go back
+to the queue with backoff; an unusable reply gets its one retry as a direct call (a group's
+papers each alone, as do the cards a valid reply left out). A batch whose worker died is resumed
+by whoever claims its jobs after their lease.
 
 Polling never strands work: a failed poll counts as an attempt of every job in the batch (a job
 out of attempts is released, dead), and a batch that is gone (404), in an unknown state, or
@@ -37,9 +38,8 @@ from app.llm.client import (
     parse_message,
 )
 from app.llm.cost import estimate_usd
-from app.llm.prompts import GRADE_GROUP_SIZE
 from app.llm.runner import JobRunner
-from app.llm.tasks import Task
+from app.llm.tasks import Task, group_jobs
 
 log = logging.getLogger("app.worker")
 
@@ -56,6 +56,9 @@ class _InFlight:
 class BatchRunner:
     runner: JobRunner
     inflight: dict[str, _InFlight] = field(default_factory=dict)
+    # Tasks this process submitted, by custom_id: reused when their results come in rather
+    # than rebuilt from the database (a resumed batch's tasks are rebuilt).
+    submitted: dict[str, Task] = field(default_factory=dict)
 
     def resume(self, batch_id: str) -> None:
         """A crashed worker's batch: poll it now, never send it again."""
@@ -72,19 +75,7 @@ class BatchRunner:
         for job in [j for j in claimed if (j.payload or {}).get("direct")]:
             claimed.remove(job)  # its batch went wrong once: it runs on its own now
             self.runner.run_jobs([job])
-        groups: list[list[LlmJob]] = []
-        by_topic: dict[int, list[LlmJob]] = defaultdict(list)
-        for job in claimed:
-            if job.kind == "grade" and job.topic_id is not None:
-                by_topic[job.topic_id].append(job)
-            else:
-                groups.append([job])
-        for topic_jobs in by_topic.values():
-            groups += [
-                topic_jobs[i : i + GRADE_GROUP_SIZE]
-                for i in range(0, len(topic_jobs), GRADE_GROUP_SIZE)
-            ]
-        tasks = [t for t in (self.runner.task(g) for g in groups) if t is not None]
+        tasks = self.runner.tasks(group_jobs(claimed))
         if not tasks:
             return True
         settings = self.runner.settings
@@ -135,6 +126,7 @@ class BatchRunner:
                 reserve_usd={t.jobs[0].id: e for t, e in zip(chosen, estimates, strict=False)},
             )
             budget.release(session, reservation_id=held.id)
+        self.submitted.update({str(t.jobs[0].id): t for t in chosen})
         self.inflight[batch_id] = _InFlight(
             time.monotonic() + self.runner.settings.llm_batch_poll_seconds
         )
@@ -195,6 +187,7 @@ class BatchRunner:
         """Give a batch up: its jobs go back to the queue (dead when out of attempts), to be
         run individually."""
         log.warning("giving up batch %s: %s", batch_id, reason)
+        self._forget(held)
         self._record("batch", Usage(), error=reason)
         self.runner.fail(held, reason, direct=True)
         del self.inflight[batch_id]
@@ -211,9 +204,11 @@ class BatchRunner:
             return
         for outcome in outcomes:
             group = groups.pop(outcome.custom_id, None)
+            known = self.submitted.pop(outcome.custom_id, None)
             if not group:
                 continue  # another worker holds these jobs now
-            task = self.runner.task(group)
+            same = known is not None and {j.id for j in known.jobs} == {j.id for j in group}
+            task = known if same else self.runner.task(group)
             if task is None:
                 continue
             if outcome.message is None:
@@ -223,19 +218,26 @@ class BatchRunner:
             self._batch_reply(task, outcome.message)
         for group in groups.values():
             self.runner.fail(group, "missing from the batch results", direct=True)
+        self._forget(held)
+
+    def _forget(self, held: list[LlmJob]) -> None:
+        for job in held:
+            self.submitted.pop(str(job.id), None)
 
     def _batch_reply(self, task: Task, message: Any) -> None:
         try:
             reply = calls.checked(parse_message(message, task.request.schema), task.check)
         except (Refused, InvalidOutput) as exc:
             self._record(task.kind, exc.usage, error=str(exc))
-            if isinstance(exc, Refused):
+            if task.grouped:  # the one retry: each paper alone, direct
+                self.runner.alone(task.jobs, str(exc))
+            elif isinstance(exc, Refused):
                 self.runner.fallback(task, str(exc))
             else:
                 self.runner.call(task, attempts=1)  # the one retry, direct
             return
-        self._record(task.kind, reply.usage)
-        self.runner.store(task, reply)
+        # The ledger row goes in the same transaction as the cards it paid for.
+        self.runner.store(task, reply, batch=True)
 
     def _record(
         self,

@@ -15,6 +15,7 @@ SDK is imported on first use: it takes over a second, and readers of stored card
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -23,8 +24,10 @@ from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.errors import LLMError
+from app.llm.cache_floor import CacheFloor, note_usage
 
 T = TypeVar("T", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,14 @@ class AnthropicLLM:
     """The real adapter: `anthropic.Anthropic`, created once and reused for every call."""
 
     def __init__(
-        self, *, api_key: str, base_url: str | None, model: str, max_retries: int, timeout: float
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        max_retries: int,
+        timeout: float,
+        cache_min_tokens: int = 0,
     ) -> None:
         import anthropic  # heavy to import: loaded only once an LLM is actually used
 
@@ -213,18 +223,47 @@ class AnthropicLLM:
         self._client = anthropic.Anthropic(
             api_key=api_key, base_url=base_url, max_retries=max_retries, timeout=timeout
         )
+        self.cache_floor = CacheFloor(model, override=cache_min_tokens)
+
+    def _count(self, prefix: dict[str, Any]) -> int:
+        """Input tokens of a prompt prefix (free API call); -1 when it cannot be had now."""
+        try:
+            return int(self._client.messages.count_tokens(**prefix).input_tokens)
+        except Exception as exc:  # noqa: BLE001 - no count: skip the cache point, never the call
+            log.warning("count_tokens failed (%s): no cache point this time", describe(exc))
+            return -1
+
+    def params(self, request: Request) -> tuple[dict[str, Any], bool]:
+        """The request's params with cache points only where the prefix can be cached."""
+        return self.cache_floor.apply(request.params(self.model), self._count)
 
     def complete(self, request: Request) -> Reply[Any]:
+        params, caches = self.params(request)
         try:
-            message = self._client.messages.create(**request.params(self.model))
+            message = self._client.messages.create(**params)
         except self._errors as exc:
             raise _unavailable(exc) from None
         except Exception as exc:  # noqa: BLE001 - a malformed 200 (JSONDecodeError) is unusable
             raise InvalidOutput(f"malformed reply: {describe(exc)}", Usage()) from None
-        return parse_message(message, request.schema)
+        try:
+            reply = parse_message(message, request.schema)
+        except InvalidOutput as exc:
+            self._note(caches, exc.usage)
+            raise
+        self._note(caches, reply.usage)
+        return reply
+
+    def _note(self, caches: bool, usage: Usage) -> None:
+        if usage != Usage():  # a malformed reply says nothing about caching
+            note_usage(
+                self.model,
+                expected=caches,
+                cache_write=usage.cache_write_tokens,
+                cache_read=usage.cache_read_tokens,
+            )
 
     def submit_batch(self, items: Sequence[tuple[str, Request]]) -> str:
-        requests: Any = [{"custom_id": cid, "params": req.params(self.model)} for cid, req in items]
+        requests: Any = [{"custom_id": cid, "params": self.params(req)[0]} for cid, req in items]
         try:
             return str(self._client.messages.batches.create(requests=requests).id)
         except self._errors as exc:
@@ -286,4 +325,5 @@ def build_llm(settings: Settings) -> LLM | None:
         model=settings.paperboy_llm_model,
         max_retries=settings.llm_max_retries,
         timeout=settings.llm_timeout_seconds,
+        cache_min_tokens=settings.llm_cache_min_tokens,
     )

@@ -4,7 +4,10 @@ Shared by the worker loop (app/worker.py), its batches (app/llm/batching.py) and
 deep summaries (app/llm/service.py). Outcomes: stored (done), fallback stored (done, with a
 note: refused, unusable twice, or rejected for good by the API), back to the queue with
 backoff (API failures; dead after the last attempt, keeping the error), or deferred to
-tomorrow without counting the attempt (budget).
+tomorrow without counting the attempt (budget). A grouped request (cards for several papers)
+stores every valid card and completes those jobs in one transaction; a paper whose card is
+missing or invalid, or each paper of a group whose whole reply was refused or unusable (or did
+not fit in today's budget), is retried alone, once, and only then falls back.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from app.errors import BudgetExceeded
 from app.llm import budget, calls
 from app.llm.client import LLM, InvalidOutput, LLMUnavailable, Refused
 from app.llm.fulltext import PdfFetcher
-from app.llm.tasks import Task, build_task
+from app.llm.tasks import Task, build_task, card_tasks
 
 log = logging.getLogger("app.worker")
 
@@ -82,6 +85,28 @@ class JobRunner:
         if task is not None:
             self.call(task, attempts=attempts)
 
+    def tasks(self, groups: list[list[LlmJob]]) -> list[Task]:
+        """The tasks of many groups; card groups read the database once for all of them."""
+        cards = [g for g in groups if g[0].kind == "card"]
+        built: dict[int, Task | None] = {}
+        if len(cards) > 1:
+            try:
+                for group, task in zip(
+                    cards, card_tasks(self.settings, self.engine, cards), strict=True
+                ):
+                    built[group[0].id] = task
+                    if task is None:
+                        self.complete(group, note=None)
+                        self.report.skipped += len(group)
+            except Exception:  # one by one below: a broken group then fails on its own
+                log.exception("cannot prepare %d card groups at once", len(cards))
+                built = {}
+        return [
+            t
+            for g in groups
+            if (t := built[g[0].id] if g[0].id in built else self.task(g)) is not None
+        ]
+
     def task(self, group: list[LlmJob]) -> Task | None:
         try:
             task = build_task(self.settings, self.engine, self.pdfs, group)
@@ -102,12 +127,19 @@ class JobRunner:
                 self.llm,
                 task.request,
                 check=task.check,
-                attempts=attempts,
+                # A group's second try is each paper alone, not the same group again.
+                attempts=1 if task.grouped else attempts,
             )
         except BudgetExceeded as exc:
-            self.defer(task.jobs, str(exc), until=exc.retry_at)
+            if task.grouped:  # at the budget's edge a group may not fit where one card does
+                self.alone(task.jobs, str(exc))
+            else:
+                self.defer(task.jobs, str(exc), until=exc.retry_at)
         except (Refused, InvalidOutput) as exc:
-            self.fallback(task, str(exc))
+            if task.grouped:
+                self.alone(task.jobs, str(exc))
+            else:
+                self.fallback(task, str(exc))
         except LLMUnavailable as exc:
             if exc.retryable:
                 self.fail(task.jobs, str(exc))
@@ -121,30 +153,58 @@ class JobRunner:
 
     # --- outcomes --------------------------------------------------------------------------
 
-    def store(self, task: Task, reply: Any) -> None:
+    def store(self, task: Task, reply: Any, *, batch: bool = False) -> None:
+        """Store what the reply holds and complete its jobs in one transaction; the papers it
+        left out (an invalid or missing card) are retried alone. A batch result is recorded
+        in the ledger in that same transaction (a direct call recorded itself already)."""
+        left = task.leftover(reply) if task.leftover is not None else []
+        done = [j for j in task.jobs if j not in left]
         with session_scope(self.engine) as session:
+            if batch:
+                budget.record_call(
+                    session,
+                    self.settings,
+                    model=self.llm.model,
+                    purpose=task.kind,
+                    usage=reply.usage,
+                    batch=True,
+                )
             task.store(session, reply)
-            for job in task.jobs:
-                queue.complete(session, job_id=job.id, worker_id=self.worker_id)
-        self.report.summarized += len(task.jobs)
-        log.info("%s done for %s", task.kind, ",".join(str(j.paper_id) for j in task.jobs))
+            queue.complete_many(session, job_ids=[j.id for j in done], worker_id=self.worker_id)
+        self.report.summarized += len(done)
+        log.info("%s done for %s", task.kind, ",".join(str(j.paper_id) for j in done))
+        if left:
+            self.alone(left, f"{len(left)} of {len(task.jobs)} cards unusable")
+
+    def alone(self, group: list[LlmJob], reason: str) -> None:
+        """The one retry of a grouped request's papers: each in its own call (which then
+        falls back if it fails too), so one bad card never costs the others."""
+        log.warning("%s: retrying %d paper(s) alone: %s", group[0].kind, len(group), reason)
+        for n, job in enumerate(group):
+            if self.budget_blocked():  # spent: the rest wait for tomorrow, no more calls
+                self.defer(group[n:], "today's LLM budget is spent")
+                return
+            self.run_jobs([job], attempts=1)
 
     def fallback(self, task: Task, reason: str) -> None:
         """Refused or unusable twice: keep the extractive result so we don't pay again."""
         with session_scope(self.engine) as session:
             if task.store_fallback is not None:
                 task.store_fallback(session)
-            for job in task.jobs:
-                queue.complete(
-                    session, job_id=job.id, worker_id=self.worker_id, note=f"fallback: {reason}"
-                )
+            queue.complete_many(
+                session,
+                job_ids=[j.id for j in task.jobs],
+                worker_id=self.worker_id,
+                note=f"fallback: {reason}",
+            )
         self.report.fallbacks += len(task.jobs)
         log.warning("%s fallback for %s: %s", task.kind, task.jobs[0].paper_id, reason)
 
     def complete(self, group: list[LlmJob], *, note: str | None) -> None:
         with session_scope(self.engine) as session:
-            for job in group:
-                queue.complete(session, job_id=job.id, worker_id=self.worker_id, note=note)
+            queue.complete_many(
+                session, job_ids=[j.id for j in group], worker_id=self.worker_id, note=note
+            )
 
     def fail(
         self, group: list[LlmJob], error: str, *, retryable: bool = True, direct: bool = False

@@ -9,8 +9,10 @@ reply is retried once, then the extractive fallback is used.
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 TLDR_MAX_WORDS = 35
 _SPACE = re.compile(r"\s+")
@@ -67,6 +69,42 @@ class CardSummary(_Output):
             if tag and tag not in tags:
                 tags.append(tag)
         return tags[:5]
+
+
+class _PaperKey(_Output):
+    arxiv_id: str = Field(description="The id attribute of the paper element, copied exactly.")
+
+
+class CardEntry(CardSummary, _PaperKey):
+    """One paper's card inside a grouped reply (the id comes first in the schema)."""
+
+
+class Cards(_Output):
+    """Digest cards for the papers given, one per paper."""
+
+    # Each card is validated on its own: a bad one lands in `rejected` (by paper id) and is
+    # retried alone, without discarding the others.
+
+    cards: list[CardEntry] = Field(description="One card per paper, in any order.")
+    # Filled by validation, never part of the schema the model sees.
+    rejected: SkipJsonSchema[dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _each(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("cards"), list):
+            return data  # not even the outer shape: the whole reply is invalid
+        good: list[CardEntry] = []
+        bad: dict[str, str] = {}
+        for item in data["cards"]:
+            try:
+                good.append(CardEntry.model_validate(item))
+            except ValidationError as exc:
+                key = item.get("arxiv_id") if isinstance(item, dict) else None
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ())) or "card"
+                bad[str(key)] = f"{where}: {first.get('msg')}"
+        return {"cards": good, "rejected": bad}
 
 
 class DeepSummary(_Output):

@@ -78,6 +78,7 @@ class AnthropicFake(BatchesMixin, FakeServer):
         self.batch_polls = batch_polls
         self.latency = 0.0  # seconds every direct Messages request takes
         self.batch_outcomes: dict[str, str] = {}
+        self.batch_texts: dict[str, str] = {}  # custom_id -> the reply's text
         self.batch_fate: str | None = None  # missing | expired | canceled, for new batches
         self.batch_poll_errors = 0  # the next N batch retrieves answer 500
         self._script: list[Step] = []

@@ -1,7 +1,8 @@
 """Message Batches for the fake Anthropic API (mixed into AnthropicFake).
 
 `POST /v1/messages/batches` answers every request at once with the default responder (or the
-outcome scripted in `batch_outcomes[custom_id]`: "errored", "expired", "canceled"); the first
+reply text scripted in `batch_texts[custom_id]`, or the outcome scripted in
+`batch_outcomes[custom_id]`: "errored", "expired", "canceled"); the first
 `batch_polls` retrieves say `in_progress`, then the batch has ended and its results are served
 as JSONL, in reverse order (any order, as the real API says). `batch_fate` overrides a new
 batch's whole life: "missing" (retrieve answers 404 not_found_error, as for an unknown id),
@@ -28,6 +29,7 @@ _CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 class BatchesMixin:
     batch_outcomes: dict[str, str]
+    batch_texts: dict[str, str]
     batch_fate: str | None
     batch_poll_errors: int
     batch_polls: int
@@ -62,10 +64,8 @@ class BatchesMixin:
                 outcome = fate
             if outcome == "succeeded":
                 params = self.validate(item["params"])
-                result = {
-                    "type": "succeeded",
-                    "message": self.message(params, default_reply(params)),
-                }
+                text = self.batch_texts.get(item["custom_id"]) or default_reply(params)
+                result = {"type": "succeeded", "message": self.message(params, text)}
             elif outcome == "errored":
                 result = {
                     "type": "errored",

@@ -2,10 +2,10 @@
 
 It walks the JSON schema the request sent in `output_config.format` and fills each field from
 the data in the prompt (the `<paper>` elements, `<topic>`, `<question>`), using the field's name
-as a hint: `tldr` is the abstract's first sentence, `key_points` the next three, `grades` one
-per paper with its `arxiv_id`, `answer` the sentence sharing most words with the question. The
-output is deterministic, realistic in length (so token counts mean something), and copies the
-data as a gullible model would, which is what the safety tests need.
+as a hint: `tldr` is the abstract's first sentence, `key_points` the next three, `grades` and
+`cards` one per paper with its `arxiv_id`, `answer` the sentence sharing most words with the
+question. The output is deterministic, realistic in length (so token counts mean something), and
+copies the data as a gullible model would, which is what the safety tests need.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _string(name: str | None, index: int, ctx: Context) -> str:
 
 
 def _array_len(name: str | None, ctx: Context) -> int:
-    if name == "grades":
+    if name in ("grades", "cards"):
         return len(ctx.papers)
     if name == "quotes":
         return 1 if _best_sentence(ctx)[1] >= 2 else 0
@@ -151,7 +151,7 @@ def generate(schema: dict[str, Any], ctx: Context, *, root: dict[str, Any] | Non
     if kind == "array":
         items = []
         for i in range(_array_len(name, ctx)):
-            if name == "grades":
+            if name in ("grades", "cards"):
                 ctx.paper = ctx.papers[i]
             items.append(generate(schema.get("items", {}), ctx, root=root, name=name, index=i))
         return items
