@@ -4,24 +4,33 @@ index in the semantic half's plan, and a store without vectors still answered by
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import pytest
+from digest_helpers import NOW, add_paper
 from search_helpers import paper
+from slack_cmd_support import all_text, command_replies
 from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db.models import Paper, PaperEmbedding
+from app.db import channels
+from app.db.embeddings import embed_papers
+from app.db.models import Channel, Paper, PaperEmbedding, Relevance
 from app.db.papers import upsert_papers
+from app.digest import select_papers
 from app.errors import UserInputError
 from app.ingest import store_records
-from app.search import search_papers
+from app.relevance import refresh_relevance
+from app.search import score_papers, search_papers, topic_candidates
 from app.search_query import parse, render
 from app.search_semantic import filter_node, query_text
+from app.topics import follow
 from tests.deps import embedder, run_cli
 
+SINCE = NOW - timedelta(days=1)
 PARAPHRASE = "nondeterministic tests that pass and fail randomly"
 
 PAPERS = {
@@ -223,3 +232,71 @@ class TestCli:
         assert "Detecting flaky tests" in result.stdout
         assert result.stderr.count("paperboy embed") == 1, result.stderr
         assert "used words only" in result.stderr
+
+
+class TestTopicMatching:
+    """Digests and LLM grading candidates find a topic's papers by meaning too."""
+
+    @pytest.fixture
+    def channel(self, session: Session) -> Channel:
+        follow(session, channel_id="C1", topic_name="flaky tests")
+        add_paper(session, "2501.00001", "Detecting flaky tests in continuous integration")
+        add_paper(
+            session,
+            "2501.00002",
+            "When browser tests fail intermittently",
+            "Nondeterministic end-to-end tests pass and fail randomly on the same code; "
+            "we study their causes in web applications.",
+        )
+        add_paper(session, "2501.00003", "Protein structure prediction with diffusion")
+        embed_papers(
+            session, embedder=embedder(), paper_ids=list(session.scalars(select(Paper.id)))
+        )
+        session.commit()
+        found = channels.get_channel(session, channel_id="C1")
+        assert found is not None
+        return found
+
+    def test_the_digest_picks_up_a_paper_that_matches_by_meaning(
+        self, session: Session, channel: Channel
+    ) -> None:
+        words = [c.arxiv_id for c in select_papers(session, channel=channel, since=SINCE)]
+        assert words == ["2501.00001"]
+        hybrid = select_papers(session, channel=channel, since=SINCE, embedder=embedder())
+        assert [c.arxiv_id for c in hybrid] == [
+            "2501.00001",
+            "2501.00002",
+        ]  # words-and-meaning first
+        assert hybrid[1].topics == ["flaky tests"]
+
+    def test_a_trending_paper_matches_a_topic_by_meaning(
+        self, session: Session, channel: Channel
+    ) -> None:
+        (topic,) = channels.channel_topics(session, channel_id="C1")
+        ids = ["2501.00001", "2501.00002", "2501.00003"]
+        assert set(score_papers(session, topic=topic, arxiv_ids=ids)) == {"2501.00001"}
+        scores = score_papers(session, topic=topic, arxiv_ids=ids, embedder=embedder())
+        hits = topic_candidates(session, topic=topic, embedder=embedder())
+        # On the scale of the topic's own hits: the same paper, the same score.
+        assert scores == {h.arxiv_id: h.score for h in hits}
+        assert set(scores) == {"2501.00001", "2501.00002"}
+
+    def test_grading_candidates_include_the_paper_that_matches_by_meaning(
+        self, settings: Settings, engine: Engine, channel: Channel
+    ) -> None:
+        refresh_relevance(settings, engine, embedder=embedder())
+        with Session(engine) as session:
+            scored = set(
+                session.scalars(
+                    select(Paper.arxiv_id).join(Relevance, Relevance.paper_id == Paper.id)
+                )
+            )
+        assert scored == {"2501.00001", "2501.00002"}
+
+    def test_slack_topic_search_finds_papers_by_meaning(
+        self, slack_app_server: Any, channel: Channel
+    ) -> None:
+        sent = slack_app_server.command(f"topic {PARAPHRASE}")
+        shown = all_text(command_replies(sent)[0])
+        assert "When browser tests fail intermittently" in shown
+        assert "Protein structure" not in shown
