@@ -36,7 +36,7 @@ from app.search_lexical import (
     text_score,
 )
 from app.search_query import Node, Not, all_of, any_of, parse, render
-from app.search_semantic import query_text, semantic_ranked, semantic_scores
+from app.search_semantic import index_settings, query_text, semantic_ranked, semantic_scores
 from app.timeutil import aware
 
 __all__ = [
@@ -159,7 +159,7 @@ def score_papers(
     lexical = lexical_scores(session, node=node, extra=filters, arxiv_ids=ids)
     if embedder is not None:
         vector = embedder.embed([topic_text(topic)])[0]
-        cutoff = prepare(session, node, topic.query)
+        cutoff = prepare(session, node, topic.query, index_settings(FUSION_DEPTH))
         since = aware(since) if since is not None else None
         lex_list = lexical_ranked(
             session, node=node, extra=filters, cutoff=cutoff, since=since, depth=FUSION_DEPTH
@@ -273,14 +273,15 @@ def _run(
         raise UserInputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
     if mode == "semantic" and embedder is None:
         raise UserInputError("semantic search needs the embedding model")
-    cutoff = prepare(session, node, text)
+    if mode == "hybrid" and embedder is None:
+        mode = "lexical"
+    depth = max(limit, FUSION_DEPTH) if mode == "hybrid" else limit
+    semantic_half = mode != "lexical" and embedder is not None
+    cutoff = prepare(session, node, text, index_settings(depth) if semantic_half else ())
     since = aware(since) if since is not None else None
     filters = [extra] if extra is not None else []
-    depth = max(limit, FUSION_DEPTH) if mode == "hybrid" else limit
     semantic: list[Scored] = []
-    if mode == "hybrid" and embedder is None:
-        mode, depth = "lexical", limit
-    if mode != "lexical" and embedder is not None:
+    if semantic_half and embedder is not None:
         vector = embedder.embed([vector_text])[0]
         semantic, embedded = semantic_ranked(
             session,

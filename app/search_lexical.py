@@ -78,10 +78,12 @@ def text_score(
     return (relevance * recency(published)).cast(Float)
 
 
-def prepare(session: Session, node: Node, text: str) -> datetime | None:
+def prepare(
+    session: Session, node: Node, text: str, settings: Sequence[ColumnElement[Any]] = ()
+) -> datetime | None:
     """Validate the query against PostgreSQL's parser and find the recent window's start, in one
-    round trip. Returns the `published` of the RECENT_WINDOW-th newest paper (None when the store
-    is smaller than that)."""
+    round trip (with `settings`: more set_config calls for this transaction). Returns the
+    `published` of the RECENT_WINDOW-th newest paper (None when the store is smaller)."""
     # Plans must be made with the actual query in hand: psycopg prepares statements it sees
     # often, and a generic plan cannot tell a rare term (use the GIN index) from a common one
     # (read `published` newest first) — a wrong pick costs 100x. For this transaction only.
@@ -98,6 +100,7 @@ def prepare(session: Session, node: Node, text: str) -> datetime | None:
             func.set_config("plan_cache_mode", "force_custom_plan", True),
             func.querytree(to_tsquery(node)),
             newest,
+            *settings,
         )
     ).one()
     # `querytree` is '' when every word is a stopword and 'T' when the query only excludes

@@ -93,6 +93,16 @@ def _filters(
     ]
 
 
+def index_settings(depth: int) -> list[ColumnElement[Any]]:
+    """The HNSW scan's settings for this transaction (app.search_lexical.prepare sends them
+    along with its own, in one round trip); semantic_ranked needs them first."""
+    return [
+        func.set_config("hnsw.ef_search", str(max(EF_SEARCH_MIN, depth)), True),
+        func.set_config("hnsw.iterative_scan", "relaxed_order", True),
+        func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
+    ]
+
+
 def semantic_ranked(
     session: Session,
     *,
@@ -105,14 +115,8 @@ def semantic_ranked(
 ) -> tuple[list[Scored], bool]:
     """The best `depth` semantic hits above the floor, best first (similarity x recency), and
     whether any vector of `model` passed the filters at all (False: the store is not embedded
-    yet for this model, or nothing embedded is left by the filters)."""
-    session.execute(
-        select(
-            func.set_config("hnsw.ef_search", str(max(EF_SEARCH_MIN, depth)), True),
-            func.set_config("hnsw.iterative_scan", "relaxed_order", True),
-            func.set_config("hnsw.max_scan_tuples", str(MAX_SCAN_TUPLES), True),
-        )
-    )
+    yet for this model, or nothing embedded is left by the filters). `index_settings(depth)`
+    must have been applied in this transaction."""
     distance = PaperEmbedding.embedding.cosine_distance(vector)
     near = (
         select(PaperEmbedding.paper_id, distance.label("distance"), Paper.published)
