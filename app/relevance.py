@@ -1,7 +1,8 @@
 """Relevance of papers to topics, and the cost guard on what gets summarized.
 
-Runs after every ingest (app/scheduler.py `ingest_job`). For each topic, full-text search
-(app.search.topic_candidates) gives ranked candidates; their lexical scores go into `relevance`.
+Runs after every ingest (app/scheduler.py `ingest_job`). For each topic, hybrid search
+(app.search.topic_candidates: words and, with an embedder, meaning) gives ranked candidates;
+their scores go into `relevance` (its `lexical_score` column).
 With an LLM, only the topic's top RELEVANCE_TOP_K candidates not graded yet are queued for
 grading (ten papers to a call), and only papers that match some topic get card jobs, most
 relevant first. Nothing else is ever sent to the model. Without an LLM the lexical score stands
@@ -24,6 +25,7 @@ from app.db.engine import session_scope
 from app.db.models import Topic
 from app.db.relevance import store_lexical, topics, ungraded
 from app.db.summaries import papers_without_current
+from app.embeddings import Embedder
 from app.errors import UserInputError
 from app.llm.client import llm_configured
 from app.llm.prompts import CARD_PROMPT_VERSION, GRADE_PROMPT_VERSION
@@ -48,11 +50,18 @@ class RelevanceReport:
 
 
 def _candidates(
-    session_engine: Engine, topic: Topic, *, limit: int, since: datetime | None
+    session_engine: Engine,
+    topic: Topic,
+    *,
+    limit: int,
+    since: datetime | None,
+    embedder: Embedder | None,
 ) -> list[SearchHit]:
     with session_scope(session_engine) as session:
         try:
-            return topic_candidates(session, topic=topic, limit=limit, since=since)
+            return topic_candidates(
+                session, topic=topic, limit=limit, since=since, embedder=embedder
+            )
         except UserInputError as exc:  # a topic whose query finds nothing searchable
             log.warning("topic %r has no usable query: %s", topic.name, exc)
             return []
@@ -64,6 +73,7 @@ def refresh_relevance(
     *,
     topic_ids: Iterable[int] | None = None,
     since: datetime | None = None,
+    embedder: Embedder | None = None,
 ) -> RelevanceReport:
     """Store lexical scores, queue LLM grading of each topic's new top candidates, and queue
     cards for the papers that match a topic (when no topic filter is given)."""
@@ -71,7 +81,9 @@ def refresh_relevance(
     with session_scope(engine) as session:
         chosen = topics(session, topic_ids=topic_ids)
     for topic in chosen:
-        hits = _candidates(engine, topic, limit=CANDIDATES_PER_TOPIC, since=since)
+        hits = _candidates(
+            engine, topic, limit=CANDIDATES_PER_TOPIC, since=since, embedder=embedder
+        )
         report.topics += 1
         report.scored += len(hits)
         with session_scope(engine) as session:
@@ -96,7 +108,7 @@ def refresh_relevance(
                 max_attempts=settings.llm_max_attempts,
             )
     if topic_ids is None:
-        report.cards_queued = enqueue_cards_for_new_papers(settings, engine)
+        report.cards_queued = enqueue_cards_for_new_papers(settings, engine, embedder=embedder)
     log.info("relevance: %s", report)
     return report
 
@@ -107,6 +119,7 @@ def enqueue_cards_for_new_papers(
     *,
     since: datetime | None = None,
     per_topic: int = CARDS_PER_TOPIC,
+    embedder: Embedder | None = None,
 ) -> int:
     """Queue card jobs for recent papers that match at least one topic and have no current card,
     the most relevant first (best rank in any topic). Returns how many jobs were new."""
@@ -117,7 +130,8 @@ def enqueue_cards_for_new_papers(
         chosen = topics(session)
     best: dict[str, int] = {}
     for topic in chosen:
-        for rank, hit in enumerate(_candidates(engine, topic, limit=per_topic, since=since)):
+        hits = _candidates(engine, topic, limit=per_topic, since=since, embedder=embedder)
+        for rank, hit in enumerate(hits):
             best[hit.arxiv_id] = min(rank, best.get(hit.arxiv_id, rank))
     with session_scope(engine) as session:
         # Papers only a backfill has seen are summarized when someone asks, never in advance.

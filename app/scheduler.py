@@ -177,7 +177,7 @@ def ingest_job(
     report = run_ingest(settings, engine, sources=sources, embedder=embedder)
     embed_backlog(engine, embedder=embedder, limit=EMBED_PER_RUN)
     # Score whatever did arrive even when one source failed; then report the failure.
-    refresh_relevance(settings, engine)
+    refresh_relevance(settings, engine, embedder=embedder)
     failed = [
         f"{s.source}: {s.error or 'failed'}"
         for s in report.sources
@@ -225,13 +225,19 @@ def catch_up_ingest(
         return Outcome.FAILED
 
 
-def digest_tick(settings: Settings, engine: Engine, poster: Poster, now: datetime) -> None:
+def digest_tick(
+    settings: Settings,
+    engine: Engine,
+    poster: Poster,
+    now: datetime,
+    embedder: Embedder | None = None,
+) -> None:
     """Post every channel digest that is due at `now` (each channel's own cron and time zone).
 
     One channel failing does not stop the others; the run is still recorded as failed, so
     /healthz shows it (the digest resumes on a later tick).
     """
-    results = run_due_digests(settings, engine, poster, now)
+    results = run_due_digests(settings, engine, poster, now, embedder=embedder)
     failed = [r for r in results if r.status == DigestOutcome.FAILED]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
@@ -266,7 +272,7 @@ def job_specs(
         JobSpec(
             id="digest",
             trigger=CronTrigger(minute="*", second=0, timezone=SCHEDULER_TZ),
-            body=lambda slot: digest_tick(settings, engine, poster, slot),
+            body=lambda slot: digest_tick(settings, engine, poster, slot, embedder),
             misfire_grace_time=50,
         ),
         JobSpec(

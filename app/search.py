@@ -1,58 +1,75 @@
-"""Full-text search over the papers: PostgreSQL's weighted tsvector (title A, abstract B) behind a
-GIN index, ranked by `ts_rank_cd` blended with recency (text_score; the formula is in
-docs/ranking.md).
+"""Search over the papers: the lexical half (app/search_lexical.py, full text) and the semantic
+half (app/search_semantic.py, vectors), fused by reciprocal rank fusion. One module for every
+caller: `paperboy search`, `/papers search`, a topic's candidates for digests and LLM grading,
+and whether a trending paper matches a topic.
 
-Ranking is the expensive part (it reads every candidate's tsvector), so only the newest
-CANDIDATES matches are ranked, found in two bounded stages:
-1. matches among the newest RECENT_WINDOW papers. Whichever plan PostgreSQL picks (the GIN bitmap
-   ANDed with the `published` range, or `published` read newest first with the match as a
-   filter), it touches at most that many rows — this is what keeps a term found in 40% of the
-   archive ("language model") as fast as a rare one;
-2. only when stage one found fewer than ENOUGH_RECENT (a rare term): the newest older matches,
-   which for a rare term come straight from the GIN index.
-The scores of the candidates are computed, the top `limit` are joined back to their papers.
-Papers without a `published` date are only found while the store is smaller than the window.
+Modes: `lexical` (words only), `semantic` (vectors only) and `hybrid` (both, fused; the
+default). Each half ranks its best FUSION_DEPTH papers (text score, or similarity, times the
+same recency factor); a paper's fused score is sum over the halves that found it of
+1 / (RRF_K + rank), scaled so that first in both halves is 1.0 (docs/ranking.md). Without an
+embedder, or when no vector of the embedder's model passes the filters (a store not embedded
+yet), hybrid is lexical: same hits, same scores.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    SQLColumnExpression,
-    Subquery,
-    func,
-    literal,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
-from app.db.models import Paper, Topic
+from app.db.models import Paper, PaperEmbedding, Topic
 from app.db.papers import signal_join
+from app.embeddings import Embedder
 from app.errors import UserInputError
 from app.paperids import abs_url
-from app.search_query import Node, Not, all_of, any_of, parse, render, to_tsquery
+from app.search_lexical import (
+    HALF_LIFE_DAYS,
+    RECENCY_FLOOR,
+    Scored,
+    lexical_ranked,
+    lexical_scores,
+    prepare,
+    text_score,
+)
+from app.search_query import Node, Not, all_of, any_of, parse, render
+from app.search_semantic import (
+    SEARCH_SIMILARITY_FLOOR,
+    SIMILARITY_FLOOR,
+    index_settings,
+    query_text,
+    semantic_ranked,
+    semantic_scores,
+)
 from app.timeutil import aware
 
-# At most this many of the newest matches are ranked (per stage), whatever the term.
-CANDIDATES = 500
-# Stage one: the newest papers searched first. Stage two runs when it found fewer than
-# ENOUGH_RECENT matches (a term in under 2% of recent papers).
-RECENT_WINDOW = 10_000
-ENOUGH_RECENT = 200
+__all__ = [
+    "HALF_LIFE_DAYS",
+    "RECENCY_FLOOR",
+    "Mode",
+    "SearchHit",
+    "check_query",
+    "has_vectors",
+    "normalize_query",
+    "score_papers",
+    "search_papers",
+    "text_score",
+    "topic_candidates",
+    "topic_query",
+    "topic_text",
+]
+
+Mode = Literal["lexical", "semantic", "hybrid"]
+MODES: tuple[str, ...] = get_args(Mode)
 MAX_LIMIT = 200
-# The text score's recency factor (text_score; docs/ranking.md states the formula and why).
-HALF_LIFE_DAYS = 21.0
-RECENCY_FLOOR = 0.4
-# ts_rank_cd normalisation 32 maps scores into [0, 1) (rank / (rank + 1)).
-_RANK_NORMALIZATION = 32
+# Reciprocal rank fusion's constant (Cormack et al. 2009's 60): a paper ranked first by one
+# half only counts half as much as one first in both, and ranks deep in a list still count.
+RRF_K = 60
+# Papers each half ranks before fusion (a larger `limit` ranks that many).
+FUSION_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,9 @@ class SearchHit:
     url: str
     hf_upvotes: int | None
     abstract: str
+    # 1-based rank in each half's list; None when that half did not find the paper.
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The `paperboy search --json` shape (the abstract is left out: it is long)."""
@@ -81,39 +101,98 @@ def normalize_query(text: str) -> str:
 
 
 def search_papers(
-    session: Session, *, text: str, limit: int = 10, since: datetime | None = None
+    session: Session,
+    *,
+    text: str,
+    limit: int = 10,
+    since: datetime | None = None,
+    mode: Mode = "hybrid",
+    embedder: Embedder | None = None,
 ) -> list[SearchHit]:
-    """Papers matching `text`, best first. Raises UserInputError for text with nothing to find."""
-    return _run(session, node=parse(text), text=text, limit=limit, since=since)
+    """Papers matching `text`, best first. Raises UserInputError for text with nothing to find
+    (or semantic mode without an embedder)."""
+    node = parse(text)
+    return _run(
+        session,
+        node=node,
+        text=text,
+        vector_text=query_text(node),
+        limit=limit,
+        since=since,
+        mode=mode,
+        embedder=embedder,
+        floor=SEARCH_SIMILARITY_FLOOR,
+    )
 
 
 def topic_candidates(
-    session: Session, *, topic: Topic, limit: int = 50, since: datetime | None = None
+    session: Session,
+    *,
+    topic: Topic,
+    limit: int = 50,
+    since: datetime | None = None,
+    embedder: Embedder | None = None,
 ) -> list[SearchHit]:
-    """Papers for a topic, best first: what topic_query finds, scored by text_score."""
+    """Papers for a topic, best first: hybrid search of topic_query, its vector topic_text's."""
     node, extra = topic_query(topic)
-    return _run(session, node=node, text=topic.query, limit=limit, since=since, extra=extra)
+    return _run(
+        session,
+        node=node,
+        text=topic.query,
+        vector_text=topic_text(topic),
+        limit=limit,
+        since=since,
+        mode="hybrid",
+        embedder=embedder,
+        extra=extra,
+    )
 
 
-def score_papers(session: Session, *, topic: Topic, arxiv_ids: Iterable[str]) -> dict[str, float]:
+def score_papers(
+    session: Session,
+    *,
+    topic: Topic,
+    arxiv_ids: Iterable[str],
+    since: datetime | None = None,
+    embedder: Embedder | None = None,
+) -> dict[str, float]:
     """{arxiv_id: score} for those of the given papers that match the topic, on the scale of
-    topic_candidates' hits (a trending paper and a search hit compare fairly)."""
+    topic_candidates' hits with the same `since` (a trending paper and a search hit compare
+    fairly): in hybrid, each paper is ranked where its score would sit in each half's list."""
     ids = list(dict.fromkeys(arxiv_ids))
     if not ids:
         return {}
     node, extra = topic_query(topic)
-    query = to_tsquery(node)
-    score = text_score(Paper.search_vector, query, Paper.published)
-    stmt = select(Paper.arxiv_id, score).where(
-        Paper.arxiv_id.in_(ids),
-        Paper.search_vector.bool_op("@@")(query),
-        *([extra] if extra is not None else []),
-    )
-    return {
-        arxiv_id: round(float(value or 0.0), 6)
-        for arxiv_id, value in session.execute(stmt)
-        if arxiv_id is not None
-    }
+    filters = [extra] if extra is not None else []
+    lexical = lexical_scores(session, node=node, extra=filters, arxiv_ids=ids)
+    if embedder is not None:
+        vector = embedder.embed([topic_text(topic)])[0]
+        cutoff = prepare(session, node, topic.query, index_settings(FUSION_DEPTH))
+        since = aware(since) if since is not None else None
+        lex_list = lexical_ranked(
+            session, node=node, extra=filters, cutoff=cutoff, since=since, depth=FUSION_DEPTH
+        )
+        sem_list, embedded = semantic_ranked(
+            session,
+            vector=vector,
+            model=embedder.name,
+            node=node,
+            extra=filters,
+            since=since,
+            depth=FUSION_DEPTH,
+        )
+        if embedded:
+            semantic = semantic_scores(
+                session, vector=vector, model=embedder.name, node=node, extra=filters, arxiv_ids=ids
+            )
+            fused = {}
+            for arxiv_id in ids:
+                lex, sem = lexical.get(arxiv_id), semantic.get(arxiv_id)
+                ranks = (_insert_rank(lex_list, lex), _insert_rank(sem_list, sem))
+                if lex is not None or sem is not None:
+                    fused[arxiv_id] = round(_fused(*ranks), 6)
+            return fused
+    return {a: round(score, 6) for a, (_, score) in lexical.items()}
 
 
 def topic_query(topic: Topic) -> tuple[Node, ColumnElement[bool] | None]:
@@ -132,24 +211,29 @@ def topic_query(topic: Topic) -> tuple[Node, ColumnElement[bool] | None]:
     return node, (Paper.categories.overlap(categories) if categories else None)
 
 
-def text_score(
-    vector: SQLColumnExpression[Any], query: ColumnElement[Any], published: SQLColumnExpression[Any]
-) -> ColumnElement[float]:
-    """The one text score (docs/ranking.md): ts_rank_cd in [0, 1) scaled by recency, so a fresh
-    paper wins a close call and a much better old match still wins."""
-    age_days = func.extract("epoch", func.now() - published) / 86400.0
-    decay = func.coalesce(
-        func.exp(literal(-math.log(2) / HALF_LIFE_DAYS) * func.greatest(age_days, 0.0)), 0.0
-    )
-    relevance = func.ts_rank_cd(vector, query, _RANK_NORMALIZATION)
-    return (relevance * (RECENCY_FLOOR + (1 - RECENCY_FLOOR) * decay)).cast(Float)
+def topic_text(topic: Topic) -> str:
+    """What a topic's vector is made of: its name, then the words its query and expansion ask
+    for (excluded words left out), each word once."""
+    node, _ = topic_query(topic)
+    words = topic.name.split()
+    seen = {w.lower() for w in words}
+    for word in query_text(node).split():
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return " ".join(words)
 
 
 def check_query(session: Session, *, text: str) -> str:
     """Validate text as a search (including stopword-only text); returns its normal form."""
     node = parse(text)
-    _prepare(session, node, text)
+    prepare(session, node, text)
     return render(node)
+
+
+def has_vectors(session: Session, *, model: str) -> bool:
+    """Whether any paper has a vector from `model` (else hybrid search is lexical only)."""
+    return bool(session.scalar(select(exists().where(PaperEmbedding.model == model))))
 
 
 # --- internals -----------------------------------------------------------------------------
@@ -162,38 +246,21 @@ def _parse_or_none(text: str) -> Node | None:
         return None
 
 
-def _prepare(session: Session, node: Node, text: str) -> datetime | None:
-    """Validate the query against PostgreSQL's parser and find the recent window's start, in one
-    round trip. Returns the `published` of the RECENT_WINDOW-th newest paper (None when the store
-    is smaller than that)."""
-    # Plans must be made with the actual query in hand: psycopg prepares statements it sees
-    # often, and a generic plan cannot tell a rare term (use the GIN index) from a common one
-    # (read `published` newest first) — a wrong pick costs 100x. For this transaction only.
-    newest = (
-        select(Paper.published)
-        .where(Paper.published.is_not(None))
-        .order_by(Paper.published.desc())
-        .offset(RECENT_WINDOW)
-        .limit(1)
-        .scalar_subquery()
-    )
-    row = session.execute(
-        select(
-            func.set_config("plan_cache_mode", "force_custom_plan", True),
-            func.querytree(to_tsquery(node)),
-            newest,
-        )
-    ).one()
-    # `querytree` is '' when every word is a stopword and 'T' when the query only excludes
-    # (which no index can answer).
-    if row[1] == "":
-        raise UserInputError(
-            f"{text[:80]!r} has only words too common to search for (like 'the', 'of'): "
-            "add a more specific word"
-        )
-    if row[1] == "T":
-        raise UserInputError(f"{text[:80]!r} only excludes: add a word to look for")
-    return row[2]
+def _fused(lexical_rank: int | None, semantic_rank: int | None) -> float:
+    """Reciprocal rank fusion, scaled so that first in both halves is 1.0."""
+    total = sum(1.0 / (RRF_K + r) for r in (lexical_rank, semantic_rank) if r is not None)
+    return total * (RRF_K + 1) / 2
+
+
+def _insert_rank(ranked: Sequence[Scored], found: tuple[int, float] | None) -> int | None:
+    """A paper's rank in a half's list: its place there, else where its score would sit."""
+    if found is None:
+        return None
+    paper_id, score = found
+    for i, entry in enumerate(ranked):
+        if entry.paper_id == paper_id or entry.score < score:
+            return i + 1
+    return len(ranked) + 1
 
 
 def _run(
@@ -201,83 +268,98 @@ def _run(
     *,
     node: Node,
     text: str,
+    vector_text: str,
     limit: int,
     since: datetime | None,
+    mode: Mode,
+    embedder: Embedder | None,
     extra: ColumnElement[bool] | None = None,
+    floor: float = SIMILARITY_FLOOR,
 ) -> list[SearchHit]:
     if not 1 <= limit <= MAX_LIMIT:
         raise UserInputError(f"limit must be between 1 and {MAX_LIMIT} (got {limit})")
-    cutoff = _prepare(session, node, text)
-    query = to_tsquery(node)
-    match = [
-        Paper.search_vector.bool_op("@@")(query),
-        # Hits are addressed by arXiv id (Slack buttons, digests): papers without one, known
-        # only by another id, are stored but not offered yet.
-        Paper.arxiv_id.is_not(None),
-        *([extra] if extra is not None else []),
-    ]
-    candidates = _candidates(match, cutoff=cutoff, since=aware(since) if since else None)
+    if mode not in MODES:
+        raise UserInputError(f"mode must be one of {', '.join(MODES)} (got {mode!r})")
+    if mode == "semantic" and embedder is None:
+        raise UserInputError("semantic search needs the embedding model")
+    if mode == "hybrid" and embedder is None:
+        mode = "lexical"
+    depth = max(limit, FUSION_DEPTH) if mode == "hybrid" else limit
+    semantic_half = mode != "lexical" and embedder is not None
+    cutoff = prepare(session, node, text, index_settings(depth) if semantic_half else ())
+    since = aware(since) if since is not None else None
+    filters = [extra] if extra is not None else []
+    semantic: list[Scored] = []
+    if semantic_half and embedder is not None:
+        vector = embedder.embed([vector_text])[0]
+        semantic, embedded = semantic_ranked(
+            session,
+            vector=vector,
+            model=embedder.name,
+            node=node,
+            extra=filters,
+            since=since,
+            depth=depth,
+            floor=floor,
+        )
+        if not embedded and mode == "hybrid":
+            mode, depth = "lexical", limit  # nothing embedded to compare with: words only
+    lexical: list[Scored] = []
+    if mode != "semantic":
+        lexical = lexical_ranked(
+            session, node=node, extra=filters, cutoff=cutoff, since=since, depth=depth
+        )
+    lex_rank = {s.paper_id: i + 1 for i, s in enumerate(lexical)}
+    sem_rank = {s.paper_id: i + 1 for i, s in enumerate(semantic)}
+    if mode == "hybrid":
+        scores = {pid: _fused(lex_rank.get(pid), sem_rank.get(pid)) for pid in lex_rank | sem_rank}
+    else:
+        scores = {s.paper_id: s.score for s in (lexical if mode == "lexical" else semantic)}
+    # Ties (equal fused ranks) go to the better lexical rank, then semantic, then paper id.
+    last = depth + 1
+    order = sorted(
+        scores, key=lambda p: (-scores[p], lex_rank.get(p, last), sem_rank.get(p, last), p)
+    )[:limit]
+    return _hits(session, order, scores, lex_rank, sem_rank)
 
-    score = text_score(candidates.c.search_vector, query, candidates.c.published).label("score")
-    order = (score.desc(), candidates.c.published.desc().nulls_last(), candidates.c.id)
-    top = select(candidates.c.id, score).order_by(*order).limit(limit).subquery("top")
+
+def _hits(
+    session: Session,
+    order: list[int],
+    scores: dict[int, float],
+    lex_rank: dict[int, int],
+    sem_rank: dict[int, int],
+) -> list[SearchHit]:
+    if not order:
+        return []
     hf, on_hf = signal_join("hf")
     rows = session.execute(
         select(
+            Paper.id,
             Paper.arxiv_id,
             Paper.title,
             Paper.authors,
             Paper.published,
             hf.data["upvotes"].as_integer().label("hf_upvotes"),
             Paper.abstract,
-            top.c.score,
         )
-        .join(top, top.c.id == Paper.id)
         .outerjoin(hf, on_hf)
-        .order_by(top.c.score.desc(), Paper.published.desc().nulls_last(), Paper.id)
+        .where(Paper.id.in_(order))
     ).all()
+    by_id = {row.id: row for row in rows}
     return [
         SearchHit(
             arxiv_id=row.arxiv_id,
             title=row.title,
             authors=[a.get("name", "") for a in row.authors or () if isinstance(a, dict)],
             published=row.published,
-            score=round(float(row.score), 6),
+            score=round(float(scores[pid]), 6),
             url=abs_url(row.arxiv_id),
             hf_upvotes=row.hf_upvotes,
             abstract=row.abstract or "",
+            lexical_rank=lex_rank.get(pid),
+            semantic_rank=sem_rank.get(pid),
         )
-        for row in rows
+        for pid in order
+        if (row := by_id.get(pid)) is not None
     ]
-
-
-def _candidates(
-    match: list[ColumnElement[bool]], *, cutoff: datetime | None, since: datetime | None
-) -> Subquery:
-    """The matches to rank: the two stages of the module docstring."""
-    # Only what ranking needs travels through the sorts; the rest is joined to the top rows.
-    cols = (Paper.id, Paper.published, Paper.search_vector)
-    newest_first = Paper.published.desc()
-    after_since = [Paper.published >= since] if since is not None else []
-    if cutoff is None or (since is not None and since >= cutoff):
-        # A store smaller than the window, or a recent `since`: one stage is enough.
-        return (
-            select(*cols).where(*match, *after_since).order_by(newest_first).limit(CANDIDATES)
-        ).subquery("candidates")
-    recent = (
-        select(*cols)
-        .where(*match, Paper.published >= cutoff)
-        .order_by(newest_first)
-        .limit(CANDIDATES)
-        .cte("recent")
-        .prefix_with("MATERIALIZED")
-    )
-    # A one-time filter: PostgreSQL skips stage two entirely when stage one found enough.
-    enough = select(func.count()).select_from(recent).scalar_subquery() >= ENOUGH_RECENT
-    older = (
-        select(*cols)
-        .where(*match, Paper.published < cutoff, *after_since, ~enough)
-        .order_by(newest_first)
-        .limit(CANDIDATES)
-    )
-    return union_all(select(recent), older).subquery("candidates")

@@ -15,7 +15,7 @@ parentheses group. Unbalanced quotes and parentheses are tolerated.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import Any
 
@@ -49,6 +49,9 @@ _INNER_HYPHEN = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 class Term:
     text: str  # lower case, edge punctuation stripped
     phrase: bool = False  # words must be adjacent (quoted, or a known long form)
+    # Typed in quotes: required of semantic hits too (app/search_semantic.py). Not part of
+    # equality, so a quoted long form and its expansion stay one term.
+    quoted: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ def parse(text: str) -> Node:
 def render(node: Node, *, top: bool = True) -> str:
     """The canonical text form, which parses back to the same query."""
     if isinstance(node, Term):
-        return f'"{node.text}"' if node.phrase else node.text
+        return f'"{node.text}"' if node.phrase or node.quoted else node.text
     if isinstance(node, Not):
         return "-" + render(node.part, top=False)
     if isinstance(node, AnyOf):
@@ -185,7 +188,7 @@ def _parse_atom(tokens: list[tuple[str, str]], pos: int, depth: int) -> tuple[No
             return None, pos + 1
         return _parse_all(tokens, pos + 1, depth + 1)
     if kind == "phrase":
-        return Term(value, phrase=" " in value), pos + 1
+        return Term(value, phrase=" " in value, quoted=True), pos + 1
     if kind == "word":
         return _word(value), pos + 1
     return None, pos + 1

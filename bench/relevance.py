@@ -24,7 +24,6 @@ Targets: hybrid recall@10 on paraphrases at least 1.5x lexical; on keyword queri
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import sys
@@ -36,38 +35,20 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
+from app.embeddings import Embedder, build_embedder  # noqa: E402
 from app.errors import UserInputError  # noqa: E402
-from app.search import search_papers  # noqa: E402
+from app.ingest import store_records  # noqa: E402
+from app.search import Mode, search_papers  # noqa: E402
 from bench.ingest_search import bench_database  # noqa: E402
 from bench.relevance_set import Query, load_papers, load_queries, problems  # noqa: E402
 
-MODES = ("lexical", "semantic", "hybrid")
+MODES: tuple[Mode, ...] = ("lexical", "semantic", "hybrid")
 K = 10
 
-# --- adapter until hybrid search and the embeddings foundation are merged (then delete it) ----
-HAS_MODES = "mode" in inspect.signature(search_papers).parameters
-try:
-    from app.embeddings import build_embedder
-    from app.ingest import store_records
-except ImportError:  # this branch predates app/embeddings.py
-    build_embedder = store_records = None
 
-
-def store(session: Session, records: list[Any], embedder: Any) -> None:
-    if store_records is None:
-        from app.db.papers import upsert_papers
-
-        upsert_papers(session, records=records)
-    else:
-        store_records(session, records=records, embedder=embedder)
-
-
-def search(session: Session, text: str, mode: str, embedder: Any) -> list[str]:
-    kwargs = {"mode": mode, "embedder": embedder} if HAS_MODES else {}
-    return [h.arxiv_id for h in search_papers(session, text=text, limit=K, **kwargs)]
-
-
-# --- end of adapter ---------------------------------------------------------------------------
+def search(session: Session, text: str, mode: Mode, embedder: Embedder) -> list[str]:
+    hits = search_papers(session, text=text, limit=K, mode=mode, embedder=embedder)
+    return [h.arxiv_id for h in hits]
 
 
 def recall(hits: list[str], relevant: dict[str, int]) -> float:
@@ -83,7 +64,7 @@ def ndcg(hits: list[str], relevant: dict[str, int]) -> float:
 
 
 def run_queries(
-    session: Session, queries: list[Query], mode: str, embedder: Any
+    session: Session, queries: list[Query], mode: Mode, embedder: Embedder
 ) -> dict[str, list[str]]:
     hits: dict[str, list[str]] = {}
     for q in queries:
@@ -130,10 +111,10 @@ def main() -> None:
     papers, queries = load_papers(), load_queries()
     if found := problems(papers, queries):
         sys.exit("bench/data is not a sound relevance set:\n" + "\n".join(found))
-    embedder = build_embedder() if build_embedder is not None else None
-    modes = MODES if HAS_MODES and embedder is not None else ("lexical",)
+    embedder = build_embedder()
+    modes = MODES
     with bench_database() as engine, Session(engine) as session:
-        store(session, papers, embedder)
+        store_records(session, records=papers, embedder=embedder)
         session.commit()
         hits = {mode: run_queries(session, queries, mode, embedder) for mode in modes}
     out, rows = figures(queries, hits)
@@ -155,7 +136,7 @@ def main() -> None:
         "keyword_recall10_hybrid": out.pop("keyword_recall10_hybrid"),
         "ndcg10_hybrid": out.pop("ndcg10_hybrid"),
         **out,
-        "embedder": getattr(embedder, "name", None),
+        "embedder": embedder.name,
         "hybrid_loses": [r["id"] for r in loses] if "hybrid" in hits else None,
     }
     print(json.dumps(line))

@@ -5,16 +5,31 @@ search sees the same shape as the real archive.
 common terms that make naive ranking slow); a Zipf-shaped tail of made-up words keeps the
 tsvectors as varied as real abstracts; a handful of rare terms appear in about 0.05% of papers
 each (the queries a GIN index answers instantly).
+
+The tail words are real English words: the whole-word entries of the embedding model's own
+tokenizer vocabulary (app/embeddings.py), most frequent first. Made-up words would each split
+into several tokens and make the embedder's throughput (tokens per paper) unrealistically poor;
+abstracts run to about 100-190 words, as real ones do.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 
+from app.embeddings import _wordllama_dir
 from app.sources.records import Author, PaperRecord
+
+TOKENIZER = "l2_supercat_tokenizer_config.json"
+# Words of bench/ingest_search.py's queries: the tail must not make them more common.
+QUERY_WORDS = [
+    "language", "model", "models", "reinforcement", "learning", "agents", "agent", "retrieval",
+    "augmented", "generation", "graph", "neural", "network", "quantization", "speculative",
+    "decoding", "flaky", "tests",
+]  # fmt: skip
 
 # (weight, categories, title phrases, abstract phrases): one research area per paper.
 AREAS: list[tuple[float, list[str], list[str], list[str]]] = [
@@ -197,13 +212,24 @@ RARE = [
 ]
 FIRST = ["Ana", "Wei", "Priya", "John", "Fatima", "Luca", "Mei", "Omar", "Sofia", "Kenji"]
 LAST = ["Chen", "Garcia", "Smith", "Kumar", "Rossi", "Tanaka", "Okafor", "Novak", "Kim", "Silva"]
-SYLLABLES = ["ka", "lo", "mi", "ren", "tor", "vas", "ul", "ix", "zen", "qua", "bri", "dol"]
 
 
 def _tail_words(rng: random.Random, size: int = 5000) -> tuple[list[str], list[float]]:
-    """Made-up words with Zipf weights (cumulative, so each draw is a bisect): the long tail of
-    real abstracts' vocabulary."""
-    words = sorted({"".join(rng.choices(SYLLABLES, k=rng.randint(2, 4))) for _ in range(size)})
+    """Real words with Zipf weights (cumulative, so each draw is a bisect): the long tail of
+    real abstracts' vocabulary. Words of the benchmark's queries and rare terms are left out, so
+    their frequencies stay the ones the module docstring states."""
+    vocab = json.loads((_wordllama_dir() / "tokenizers" / TOKENIZER).read_text())["model"]["vocab"]
+    reserved = {w for phrase in RARE + QUERY_WORDS for w in phrase.lower().split()}
+    words = [
+        token[1:]
+        for token, _ in sorted(vocab.items(), key=lambda item: item[1])
+        if token.startswith("\u2581")
+        and token[1:].isascii()
+        and token[1:].isalpha()
+        and token[1:].islower()
+        and len(token) > 4
+        and token[1:] not in reserved
+    ][:size]
     return words, list(accumulate(1.0 / (rank + 1) for rank in range(len(words))))
 
 
@@ -217,7 +243,7 @@ def generate(n: int, *, seed: int = 7, now: datetime | None = None) -> Iterator[
         _, cats, title_pool, pool = rng.choices(AREAS, cum_weights=area_cum)[0]
         published = now - timedelta(days=730 * (n - i) / n, minutes=rng.randint(0, 600))
         sentences = []
-        for _ in range(rng.randint(5, 8)):
+        for _ in range(rng.randint(7, 11)):
             words = rng.choices(COMMON, k=rng.randint(6, 10))
             words += rng.choices(tail, cum_weights=tail_cum, k=rng.randint(4, 8))
             words.append(rng.choice(pool))

@@ -62,8 +62,10 @@ class TestSearchCommand:
         assert [h["arxiv_id"] for h in hits] == [papers["llm"]]
         (hit,) = hits
         assert set(hit) == {
-            "arxiv_id", "title", "authors", "published", "score", "url", "hf_upvotes"
+            "arxiv_id", "title", "authors", "published", "score", "url", "hf_upvotes",
+            "lexical_rank", "semantic_rank",
         }  # fmt: skip
+        assert (hit["lexical_rank"], hit["semantic_rank"]) == (1, None)  # stored without vectors
         assert hit["title"] == "Large language models that [bold]search[/bold]"
         assert hit["authors"] == ["Grace Hopper"]
         assert hit["url"] == f"https://arxiv.org/abs/{papers['llm']}"

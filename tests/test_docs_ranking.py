@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import search
+from app import search, search_semantic
 from app.digest.rank import WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,17 @@ def test_the_text_score_constants_in_the_doc_are_the_codes() -> None:
     assert _table("Text score") == pytest.approx(code)
 
 
-@pytest.mark.parametrize("heading", ["Digest score", "Text score"])
+def test_the_hybrid_search_constants_in_the_doc_are_the_codes() -> None:
+    code = {
+        "SIMILARITY_FLOOR": search_semantic.SIMILARITY_FLOOR,
+        "SEARCH_SIMILARITY_FLOOR": search_semantic.SEARCH_SIMILARITY_FLOOR,
+        "RRF_K": search.RRF_K,
+        "FUSION_DEPTH": search.FUSION_DEPTH,
+    }
+    assert _table("Hybrid search") == pytest.approx(code)
+
+
+@pytest.mark.parametrize("heading", ["Digest score", "Text score", "Hybrid search"])
 def test_the_formula_uses_every_weight_of_its_table(heading: str) -> None:
     formula = _formula(heading)
     unused = [name for name in _table(heading) if not re.search(rf"\b{name}\b", formula)]

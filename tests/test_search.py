@@ -9,7 +9,7 @@ from search_helpers import NOW, paper, store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import app.search as search_module
+import app.search_lexical as search_lexical
 from app.db.models import Paper
 from app.errors import UserInputError
 from app.search import normalize_query, search_papers
@@ -108,8 +108,10 @@ class TestRanking:
         assert hit.published is not None and hit.published <= NOW
         assert "draft model" in hit.abstract
         assert 0 < hit.score < 1
+        assert (hit.lexical_rank, hit.semantic_rank) == (1, None)  # no embedder: words only
         assert set(hit.as_json()) == {
-            "arxiv_id", "title", "authors", "published", "score", "url", "hf_upvotes"
+            "arxiv_id", "title", "authors", "published", "score", "url", "hf_upvotes",
+            "lexical_rank", "semantic_rank",
         }  # fmt: skip
 
     def test_limit_and_since(self, session: Session) -> None:
@@ -245,9 +247,9 @@ class TestLargeStores:
 
     @pytest.fixture(autouse=True)
     def small_window(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(search_module, "RECENT_WINDOW", 4)
-        monkeypatch.setattr(search_module, "ENOUGH_RECENT", 2)
-        monkeypatch.setattr(search_module, "CANDIDATES", 3)
+        monkeypatch.setattr(search_lexical, "RECENT_WINDOW", 4)
+        monkeypatch.setattr(search_lexical, "ENOUGH_RECENT", 2)
+        monkeypatch.setattr(search_lexical, "CANDIDATES", 3)
 
     def test_a_rare_term_is_found_beyond_the_recent_window(self, session: Session) -> None:
         old, older = store(

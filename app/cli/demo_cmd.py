@@ -106,7 +106,7 @@ def summaries_step(ctx: DemoContext) -> None:
         console.print("No ANTHROPIC_API_KEY: summaries below are extractive (marked as such)")
         return
     direct = cfg.model_copy(update={"llm_batch_min": 10**9})
-    queued = refresh_relevance(direct, ctx.engine)
+    queued = refresh_relevance(direct, ctx.engine, embedder=ctx.embedder)
     with console.status("Claude is grading and summarizing the best matches..."):
         report = drain(direct, ctx.engine, llm=ctx.llm, pdfs=ctx.pdfs, limit=DEMO_LLM_JOBS)
     console.print(
@@ -122,7 +122,11 @@ def table_step(ctx: DemoContext) -> None:
     with Session(ctx.engine) as session:
         for name in ctx.topic_names:
             topic = get_topic(session, name=name)
-            hits = topic_candidates(session, topic=topic, limit=TOP_PER_TOPIC) if topic else []
+            hits = (
+                topic_candidates(session, topic=topic, limit=TOP_PER_TOPIC, embedder=ctx.embedder)
+                if topic
+                else []
+            )
             table = Table(title=Text(name, style="bold"), title_justify="left", expand=True)
             table.add_column("title", ratio=1)
             table.add_column("arXiv", no_wrap=True)
@@ -146,8 +150,9 @@ def demo_digest_step(ctx: DemoContext) -> None:
     """The end of `paperboy demo`: the demo channel's digest, in the terminal and as JSON."""
     cfg = ctx.settings
     result, path = demo_digest(
-        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=ctx.demo_channel
-    )
+        cfg, ctx.engine, ctx.poster, topics=ctx.topic_names, channel_id=ctx.demo_channel,
+        embedder=ctx.embedder,
+    )  # fmt: skip
     console.rule("The digest a channel following these topics would get")
     if result.payloads:
         console.print(render_text(result.payloads), markup=False, highlight=False)

@@ -180,9 +180,11 @@ def digest(
     cfg = settings()
     if not dry_run and not cfg.slack_bot_token:  # unset, or empty in .env
         raise UserInputError("SLACK_BOT_TOKEN is not set: set it to post, or use --dry-run")
+    rt = runtime()
     result = run_digest(
-        cfg, engine(), runtime().poster, channel_id=channel, force=force, dry_run=dry_run
-    )
+        cfg, engine(), rt.poster, channel_id=channel, force=force, dry_run=dry_run,
+        embedder=rt.embedder,
+    )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))
     elif result.payloads:

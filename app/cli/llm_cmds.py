@@ -40,7 +40,11 @@ def summarize_cmd(
     if rt.llm is None:
         console.print("No ANTHROPIC_API_KEY: nothing sent. Digests show extractive summaries.")
         return
-    queued = enqueue_cards_for_new_papers(rt.settings, rt.engine) if queue_new else 0
+    queued = (
+        enqueue_cards_for_new_papers(rt.settings, rt.engine, embedder=rt.embedder)
+        if queue_new
+        else 0
+    )
     report = drain(rt.settings, rt.engine, llm=rt.llm, pdfs=rt.pdfs, limit=limit)
     if as_json:
         console.print_json(json.dumps({"queued": queued, **report.as_dict()}))

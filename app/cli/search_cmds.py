@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from app.cli._common import app, console, engine, expected_errors
+from app.cli._common import app, console, engine, err_console, expected_errors, runtime
 from app.db.engine import session_scope
 from app.db.topics import list_topics
-from app.search import MAX_LIMIT, normalize_query, search_papers
+from app.search import MAX_LIMIT, MODES, Mode, has_vectors, normalize_query, search_papers
 from app.topics import create_topic, remove_topic
 
 topic_app = typer.Typer(help="Topics: named searches that channels follow.", no_args_is_help=True)
@@ -104,10 +105,35 @@ def search(
     ),
     limit: int = typer.Option(10, "--limit", help=f"How many papers (1 to {MAX_LIMIT})."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+    mode: str = typer.Option(
+        "hybrid",
+        "--mode",
+        help=f"{' | '.join(MODES)}: words, meaning (paper vectors), or both fused.",
+    ),
 ) -> None:
-    """Full-text search of the stored papers, best first (relevance blended with recency)."""
-    with session_scope(engine()) as session:
-        hits = search_papers(session, text=text, limit=limit)
+    """Search the stored papers by words and meaning, best first (blended with recency)."""
+    rt = runtime()
+    with session_scope(rt.engine) as session:
+        hits = search_papers(
+            session,
+            text=text,
+            limit=limit,
+            mode=cast(Mode, mode),  # checked by search_papers: one line when unknown
+            embedder=rt.embedder,
+        )
+        unembedded = (
+            mode != "lexical"
+            and all(hit.semantic_rank is None for hit in hits)
+            and not has_vectors(session, model=rt.embedder.name)
+        )
+    if unembedded:
+        # stderr: --json output stays one parsable line.
+        err_console.print(
+            f"note: no paper has a vector from {rt.embedder.name} yet, so this search "
+            f"{'found nothing' if mode == 'semantic' else 'used words only'}: run `paperboy embed`",
+            markup=False,
+            highlight=False,
+        )
     if as_json:
         # Plain print: rich would wrap long lines and colour the JSON.
         print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False))
@@ -121,6 +147,7 @@ def search(
     table.add_column("arXiv", no_wrap=True)
     table.add_column("title", ratio=1)
     table.add_column("HF ▲", justify="right", no_wrap=True)
+    table.add_column("words | meaning", justify="right", no_wrap=True)
     for hit in hits:
         authors = ", ".join(hit.authors[:3]) + (" et al." if len(hit.authors) > 3 else "")
         title = Text(hit.title)  # Text, not markup: titles are untrusted
@@ -132,5 +159,10 @@ def search(
             hit.arxiv_id,
             title,
             "" if hit.hf_upvotes is None else str(hit.hf_upvotes),
+            f"{_rank(hit.lexical_rank)} | {_rank(hit.semantic_rank)}",
         )
     console.print(table)
+
+
+def _rank(rank: int | None) -> str:
+    return "-" if rank is None else f"#{rank}"

@@ -36,6 +36,7 @@ from app.digest import blocks as digest_blocks
 from app.digest.batch import Batch
 from app.digest.owed import RESUME_WINDOW, owed_papers
 from app.digest.select import Candidate, load_papers, select_papers
+from app.embeddings import Embedder
 from app.llm.cards import cards_for
 from app.timeutil import aware
 
@@ -136,6 +137,7 @@ def choose(
     scheduled_for: datetime,
     force: bool,
     batch: Batch | None = None,
+    embedder: Embedder | None = None,
 ) -> tuple[list[Candidate], datetime]:
     # Forced: as if the channel had no digest yet (its last FIRST_LOOKBACK, posted papers too).
     since = (
@@ -152,7 +154,7 @@ def choose(
         owed = owed_papers(session, channel_ids=[cid]).get(cid, [])
     # Owed papers first (promised before), then up to max_papers fresh ones.
     chosen = select_papers(
-        session, channel=channel, since=since, force=force, batch=batch,
+        session, channel=channel, since=since, force=force, batch=batch, embedder=embedder,
         limit=channel.max_papers + len(owed),
     )  # fmt: skip
     skip = set(owed)
@@ -179,6 +181,7 @@ def plan_run(
     force: bool = False,
     batch: Batch | None = None,
     probably_new: bool = False,
+    embedder: Embedder | None = None,
 ) -> tuple[DigestRun, bool]:
     """(run, created): the run for (channel, scheduled_for), existing or new with its papers
     chosen now. Two processes planning at once end up with the same row (the unique key).
@@ -193,8 +196,9 @@ def plan_run(
         if existing is not None:
             return existing, False
     candidates, since = choose(
-        session, channel=channel, scheduled_for=scheduled_for, force=force, batch=batch
-    )
+        session, channel=channel, scheduled_for=scheduled_for, force=force, batch=batch,
+        embedder=embedder,
+    )  # fmt: skip
     paper_ids = [c.arxiv_id for c in candidates]
     empty_and_silent = not paper_ids and notice_kind(session, channel=channel, since=since) is None
     run = session.scalar(

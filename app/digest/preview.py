@@ -20,6 +20,7 @@ from app.db.engine import session_scope
 from app.db.models import Channel
 from app.digest.ports import Poster
 from app.digest.run import DigestOutcome, DigestResult, run_digest
+from app.embeddings import Embedder
 from app.topics import follow
 
 DEMO_CHANNEL = "CDEMO"
@@ -65,6 +66,7 @@ def demo_digest(
     *,
     topics: Sequence[str],
     channel_id: str | None = None,
+    embedder: Embedder | None = None,
 ) -> tuple[DigestResult, Path]:
     """Render the digest of `topics`, write its Block Kit JSON to PAPERBOY_DATA_DIR, and post it
     once for real when SLACK_BOT_TOKEN and a demo channel (`channel_id`, the checked
@@ -84,11 +86,13 @@ def demo_digest(
         for name in topics:
             follow(session, channel_id=target, topic_name=name, timezone=settings.paperboy_timezone)
     try:
-        result = run_digest(settings, engine, poster, channel_id=target, dry_run=not live)
+        result = run_digest(
+            settings, engine, poster, channel_id=target, dry_run=not live, embedder=embedder
+        )
         if live and result.status in (DigestOutcome.EMPTY, DigestOutcome.DONE_BEFORE):
             # Everything new was posted already: show the latest papers again (not posted).
             result = run_digest(settings, engine, poster, channel_id=target, dry_run=True,
-                                force=True)  # fmt: skip
+                                force=True, embedder=embedder)  # fmt: skip
     finally:
         _leave_nothing_scheduled(engine, channel_id=target, added=set(topics) - had, paused=paused)
     path = Path(settings.paperboy_data_dir) / DEMO_FILE

@@ -34,6 +34,7 @@ from app.db.models import (
 from app.db.papers import arxiv_id_of, signal_join
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
+from app.embeddings import Embedder
 from app.errors import UserInputError
 from app.search import score_papers, topic_candidates
 from app.timeutil import aware
@@ -62,16 +63,24 @@ class Candidate:
 
 
 def topic_scores(
-    session: Session, *, topics: Sequence[Topic], arxiv_ids: Iterable[str]
+    session: Session,
+    *,
+    topics: Sequence[Topic],
+    arxiv_ids: Iterable[str],
+    since: datetime | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[str, dict[int, float]]:
-    """For a small set of papers: {arxiv_id: {topic_id: text score}} for the topics they match."""
+    """For a small set of papers: {arxiv_id: {topic_id: score}} for the topics they match (hybrid
+    with an embedder, on the scale of topic_candidates' hits with the same `since`)."""
     ids = list(dict.fromkeys(arxiv_ids))
     out: dict[str, dict[int, float]] = {}
     if not ids:
         return out
     for topic in topics:
         try:
-            scores = score_papers(session, topic=topic, arxiv_ids=ids)
+            scores = score_papers(
+                session, topic=topic, arxiv_ids=ids, since=since, embedder=embedder
+            )
         except UserInputError:  # a topic that cannot search matches nothing (as in search)
             continue
         for arxiv_id, value in scores.items():
@@ -98,6 +107,7 @@ def topic_feedback(
     channel_id: str,
     topics: Sequence[Topic],
     votes: dict[str, int] | None = None,
+    embedder: Embedder | None = None,
 ) -> dict[int, int]:
     """Net votes (👍 - 👎) of the channel on papers matching each topic (`votes`: the channel's
     net votes per paper, when the caller has them)."""
@@ -115,7 +125,8 @@ def topic_feedback(
     net: dict[int, int] = {}
     if not votes:
         return net
-    for arxiv_id, matched in topic_scores(session, topics=topics, arxiv_ids=votes).items():
+    matching = topic_scores(session, topics=topics, arxiv_ids=votes, embedder=embedder)
+    for arxiv_id, matched in matching.items():
         for topic_id in matched:
             net[topic_id] = net.get(topic_id, 0) + votes[arxiv_id]
     return net
@@ -130,10 +141,12 @@ def select_papers(
     now: datetime | None = None,
     limit: int | None = None,
     batch: Batch | None = None,
+    embedder: Embedder | None = None,
 ) -> list[Candidate]:
     """The channel's digest papers, best first, at most `limit` (default: its max_papers).
 
     `batch` carries what a fan-out knows already about many channels (app/digest/batch.py).
+    With `embedder`, topics match by meaning too (hybrid search); without, by words only.
     """
     now, since, batch = aware(now or datetime.now(UTC)), aware(since), batch or Batch()
     cid = channel.channel_id
@@ -141,14 +154,16 @@ def select_papers(
     topics = topics if topics is not None else channel_topics(session, channel_id=cid)
     if not topics:
         return []
-    matched = _topic_hits(session, topics=topics, since=since, batch=batch)  # id -> topic -> score
+    matched = _topic_hits(session, topics=topics, since=since, batch=batch, embedder=embedder)
     trending: set[str] = set()
     if channel.include_trending:
-        trending = _trending_hits(session, topics=topics, since=since, batch=batch, into=matched)
+        trending = _trending_hits(
+            session, topics=topics, since=since, batch=batch, into=matched, embedder=embedder
+        )
     skip = set() if force else _excluded(session, channel_id=cid, batch=batch)
     matched = {a: by_topic for a, by_topic in matched.items() if a not in skip}
     facts = _facts(session, channel_id=cid, topics=topics, matched=matched, trending=trending,
-                   since=since, batch=batch)  # fmt: skip
+                   since=since, batch=batch, embedder=embedder)  # fmt: skip
     limit = limit if limit is not None else channel.max_papers
     ranked = rank(facts, now=now, min_relevance=channel.min_relevance, limit=limit)
     papers = load_papers(session, [r.arxiv_id for r in ranked])
@@ -176,6 +191,7 @@ def _facts(
     trending: set[str],
     since: datetime,
     batch: Batch,
+    embedder: Embedder | None,
 ) -> list[PaperFacts]:
     """What ranking needs of each matched paper that is new since the last digest: first seen by
     us (or published) since then; trending papers count as new."""
@@ -188,7 +204,9 @@ def _facts(
         return []
     grades = _grades(session, [t.id for t in topics], [s.arxiv_id for s in fresh])
     votes = batch.votes.get(channel_id) if batch.votes is not None else None
-    feedback = topic_feedback(session, channel_id=channel_id, topics=topics, votes=votes)
+    feedback = topic_feedback(
+        session, channel_id=channel_id, topics=topics, votes=votes, embedder=embedder
+    )
     return [
         PaperFacts(
             arxiv_id=s.arxiv_id,
@@ -205,7 +223,12 @@ def _facts(
 
 
 def _topic_hits(
-    session: Session, *, topics: Sequence[Topic], since: datetime, batch: Batch
+    session: Session,
+    *,
+    topics: Sequence[Topic],
+    since: datetime,
+    batch: Batch,
+    embedder: Embedder | None,
 ) -> dict[str, dict[int, float]]:
     """{arxiv_id: {topic_id: score}} of each topic's search hits (shared through the batch)."""
     out: dict[str, dict[int, float]] = {}
@@ -215,7 +238,11 @@ def _topic_hits(
         if hits is None:
             try:
                 hits = topic_candidates(
-                    session, topic=topic, limit=PER_TOPIC, since=since - PUBLISHED_SLACK
+                    session,
+                    topic=topic,
+                    limit=PER_TOPIC,
+                    since=since - PUBLISHED_SLACK,
+                    embedder=embedder,
                 )
             except UserInputError as exc:  # a topic that cannot search must not stop the rest
                 log.warning("topic %r skipped: %s", topic.name, exc)
@@ -233,6 +260,7 @@ def _trending_hits(
     since: datetime,
     batch: Batch,
     into: dict[str, dict[int, float]],
+    embedder: Embedder | None,
 ) -> set[str]:
     """Papers trending since `since` that match a topic, their scores added to `into` (a search
     hit's own score stands: both are on one scale)."""
@@ -240,7 +268,14 @@ def _trending_hits(
     trending_ids = batch.searches.get(key)
     if trending_ids is None:
         trending_ids = batch.searches[key] = trending_since(session, since=since)
-    found = topic_scores(session, topics=topics, arxiv_ids=trending_ids)
+    # Scored against the same lists as the topic's search hits (the same `since`).
+    found = topic_scores(
+        session,
+        topics=topics,
+        arxiv_ids=trending_ids,
+        since=since - PUBLISHED_SLACK,
+        embedder=embedder,
+    )
     for arxiv_id, scores in found.items():
         for topic_id, value in scores.items():
             into.setdefault(arxiv_id, {}).setdefault(topic_id, value)

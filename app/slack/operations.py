@@ -110,11 +110,17 @@ def text_message(text: str) -> Message:
 
 
 def search_message(
-    settings: Settings, engine: Engine, *, query: str, shareable: bool = True
+    settings: Settings,
+    engine: Engine,
+    *,
+    query: str,
+    shareable: bool = True,
+    embedder: Embedder | None = None,
 ) -> Message:
-    """The top papers for `query` with their TL;DRs; with buttons to share and follow it."""
+    """The top papers for `query` (hybrid: words and meaning) with their TL;DRs; with buttons to
+    share and follow it."""
     with Session(engine) as session:
-        hits = search_papers(session, text=query, limit=SEARCH_LIMIT)
+        hits = search_papers(session, text=query, limit=SEARCH_LIMIT, embedder=embedder)
         ids = [hit.arxiv_id for hit in hits]
         papers = list(session.scalars(select(Paper).where(Paper.arxiv_id.in_(ids))))
         cards = cards_for(session, papers=papers, settings=settings)

@@ -241,8 +241,9 @@ def _post_search(
 ) -> dict[str, Any] | None:
     """Share search results in the channel (as one message, without the share buttons)."""
     message = operations.search_message(
-        services.settings, services.engine, query=query, shareable=False
-    )
+        services.settings, services.engine, query=query, shareable=False,
+        embedder=services.embedder,
+    )  # fmt: skip
     if re.fullmatch(r"[UW][A-Z0-9]{2,20}", user_id):
         message["blocks"].append(blockkit.context(f"Shared by <@{user_id}> with `/papers topic`"))
     try:

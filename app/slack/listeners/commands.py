@@ -89,6 +89,7 @@ def handle(
                 settings,
                 engine,
                 query=text,
+                embedder=services.embedder,
                 lane=Lane.QUICK,
             )
         case cp.Follow(topic=topic):
@@ -191,8 +192,9 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     if not topics:
         return {"text": operations.NO_TOPICS}
     result = run_digest(
-        services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
-    )
+        services.settings, services.engine, SlackPoster(client), channel_id=channel_id,
+        force=True, embedder=services.embedder,
+    )  # fmt: skip
     if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"
