@@ -44,6 +44,7 @@ from app.db.engine import session_scope
 from app.db.models import IngestStatus, JobRunStatus
 from app.digest import DigestOutcome, run_due_digests
 from app.digest.ports import Poster
+from app.digest.taste import TasteDeps
 from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
 from app.ingest import run_ingest
@@ -221,13 +222,19 @@ def catch_up_ingest(
         return Outcome.FAILED
 
 
-def digest_tick(settings: Settings, engine: Engine, poster: Poster, now: datetime) -> None:
+def digest_tick(
+    settings: Settings,
+    engine: Engine,
+    poster: Poster,
+    now: datetime,
+    taste: TasteDeps | None = None,
+) -> None:
     """Post every channel digest that is due at `now` (each channel's own cron and time zone).
 
     One channel failing does not stop the others; the run is still recorded as failed, so
     /healthz shows it (the digest resumes on a later tick).
     """
-    results = run_due_digests(settings, engine, poster, now)
+    results = run_due_digests(settings, engine, poster, now, taste=taste)
     failed = [r for r in results if r.status == DigestOutcome.FAILED]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
@@ -262,7 +269,9 @@ def job_specs(
         JobSpec(
             id="digest",
             trigger=CronTrigger(minute="*", second=0, timezone=SCHEDULER_TZ),
-            body=lambda slot: digest_tick(settings, engine, poster, slot),
+            body=lambda slot: digest_tick(
+                settings, engine, poster, slot, TasteDeps.of(embedder, sources=sources)
+            ),
             misfire_grace_time=50,
         ),
         JobSpec(

@@ -31,6 +31,7 @@ from app.db.pauses import last_digests
 from app.digest.pause import pause_info
 from app.digest.preview import render_text
 from app.digest.run import DigestOutcome, run_digest
+from app.digest.taste import TasteDeps
 from app.errors import UserInputError
 from app.status import digest_json
 
@@ -180,9 +181,11 @@ def digest(
     cfg = settings()
     if not dry_run and not cfg.slack_bot_token:  # unset, or empty in .env
         raise UserInputError("SLACK_BOT_TOKEN is not set: set it to post, or use --dry-run")
+    rt = runtime()
     result = run_digest(
-        cfg, engine(), runtime().poster, channel_id=channel, force=force, dry_run=dry_run
-    )
+        cfg, engine(), rt.poster, channel_id=channel, force=force, dry_run=dry_run,
+        taste=TasteDeps.of(rt.embedder, sources=rt.sources),
+    )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))
     elif result.payloads:

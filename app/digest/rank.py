@@ -26,9 +26,29 @@ class Weights:
     recency_half_life_days: float = 2.0
     feedback: float = 0.30
     feedback_scale: float = 3.0
+    taste: float = 0.30
 
 
 WEIGHTS = Weights()
+
+
+@dataclass(frozen=True, slots=True)
+class TasteWeights:
+    """How much each kind of signal moves a channel's taste profile (app/digest/taste.py), and
+    when the "Recommended for you" section shows (docs/ranking.md, "Channel taste")."""
+
+    thumbs_up: float = 1.0
+    thumbs_down: float = 1.0  # subtracted
+    more_like_this: float = 1.0
+    save: float = 1.0
+    thread: float = 0.5
+    recommend_after: int = 5
+    recommend_limit: int = 2
+    recommend_min_similarity: float = 0.55
+    recommend_window_days: float = 14.0
+
+
+TASTE = TasteWeights()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +66,8 @@ class PaperFacts:
     first_seen: datetime | None = None
     # The channel's net votes (👍 - 👎) on papers of each topic this paper matches.
     topic_votes: Sequence[int] = ()
+    # Cosine similarity to the channel's taste profile; None when the channel has none yet.
+    taste: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +108,13 @@ def feedback_term(topic_votes: Sequence[int], *, weights: Weights = WEIGHTS) -> 
     return sum(math.tanh(v / weights.feedback_scale) for v in topic_votes) / len(topic_votes)
 
 
+def taste_term(similarity: float | None) -> float:
+    """-1 to 1: the cosine similarity to the channel's taste profile, 0 without a profile."""
+    if similarity is None:
+        return 0.0
+    return max(-1.0, min(1.0, similarity))
+
+
 def score(
     facts: PaperFacts, *, best_lexical: float, now: datetime, weights: Weights = WEIGHTS
 ) -> Ranked:
@@ -97,6 +126,8 @@ def score(
         * recency_term(facts.published or facts.first_seen, now=now, weights=weights)
         + weights.feedback * feedback_term(facts.topic_votes, weights=weights)
     )
+    if facts.taste is not None:  # added only with a profile: without one, scores are as before
+        total += weights.taste * taste_term(facts.taste)
     return Ranked(facts.arxiv_id, total, rel, facts.grade is not None)
 
 

@@ -29,6 +29,7 @@ from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
 from app.digest.ports import Poster
 from app.digest.post import DigestPoster, RunState
+from app.digest.taste import TasteDeps
 from app.errors import PaperboyError, UserInputError
 
 log = logging.getLogger(__name__)
@@ -142,11 +143,18 @@ def due_channels(
 
 class _Runner:
     def __init__(
-        self, settings: Settings, engine: Engine, poster: DigestPoster, now: datetime, batch: Batch
+        self,
+        settings: Settings,
+        engine: Engine,
+        poster: DigestPoster,
+        now: datetime,
+        batch: Batch,
+        taste: TasteDeps | None = None,
     ):
         self.settings, self.engine, self.poster = settings, engine, poster
         self.now = now  # unfinished runs within RESUME_WINDOW of this are finished too
         self.batch = batch
+        self.taste = taste  # None: no taste term, no recommendations
 
     def submit(self, job: _Job) -> None:
         channel_id = job.result.channel_id
@@ -181,11 +189,13 @@ class _Runner:
         # A plain session, rolled back on close: a dry run leaves no trace.
         with Session(self.engine) as session:
             channel = self._channel(session, result.channel_id)
-            candidates, _ = choose(session, channel=channel, scheduled_for=when, force=job.force)
+            candidates, _ = choose(
+                session, channel=channel, scheduled_for=when, force=job.force, taste=self.taste
+            )
             result.paper_ids = [c.arxiv_id for c in candidates]
             messages = render(
                 session, self.settings, channel=channel, paper_ids=result.paper_ids,
-                scheduled_for=when,
+                scheduled_for=when, recommended={c.arxiv_id: c.reason for c in candidates},
             )  # fmt: skip
         result.payloads = [
             m.payload | ({"thread_ts": "<header ts>"} if m.in_thread else {}) for m in messages
@@ -211,7 +221,7 @@ class _Runner:
                 run, created = plan_run(
                     session, channel=channel, scheduled_for=result.scheduled_for,
                     force=job.force, batch=self.batch,
-                    probably_new=job.earlier_ids is not None,
+                    probably_new=job.earlier_ids is not None, taste=self.taste,
                 )  # fmt: skip
                 if created and run.status != DigestStatus.DONE:
                     # Rendered in the planning transaction (one session, not two); posted only
@@ -219,6 +229,7 @@ class _Runner:
                     messages = render(
                         session, self.settings, channel=channel, paper_ids=list(run.paper_ids),
                         scheduled_for=run.scheduled_for, run_id=run.id, batch=self.batch,
+                        recommended=run.recommended,
                     )  # fmt: skip
         for run_id in earlier:
             state = self._start(run_id, result.channel_id)
@@ -252,7 +263,7 @@ class _Runner:
             assert run is not None and channel is not None
             messages = render(
                 session, self.settings, channel=channel, paper_ids=list(run.paper_ids or []),
-                scheduled_for=run.scheduled_for, run_id=run.id,
+                scheduled_for=run.scheduled_for, run_id=run.id, recommended=run.recommended,
             )  # fmt: skip
         self.poster.post_run(
             run_id, channel_id, run.header_ts, messages, state, since=aware(run.created_at)
@@ -268,9 +279,10 @@ def _execute(
     pacer: ChannelPacer | None,
     now: datetime,
     batch: Batch | None = None,
+    taste: TasteDeps | None = None,
 ) -> list[DigestResult]:
     with DigestPoster(settings, engine, poster, pacer=pacer, now=now) as batch_poster:
-        runner = _Runner(settings, engine, batch_poster, now, batch or Batch())
+        runner = _Runner(settings, engine, batch_poster, now, batch or Batch(), taste)
         for job in jobs:
             runner.submit(job)
         batch_poster.pacer.wait_idle()
@@ -290,9 +302,11 @@ def run_digest(
     force: bool = False,
     dry_run: bool = False,
     pacer: ChannelPacer | None = None,
+    taste: TasteDeps | None = None,
 ) -> DigestResult:
     """Build and (unless dry_run) post one channel's digest now, keyed by `scheduled_for`
-    (default: now). Unfinished earlier runs of the channel are finished first."""
+    (default: now). Unfinished earlier runs of the channel are finished first. `taste`: rank by
+    the channel's taste and recommend (app/digest/taste.py); None leaves both out."""
     when = aware(scheduled_for) if scheduled_for else datetime.now(UTC).replace(microsecond=0)
     if not dry_run:
         with session_scope(engine) as session:
@@ -300,7 +314,7 @@ def run_digest(
             pause.resume(session, channel_id=channel_id, now=when)
             expire_runs(session, now=when, channel_id=channel_id)
     job = _Job(DigestResult(channel_id=channel_id, scheduled_for=when), force, dry_run)
-    results = _execute(settings, engine, poster, [job], pacer, when)
+    results = _execute(settings, engine, poster, [job], pacer, when, taste=taste)
     _pause_refused(engine, poster, results)
     return results[0]
 
@@ -321,6 +335,7 @@ def run_due_digests(
     now: datetime | None = None,
     *,
     pacer: ChannelPacer | None = None,
+    taste: TasteDeps | None = None,
 ) -> list[DigestResult]:
     """Post every due digest, channels in parallel; also finish runs a crash left unfinished."""
     now = aware(now or datetime.now(UTC))
@@ -347,7 +362,7 @@ def run_due_digests(
     ]
     if not jobs:
         return []
-    results = _execute(settings, engine, poster, jobs, pacer, now, batch)
+    results = _execute(settings, engine, poster, jobs, pacer, now, batch, taste)
     _pause_refused(engine, poster, results)
     for result in results:
         if result.status == DigestOutcome.FAILED:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session, defer
@@ -33,6 +34,7 @@ from app.db.models import (
 from app.db.papers import arxiv_id_of, signal_join
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
+from app.digest.taste import Profile, similarities
 from app.errors import UserInputError
 from app.search import score_papers, topic_candidates
 from app.timeutil import aware
@@ -54,6 +56,8 @@ class Candidate:
     topics: list[str] = field(default_factory=list)
     graded: bool = False
     trending: bool = False
+    # A recommendation's reason (app/digest/recommend.py Recommendation.reason), else None.
+    reason: dict[str, Any] | None = None
 
     @property
     def arxiv_id(self) -> str:
@@ -129,10 +133,12 @@ def select_papers(
     now: datetime | None = None,
     limit: int | None = None,
     batch: Batch | None = None,
+    profile: Profile | None = None,
 ) -> list[Candidate]:
     """The channel's digest papers, best first, at most `limit` (default: its max_papers).
 
     `batch` carries what a fan-out knows already about many channels (app/digest/batch.py).
+    `profile`: the channel's taste (app/digest/taste.py), a ranking term when given.
     """
     now, since, batch = aware(now or datetime.now(UTC)), aware(since), batch or Batch()
     cid = channel.channel_id
@@ -147,7 +153,7 @@ def select_papers(
     skip = set() if force else _excluded(session, channel_id=cid, batch=batch)
     matched = {a: by_topic for a, by_topic in matched.items() if a not in skip}
     facts = _facts(session, channel_id=cid, topics=topics, matched=matched, trending=trending,
-                   since=since, batch=batch)  # fmt: skip
+                   since=since, batch=batch, profile=profile)  # fmt: skip
     limit = limit if limit is not None else channel.max_papers
     ranked = rank(facts, now=now, min_relevance=channel.min_relevance, limit=limit)
     papers = load_papers(session, [r.arxiv_id for r in ranked])
@@ -175,6 +181,7 @@ def _facts(
     trending: set[str],
     since: datetime,
     batch: Batch,
+    profile: Profile | None = None,
 ) -> list[PaperFacts]:
     """What ranking needs of each matched paper that is new since the last digest: first seen by
     us (or published) since then; trending papers count as new."""
@@ -185,6 +192,9 @@ def _facts(
     grades = _grades(session, [t.id for t in topics], [s.arxiv_id for s in fresh])
     votes = batch.votes.get(channel_id) if batch.votes is not None else None
     feedback = topic_feedback(session, channel_id=channel_id, topics=topics, votes=votes)
+    taste: dict[str, float] = {}
+    if profile is not None:
+        taste = similarities(session, profile=profile, arxiv_ids=[s.arxiv_id for s in fresh])
     return [
         PaperFacts(
             arxiv_id=s.arxiv_id,
@@ -194,6 +204,7 @@ def _facts(
             published=s.published,
             first_seen=s.first_seen_at,
             topic_votes=tuple(feedback.get(t, 0) for t in matched[s.arxiv_id]),
+            taste=taste.get(s.arxiv_id),
         )
         for s in fresh
     ]

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import channel_ids, schedule
 from app.db import channels as channels_db
 from app.digest import DigestOutcome, pause, run_digest
+from app.digest.taste import TasteDeps
 from app.errors import UserInputError, apology, log_unexpected
 from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
@@ -177,8 +178,9 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     if not topics:
         return {"text": operations.NO_TOPICS}
     result = run_digest(
-        services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True
-    )
+        services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True,
+        taste=TasteDeps.of(services.embedder, sources=services.sources),
+    )  # fmt: skip
     if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
         noun = "paper" if count == 1 else "papers"

@@ -1,0 +1,129 @@
+"""The digest's "Recommended for you" section: a few recent papers that match none of the
+channel's topics but sit close to its taste (docs/ranking.md, "Channel taste").
+
+Chosen when a run is planned and stored with it (`digest_runs.recommended`), so a recommended
+paper goes through the same exactly-once posting as the others, and is owed like them when the
+run never reaches Slack (app/digest/owed.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.db.models import Channel, DigestRun, DigestStatus, Paper, PaperEmbedding, Topic
+from app.digest.rank import TASTE, TasteWeights
+from app.digest.select import topic_scores
+from app.digest.taste import Example, Profile, TasteDeps
+from app.timeutil import aware
+
+log = logging.getLogger(__name__)
+
+# Nearest recent papers looked at before the filters (topics, already posted) thin them out.
+POOL = 60
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    arxiv_id: str
+    similarity: float
+    like: Example  # the positive example most similar to it: its reason
+    source: str = "archive"  # archive | semantic_scholar
+
+    def reason(self) -> dict[str, Any]:
+        """What the run stores (digest_runs.recommended) and the message shows."""
+        return {
+            "like": self.like.arxiv_id,
+            "title": self.like.title,
+            "signal": self.like.signal.value,
+            "source": self.source,
+        }
+
+
+def wanted(channel: Channel, profile: Profile | None, *, weights: TasteWeights = TASTE) -> bool:
+    """Whether the channel's digest gets the section now."""
+    return (
+        profile is not None
+        and bool(channel.recommendations)
+        and profile.positives >= weights.recommend_after
+    )
+
+
+def recommend(
+    session: Session,
+    *,
+    profile: Profile,
+    topics: Sequence[Topic],
+    skip: Collection[str],
+    now: datetime,
+    taste: TasteDeps,
+    weights: TasteWeights = TASTE,
+) -> list[Recommendation]:
+    """Up to `recommend_limit` papers for the section, best first. `skip`: arXiv ids the channel
+    got already or gets in this digest."""
+    since = aware(now) - timedelta(days=weights.recommend_window_days)
+    signalled = {e.paper_id for e in profile.examples}
+    pool = _nearest_recent(session, profile=profile, since=since, exclude=signalled)
+    sources = dict.fromkeys(pool, "archive")
+    close = [
+        (arxiv_id, similarity, vector)
+        for arxiv_id, (similarity, vector) in pool.items()
+        if arxiv_id not in skip and similarity >= weights.recommend_min_similarity
+    ]
+    on_topic = topic_scores(session, topics=topics, arxiv_ids=[a for a, _, _ in close])
+    chosen: list[Recommendation] = []
+    for arxiv_id, similarity, vector in sorted(close, key=lambda c: (-c[1], c[0])):
+        like = profile.reason_for(vector)
+        if arxiv_id in on_topic or like is None:
+            continue
+        chosen.append(Recommendation(arxiv_id, similarity, like, sources[arxiv_id]))
+        if len(chosen) >= weights.recommend_limit:
+            break
+    return chosen
+
+
+def _nearest_recent(
+    session: Session, *, profile: Profile, since: datetime, exclude: Collection[int]
+) -> dict[str, tuple[float, np.ndarray]]:
+    """{arxiv_id: (similarity, vector)} of the POOL papers first seen (or published) since
+    `since` nearest to the profile. Exact, not through the HNSW index: the recency filter leaves
+    a few thousand rows at most, and an HNSW scan returns only its `ef_search` (40) nearest of
+    the whole archive, which the filter could then empty."""
+    distance = PaperEmbedding.embedding.cosine_distance(profile.vector)
+    query = (
+        select(Paper.arxiv_id, distance, PaperEmbedding.embedding)
+        .join(PaperEmbedding, PaperEmbedding.paper_id == Paper.id)
+        .where(
+            PaperEmbedding.model == profile.model,
+            Paper.arxiv_id.is_not(None),
+            or_(Paper.first_seen_at >= since, Paper.published >= since),
+        )
+        .order_by(distance, Paper.arxiv_id)
+        .limit(POOL)
+    )
+    if exclude:
+        query = query.where(Paper.id.not_in(list(exclude)))
+    return {
+        arxiv_id: (1.0 - float(d), np.asarray(vector, dtype=np.float32))
+        for arxiv_id, d, vector in session.execute(query)
+    }
+
+
+def owed_reasons(session: Session, *, channel_id: str) -> dict[str, dict[str, Any]]:
+    """The reasons of recommendations in the channel's undelivered runs: an owed recommendation
+    is still shown as one."""
+    out: dict[str, dict[str, Any]] = {}
+    for reasons in session.scalars(
+        select(DigestRun.recommended)
+        .where(DigestRun.channel_id == channel_id, DigestRun.status == DigestStatus.UNDELIVERED)
+        .order_by(DigestRun.scheduled_for, DigestRun.id)
+    ):
+        out.update(reasons or {})
+    return out
