@@ -32,6 +32,7 @@ ACTION_SAVE = "paper_save"
 ACTION_PDF = "paper_pdf"
 ACTION_VOTE_UP = "paper_vote_up"
 ACTION_VOTE_DOWN = "paper_vote_down"
+ACTION_MORE_LIKE_THIS = "paper_more_like_this"
 
 
 class CardLike(Protocol):
@@ -156,6 +157,8 @@ def paper_actions(arxiv_id: str, *, votes: bool = True) -> Block:
             button("👍", ACTION_VOTE_UP, arxiv_id),
             button("👎", ACTION_VOTE_DOWN, arxiv_id),
         ]
+        # A taste signal for the channel (app/digest/taste.py), not a vote on the topic.
+        elements.append(button("More like this", ACTION_MORE_LIKE_THIS, arxiv_id))
     return {"type": "actions", "block_id": f"paper:{arxiv_id}"[:255], "elements": elements}
 
 

@@ -135,6 +135,7 @@ def list_channels(
                 "include_trending": c.include_trending,
                 "quiet_day_notice": c.quiet_day_notice,
                 "style": c.style,
+                "recommendations": c.recommendations,
                 "last_digest": digest_json(last.get(c.channel_id)),
                 "paused": pause_info(c),
             }

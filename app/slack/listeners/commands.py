@@ -219,6 +219,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
         max_papers=channel.max_papers if channel else 8,
         quiet_day_notice=bool(channel and channel.quiet_day_notice),
         style=channel.style if channel else "messages",
+        recommendations=channel.recommendations if channel else True,
     )
     client.views_open(trigger_id=trigger_id, view=view)
 
