@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from deps import embedder
 from digest_helpers import NOW, add_paper, posted_papers, runs, slack_settings
+from fakes.semantic_scholar import s2_paper
 from paper_helpers import pid
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -22,6 +23,7 @@ from app.digest import run_digest, select_papers
 from app.digest.plan import choose
 from app.digest.taste import Signal, TasteDeps, taste_profile
 from app.slack.poster import SlackPoster, make_web_client
+from app.sources.semantic_scholar import SemanticScholar
 from app.topics import follow
 
 TOPIC = "language models"
@@ -38,6 +40,7 @@ LIKED = {
     "2501.10004": ("Compiler fuzzing finds crashes in software toolchains", CODE_ABSTRACT),
     "2501.10005": ("Type inference for dynamically typed source code", CODE_ABSTRACT),
 }
+LIKED_FIRST = next(iter(LIKED))
 DISLIKED = ("2501.20001", "Protein folding with deep networks")
 # Fresh papers off the topic: two close to the channel's taste, one far from it.
 CLOSE = {
@@ -72,7 +75,7 @@ def library(session: Session) -> None:
     )
     ids = list(session.scalars(select(Paper.id)))
     embed_papers(session, embedder=embedder(), paper_ids=ids)
-    session.flush()  # fmt: skip
+    session.flush()
 
 
 def taste() -> TasteDeps:
@@ -220,3 +223,64 @@ class TestRecommendations:
         assert posted_papers(slack_fake, "C1")[: len(first.paper_ids)] == first.paper_ids
         notes = recommended(slack_fake.posted("C1"))
         assert set(owed) <= set(notes)  # still shown as recommendations, with their reasons
+
+
+def s2_client(url: str) -> SemanticScholar:
+    return SemanticScholar(base_url=url, api_key=None, min_interval_s=0.0, deadline_s=3.0)
+
+
+class TestSemanticScholar:
+    S2_ONLY = "2601.40001"
+
+    @pytest.fixture
+    def without_close_archive_papers(self, env: Settings, engine: Engine) -> Settings:
+        """Only Semantic Scholar can recommend something close now."""
+        with session_scope(engine) as session:
+            positives(session, 5)
+            session.execute(delete(Paper).where(Paper.arxiv_id.in_(list(CLOSE))))
+        return env
+
+    def test_recommends_and_stores_what_semantic_scholar_suggests(
+        self,
+        without_close_archive_papers: Settings,
+        engine: Engine,
+        s2_fake: Any,
+        slack_fake: Any,
+    ) -> None:
+        env = without_close_archive_papers
+        today = NOW.date().isoformat()
+        liked = [s2_fake.add_paper(s2_paper(a, title=t)) for a, (t, _) in LIKED.items()]
+        new = s2_fake.add_paper(
+            s2_paper(self.S2_ONLY, title="Repairing programs learned from code corpora",
+                     abstract=CODE_ABSTRACT, publication_date=today)
+        )  # fmt: skip
+        old = s2_fake.add_paper(
+            s2_paper("2101.00001", title="Program repair, a classic", abstract=CODE_ABSTRACT,
+                     publication_date="2021-01-05")
+        )  # fmt: skip
+        s2_fake.recommend(liked[0]["paperId"], new["paperId"], old["paperId"])
+        deps = TasteDeps(embedder(), s2_client(s2_fake.url))
+        result = run_digest(env, engine, poster(env), channel_id="C1", taste=deps)
+        assert result.status == "posted"
+        notes = recommended(slack_fake.posted("C1"))
+        assert list(notes) == [self.S2_ONLY]  # the old one is not news
+        assert notes[self.S2_ONLY].startswith(
+            ":sparkles: *Recommended for you* (via Semantic Scholar): like *"
+        )
+        asked = [r for r in s2_fake.requests if r.path == "/recommendations/v1/papers"][0].json()
+        assert f"ARXIV:{LIKED_FIRST}" in asked["positivePaperIds"]
+        with Session(engine) as session:
+            stored = session.scalar(select(Paper).where(Paper.arxiv_id == self.S2_ONLY))
+            assert stored is not None and stored.title.startswith("Repairing programs")
+
+    def test_semantic_scholar_down_leaves_the_archive_recommendations(
+        self, env: Settings, engine: Engine, s2_fake: Any
+    ) -> None:
+        with session_scope(engine) as session:
+            positives(session, 5)
+        s2_fake.down()
+        deps = TasteDeps(embedder(), s2_client(s2_fake.url))
+        result = run_digest(env, engine, poster(env), channel_id="C1", dry_run=True, taste=deps)
+        notes = recommended(result.payloads)
+        assert notes and set(notes) <= set(CLOSE)
+        assert all("via Semantic Scholar" not in n for n in notes.values())

@@ -185,7 +185,7 @@ def digest(
     rt = runtime()
     result = run_digest(
         cfg, engine(), rt.poster, channel_id=channel, force=force, dry_run=dry_run,
-        taste=TasteDeps.of(rt.embedder, sources=rt.sources),
+        taste=TasteDeps(rt.embedder, rt.s2),
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))

@@ -1,5 +1,8 @@
 """The digest's "Recommended for you" section: a few recent papers that match none of the
-channel's topics but sit close to its taste (docs/ranking.md, "Channel taste").
+channel's topics but sit close to its taste (docs/ranking.md, "Channel taste"). Candidates are
+the archive's recent papers nearest to the profile and, when it answers, Semantic Scholar's
+recommendations from the channel's liked and disliked papers; all are ranked by similarity to
+the profile, and each names the liked paper it is most like.
 
 Chosen when a run is planned and stored with it (`digest_runs.recommended`), so a recommended
 paper goes through the same exactly-once posting as the others, and is owed like them when the
@@ -9,9 +12,9 @@ run never reaches Slack (app/digest/owed.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -22,12 +25,22 @@ from app.db.models import Channel, DigestRun, DigestStatus, Paper, PaperEmbeddin
 from app.digest.rank import TASTE, TasteWeights
 from app.digest.select import topic_scores
 from app.digest.taste import Example, Profile, TasteDeps
+from app.ingest import store_records
+from app.paperids import split_version
+from app.sources.records import Author, PaperRecord
+from app.sources.semantic_scholar import S2Unavailable
 from app.timeutil import aware
 
 log = logging.getLogger(__name__)
 
 # Nearest recent papers looked at before the filters (topics, already posted) thin them out.
 POOL = 60
+# Semantic Scholar: liked / disliked papers sent as examples, recommendations asked for.
+S2_EXAMPLES = 20
+S2_LIMIT = 30
+S2_FIELDS = ("externalIds", "title", "abstract", "authors", "publicationDate")
+# Below every other source: S2's metadata of a recommended paper only fills gaps.
+S2_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,12 @@ def recommend(
     signalled = {e.paper_id for e in profile.examples}
     pool = _nearest_recent(session, profile=profile, since=since, exclude=signalled)
     sources = dict.fromkeys(pool, "archive")
+    if taste.recommender is not None:
+        found = s2_recommendations(session, profile=profile, taste=taste, since=since)
+        for arxiv_id, hit in found.items():
+            if arxiv_id not in pool:  # the archive had it already: it stays an archive find
+                pool[arxiv_id] = hit
+                sources[arxiv_id] = "semantic_scholar"
     close = [
         (arxiv_id, similarity, vector)
         for arxiv_id, (similarity, vector) in pool.items()
@@ -114,6 +133,87 @@ def _nearest_recent(
         arxiv_id: (1.0 - float(d), np.asarray(vector, dtype=np.float32))
         for arxiv_id, d, vector in session.execute(query)
     }
+
+
+def s2_recommendations(
+    session: Session, *, profile: Profile, taste: TasteDeps, since: datetime
+) -> dict[str, tuple[float, np.ndarray]]:
+    """{arxiv_id: (similarity, vector)} of Semantic Scholar's recommendations from the channel's
+    liked and disliked papers that have an arXiv id (a digest addresses papers by it) and were
+    published since `since`; those the archive lacks are stored (and embedded) first. {} when
+    S2 is unreachable: the archive's recommendations stand alone."""
+    assert taste.recommender is not None
+    liked = [e.arxiv_id for e in profile.examples if e.weight > 0 and e.arxiv_id]
+    disliked = [e.arxiv_id for e in profile.examples if e.weight < 0 and e.arxiv_id]
+    if not liked:
+        return {}
+    try:
+        answers = taste.recommender.recommend(
+            positive=[f"ARXIV:{a}" for a in liked[:S2_EXAMPLES]],
+            negative=[f"ARXIV:{a}" for a in disliked[:S2_EXAMPLES]],
+            limit=S2_LIMIT,
+            fields=S2_FIELDS,
+        )
+    except S2Unavailable as exc:
+        log.info("recommendations from the archive only: %s", exc)
+        return {}
+    records = [r for a in answers if (r := s2_record(a)) is not None]
+    records = [r for r in records if r.published is not None and aware(r.published) >= since]
+    if not records:
+        return {}
+    store_records(session, records=records, embedder=taste.embedder)
+    vectors = session.execute(
+        select(Paper.arxiv_id, PaperEmbedding.embedding)
+        .join(PaperEmbedding, PaperEmbedding.paper_id == Paper.id)
+        .where(
+            Paper.arxiv_id.in_([r.arxiv_id for r in records]),
+            PaperEmbedding.model == profile.model,
+            Paper.id.not_in([e.paper_id for e in profile.examples]),
+        )
+    )
+    out: dict[str, tuple[float, np.ndarray]] = {}
+    for arxiv_id, embedding in vectors:
+        vector = np.asarray(embedding, dtype=np.float32)
+        out[arxiv_id] = (profile.similarity(vector), vector)
+    return out
+
+
+def s2_record(paper: Mapping[str, Any]) -> PaperRecord | None:
+    """A recommended S2 paper as a record, only with an arXiv id and a title (the digest names
+    papers by arXiv id). Lowest priority: it only fills what arXiv has not told us."""
+    external = paper.get("externalIds") if isinstance(paper.get("externalIds"), dict) else {}
+    arxiv_id = external.get("ArXiv") if isinstance(external, dict) else None
+    title, s2_id = paper.get("title"), paper.get("paperId")
+    if not (isinstance(arxiv_id, str) and arxiv_id and isinstance(title, str) and title.strip()):
+        return None
+    try:
+        arxiv_id = split_version(arxiv_id)[0]
+    except ValueError:
+        return None
+    authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
+    return PaperRecord(
+        arxiv_id=arxiv_id,
+        title=" ".join(title.split()),
+        abstract=str(paper.get("abstract") or ""),
+        authors=[
+            Author(str(a["name"]))
+            for a in authors or []
+            if isinstance(a, dict) and isinstance(a.get("name"), str)
+        ],
+        published=_date(paper.get("publicationDate")),
+        ids={"s2": s2_id} if isinstance(s2_id, str) and s2_id else {},
+        provider="s2",
+        priority=S2_PRIORITY,
+        source="s2",
+        source_key="taste",
+    )
+
+
+def _date(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC) if value else None
+    except ValueError:
+        return None
 
 
 def owed_reasons(session: Session, *, channel_id: str) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import func, select
@@ -31,13 +31,18 @@ class Signal(StrEnum):
     DOWN = "down"
 
 
-@runtime_checkable
 class Recommender(Protocol):
-    """Semantic Scholar's recommendations (app/sources/semantic_scholar.py SemanticScholar)."""
+    """Semantic Scholar's recommendations (app/sources/semantic_scholar.py SemanticScholar,
+    raising S2Unavailable)."""
 
     def recommend(
-        self, *, positive: Sequence[str], negative: Sequence[str] = (), limit: int, fields: str
-    ) -> list[dict[str, object]]: ...
+        self,
+        *,
+        positive: Sequence[str],
+        negative: Sequence[str] = (),
+        limit: int = 20,
+        fields: Sequence[str],
+    ) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,6 @@ class TasteDeps:
 
     embedder: Embedder
     recommender: Recommender | None = None
-
-    @classmethod
-    def of(cls, embedder: Embedder, *, sources: Sequence[object] = ()) -> TasteDeps:
-        """With the configured source that can recommend (Semantic Scholar), if any."""
-        recommender = next((s for s in sources if isinstance(s, Recommender)), None)
-        return cls(embedder, recommender)
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
         return {"text": operations.NO_TOPICS}
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id, force=True,
-        taste=TasteDeps.of(services.embedder, sources=services.sources),
+        taste=TasteDeps(services.embedder),
     )  # fmt: skip
     if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
