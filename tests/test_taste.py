@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from deps import embedder
 from digest_helpers import NOW, add_paper, posted_papers, runs, slack_settings
+from fakes.block_kit import block_kit_errors
 from fakes.semantic_scholar import s2_paper
-from paper_helpers import pid
+from paper_helpers import memory_paper, pid
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,10 @@ from app.db.embeddings import embed_papers
 from app.db.engine import session_scope
 from app.db.models import Paper, PostedMessage, SavedPaper
 from app.digest import run_digest, select_papers
+from app.digest.blocks import recommendation_note
 from app.digest.plan import choose
 from app.digest.taste import Signal, TasteDeps, taste_profile
+from app.paper_blocks import paper_message
 from app.slack.poster import SlackPoster, make_web_client
 from app.sources.semantic_scholar import SemanticScholar
 from app.topics import follow
@@ -284,3 +287,22 @@ class TestSemanticScholar:
         notes = recommended(result.payloads)
         assert notes and set(notes) <= set(CLOSE)
         assert all("via Semantic Scholar" not in n for n in notes.values())
+
+
+def test_a_recommendation_note_names_the_liked_paper_safely() -> None:
+    hostile = "<!channel> *Bold* claims & <https://evil.example.com|click>"
+    note = recommendation_note({"like": "2501.10001", "title": hostile, "signal": "save"})
+    assert note.startswith(":sparkles: *Recommended for you*: like *")
+    assert note.endswith("* you saved")
+    assert "<!channel>" not in note and "evil.example.com" not in note and "*Bold*" not in note
+    paper = memory_paper(arxiv_id="2601.30001", title="A paper", abstract="We study things.")
+    message = paper_message(paper, None, position=9, note=note)
+    assert message["blocks"][0] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": note}],
+    }
+    assert block_kit_errors(message["blocks"]) == ("", [])
+    buttons = [
+        e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
+    ]
+    assert "paper_more_like_this" in buttons
