@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from deps import embedder
 from digest_helpers import NOW, add_paper, posted_papers, runs, slack_settings
 from fakes.block_kit import block_kit_errors
 from fakes.semantic_scholar import s2_paper
 from paper_helpers import memory_paper, pid
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, select, text
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -20,10 +21,11 @@ from app.db import channels, interactions
 from app.db.embeddings import embed_papers
 from app.db.engine import session_scope
 from app.db.models import Paper, PostedMessage, SavedPaper
+from app.digest import recommend as recommend_module
 from app.digest import run_digest, select_papers
 from app.digest.blocks import recommendation_note
 from app.digest.plan import choose
-from app.digest.taste import Signal, TasteDeps, taste_profile
+from app.digest.taste import Profile, Signal, TasteDeps, taste_profile
 from app.paper_blocks import paper_message
 from app.slack.poster import SlackPoster, make_web_client
 from app.sources.semantic_scholar import SemanticScholar
@@ -306,3 +308,49 @@ def test_a_recommendation_note_names_the_liked_paper_safely() -> None:
         e["action_id"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
     assert "paper_more_like_this" in buttons
+
+
+def test_the_archive_pool_is_exact_among_recent_papers_at_scale(engine: Engine) -> None:
+    """30,000 papers, 4,000 of them recent: the planner would walk the HNSW index and filter its
+    few dozen nearest by date afterwards (3 were left when this was written); the pool must
+    hold the POOL nearest recent papers."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_paper_embeddings_hnsw"))  # built once, after the rows
+        conn.execute(
+            text("""
+            INSERT INTO papers (arxiv_id, version, title, abstract, authors, categories, links,
+                                first_seen_at, published, updated, metadata_source,
+                                metadata_priority)
+            SELECT '2601.' || lpad(i::text, 6, '0'), 1, 't' || i, 'a', '[]', '{}', '[]',
+                   now() - interval '5 minutes' * i, now() - interval '5 minutes' * i, now(),
+                   'arxiv', 0
+            FROM generate_series(1, 30000) i""")
+        )
+        conn.execute(
+            text("""
+            INSERT INTO paper_embeddings (paper_id, model, text_hash, embedding)
+            SELECT id, 'm', 'h',
+                   (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE id > 0)
+                   ::vector
+            FROM papers""")
+        )
+        conn.execute(
+            text("""
+            CREATE INDEX ix_paper_embeddings_hnsw ON paper_embeddings
+            USING hnsw (embedding vector_cosine_ops)""")
+        )
+        conn.execute(text("ANALYZE"))
+    vector = np.ones(256, dtype=np.float32) / 16.0
+    since = NOW - timedelta(days=14)
+    with Session(engine) as session:
+        pool = recommend_module._nearest_recent(
+            session, profile=Profile(vector, "m", 5), since=since, exclude=()
+        )
+        recent = session.execute(
+            text("""
+                SELECT p.arxiv_id FROM papers p JOIN paper_embeddings e ON e.paper_id = p.id
+                WHERE p.first_seen_at >= :since
+                ORDER BY (e.embedding <=> CAST(:v AS vector)) + 0, p.arxiv_id LIMIT :n"""),
+            {"since": since, "v": str(vector.tolist()), "n": recommend_module.POOL},
+        ).scalars()
+        assert list(pool) == list(recent)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.db.models import Channel, DigestRun, DigestStatus, Paper, PaperEmbedding, Topic
@@ -116,6 +116,9 @@ def _nearest_recent(
     a few thousand rows at most, and an HNSW scan returns only its `ef_search` (40) nearest of
     the whole archive, which the filter could then empty."""
     distance = PaperEmbedding.embedding.cosine_distance(profile.vector)
+    # Ordered by `distance + 0`, an expression the HNSW index cannot serve: the planner then
+    # reads the recent papers through the date indexes and sorts them exactly.
+    exact = distance + literal(0.0)
     query = (
         select(Paper.arxiv_id, distance, PaperEmbedding.embedding)
         .join(PaperEmbedding, PaperEmbedding.paper_id == Paper.id)
@@ -124,7 +127,7 @@ def _nearest_recent(
             Paper.arxiv_id.is_not(None),
             or_(Paper.first_seen_at >= since, Paper.published >= since),
         )
-        .order_by(distance, Paper.arxiv_id)
+        .order_by(exact, Paper.arxiv_id)
         .limit(POOL)
     )
     if exclude:
