@@ -200,7 +200,8 @@ class TestRecommendations:
         for note in notes.values():
             assert note.startswith(":sparkles: *Recommended for you*: like *")
             assert any(f"*{title}*" in note for title in liked_titles)
-        assert "recommended for you" in five.payloads[0]["blocks"][1]["text"]["text"]
+        header = five.payloads[0]["blocks"][1]["text"]["text"]
+        assert f"{len(notes)} of them *recommended for you*" in header
 
     def test_the_channel_can_turn_the_section_off(self, env: Settings, engine: Engine) -> None:
         with session_scope(engine) as session:

@@ -31,7 +31,8 @@ def digest_header(
     if trending:
         lines += f" (incl. {trending} trending on Hugging Face)"
     if recommended:
-        lines += f"\n:sparkles: The last {recommended} are *recommended for you*, from your taste"
+        # Not "the last N": a recommendation owed from an undelivered digest comes first.
+        lines += f"\n:sparkles: {recommended} of them *recommended for you*, from your taste"
     if style == "thread":
         lines += "\nThe papers are in this thread :thread:"
     blocks = [header(f"📰 Paperboy digest — {when}"), section(lines)]

@@ -331,7 +331,7 @@ def render(
     present = [i for i in paper_ids if i in papers]
     header = digest_blocks.digest_header(
         day=day, topics=topics, count=len(present), style=channel.style,
-        recommended=sum(1 for i in present if i in recommended),
+        recommended=sum(1 for i in present if recommended.get(i)),
     )  # fmt: skip
     header_payload = _payload(cid, header, meta_base | {"kind": "header", "position": 0})
     out = [OutMessage(0, "header", None, _ready(header_payload))]

@@ -195,7 +195,8 @@ class _Runner:
             result.paper_ids = [c.arxiv_id for c in candidates]
             messages = render(
                 session, self.settings, channel=channel, paper_ids=result.paper_ids,
-                scheduled_for=when, recommended={c.arxiv_id: c.reason for c in candidates},
+                scheduled_for=when,
+                recommended={c.arxiv_id: c.reason for c in candidates if c.reason},
             )  # fmt: skip
         result.payloads = [
             m.payload | ({"thread_ts": "<header ts>"} if m.in_thread else {}) for m in messages
