@@ -33,6 +33,7 @@ ACTION_PDF = "paper_pdf"
 ACTION_VOTE_UP = "paper_vote_up"
 ACTION_VOTE_DOWN = "paper_vote_down"
 ACTION_RELATED = "paper_related"
+ACTION_MORE_LIKE_THIS = "paper_more_like_this"
 
 
 class CardLike(Protocol):
@@ -157,6 +158,8 @@ def paper_actions(arxiv_id: str, *, votes: bool = True) -> Block:
             button("👍", ACTION_VOTE_UP, arxiv_id),
             button("👎", ACTION_VOTE_DOWN, arxiv_id),
         ]
+        # A taste signal for the channel (app/digest/taste.py), not a vote on the topic.
+        elements.append(button("More like this", ACTION_MORE_LIKE_THIS, arxiv_id))
     elements.append(button("Related", ACTION_RELATED, arxiv_id))
     return {"type": "actions", "block_id": f"paper:{arxiv_id}"[:255], "elements": elements}
 
@@ -200,6 +203,12 @@ def fallback_line(paper: Any, card: CardLike | None) -> str:
     return truncate(f"{title} — {tldr}" if tldr else title, FALLBACK_TEXT)
 
 
-def paper_message(paper: Any, card: CardLike | None, *, position: int | None = None) -> Message:
-    """One digest paper as its own message (its thread is where discussion happens)."""
-    return fit(fallback_line(paper, card), paper_card_blocks(paper, card, position=position))
+def paper_message(
+    paper: Any, card: CardLike | None, *, position: int | None = None, note: str | None = None
+) -> Message:
+    """One digest paper as its own message (its thread is where discussion happens). `note`:
+    safe mrkdwn shown above the card (why a recommended paper is there)."""
+    blocks = paper_card_blocks(paper, card, position=position)
+    if note:
+        blocks.insert(0, context(note))
+    return fit(fallback_line(paper, card), blocks)

@@ -198,7 +198,9 @@ def serve(
             stoppers.append(handler.close)
             log.info("connected to Slack in Socket Mode")
         if scheduler:
-            sched = start_scheduler(settings, rt.engine, rt.poster, rt.sources, rt.embedder)
+            sched = start_scheduler(
+                settings, rt.engine, rt.poster, rt.sources, rt.embedder, s2=rt.s2
+            )
             stoppers.append(lambda: sched.shutdown(wait=True))
             catch_up = start_catch_up_ingest(rt)
         if worker:
@@ -219,7 +221,7 @@ def serve(
 
 def run_scheduler(rt: Runtime, *, stop: threading.Event) -> None:
     """Run only the scheduled jobs until `stop` is set (`paperboy scheduler`)."""
-    sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources, rt.embedder)
+    sched = start_scheduler(rt.settings, rt.engine, rt.poster, rt.sources, rt.embedder, s2=rt.s2)
     catch_up = start_catch_up_ingest(rt)
     try:
         wait_for(stop)

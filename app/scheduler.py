@@ -44,6 +44,7 @@ from app.db.engine import session_scope
 from app.db.models import IngestStatus, JobRunStatus
 from app.digest import DigestOutcome, run_due_digests
 from app.digest.ports import Poster
+from app.digest.taste import Recommender, TasteDeps
 from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
 from app.ingest import embed_backlog, run_ingest
@@ -231,13 +232,14 @@ def digest_tick(
     poster: Poster,
     now: datetime,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> None:
     """Post every channel digest that is due at `now` (each channel's own cron and time zone).
 
     One channel failing does not stop the others; the run is still recorded as failed, so
     /healthz shows it (the digest resumes on a later tick).
     """
-    results = run_due_digests(settings, engine, poster, now, embedder=embedder)
+    results = run_due_digests(settings, engine, poster, now, embedder=embedder, taste=taste)
     failed = [r for r in results if r.status == DigestOutcome.FAILED]
     if failed:
         detail = "; ".join(f"{r.channel_id}: {r.error}" for r in failed[:5])
@@ -259,8 +261,10 @@ def job_specs(
     poster: Poster,
     sources: Sequence[Source],
     embedder: Embedder,
+    s2: Recommender | None = None,
 ) -> list[JobSpec]:
-    """Paperboy's scheduled jobs, with their fixed ids."""
+    """Paperboy's scheduled jobs, with their fixed ids. `s2`: Semantic Scholar, for digests'
+    recommendations (app/digest/recommend.py)."""
     return [
         # Hourly; the :35 run after 00:00/01:00 UTC (summer/winter) picks up arXiv's announcement.
         JobSpec(
@@ -272,7 +276,9 @@ def job_specs(
         JobSpec(
             id="digest",
             trigger=CronTrigger(minute="*", second=0, timezone=SCHEDULER_TZ),
-            body=lambda slot: digest_tick(settings, engine, poster, slot, embedder),
+            body=lambda slot: digest_tick(
+                settings, engine, poster, slot, embedder, TasteDeps(embedder, s2)
+            ),
             misfire_grace_time=50,
         ),
         JobSpec(
@@ -316,9 +322,11 @@ def start_scheduler(
     poster: Poster,
     sources: Sequence[Source],
     embedder: Embedder,
+    s2: Recommender | None = None,
 ) -> BaseScheduler:
     """Start Paperboy's jobs in background threads (for `paperboy serve`)."""
-    scheduler = build_scheduler(engine, job_specs(settings, engine, poster, sources, embedder))
+    specs = job_specs(settings, engine, poster, sources, embedder, s2)
+    scheduler = build_scheduler(engine, specs)
     scheduler.start()
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     return scheduler

@@ -97,6 +97,7 @@ class TestPaperMessage:
             "paper_vote_up",
             "paper_vote_down",
             "paper_related",
+            "paper_more_like_this",
         }
         assert all(el["value"] == "2501.00001" for el in by_id.values())
         assert by_id["paper_pdf"]["url"] == "https://arxiv.org/pdf/2501.00001"

@@ -91,6 +91,14 @@ class TestChannelSet:
         assert channels(cfg)[TEAM]["quiet_day_notice"] is False
         assert channels(cfg)[TEAM]["max_papers"] == 5  # what was not given is kept
 
+    def test_turns_the_recommendations_section_off_and_on(self, cfg: Settings) -> None:
+        off = run(cfg, "channel", "set", "--channel", TEAM, "--recommendations", "off")
+        assert off.returncode == 0, off.stderr
+        assert "recommendations off" in off.stdout
+        assert channels(cfg)[TEAM]["recommendations"] is False
+        on = run(cfg, "channel", "set", "--channel", TEAM, "--recommendations", "on")
+        assert on.returncode == 0 and channels(cfg)[TEAM]["recommendations"] is True
+
     @pytest.mark.parametrize(
         ("args", "message"),
         [

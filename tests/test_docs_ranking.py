@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app import search, search_semantic
-from app.digest.rank import WEIGHTS
+from app.digest.rank import TASTE, WEIGHTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "ranking.md").read_text()
@@ -34,6 +34,10 @@ def _formula(heading: str) -> str:
 
 def test_the_digest_weights_in_the_doc_are_the_codes() -> None:
     assert _table("Digest score") == pytest.approx(asdict(WEIGHTS))
+
+
+def test_the_taste_weights_in_the_doc_are_the_codes() -> None:
+    assert _table("Channel taste") == pytest.approx(asdict(TASTE))
 
 
 def test_the_text_score_constants_in_the_doc_are_the_codes() -> None:

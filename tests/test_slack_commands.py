@@ -180,8 +180,11 @@ class TestSubscriptions:
         assert call.ok, call.response
         view = slack_app_server.slack.views[call.response["view"]["id"]]
         blocks = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
-        assert set(blocks) == {"topics", "cron", "timezone", "max_papers", "quiet", "style"}
+        assert set(blocks) == {
+            "topics", "cron", "timezone", "max_papers", "quiet", "style", "recommendations"
+        }  # fmt: skip
         assert blocks["topics"]["element"]["initial_value"] == "agents"
+        assert blocks["recommendations"]["element"]["initial_options"]  # on by default
         assert call.args["trigger_id"]
 
 

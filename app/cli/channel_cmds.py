@@ -1,6 +1,7 @@
-"""`paperboy channel set`: a channel's digest size, style, quiet-day notices and relevance floor
-from a shell, as the `/papers settings` modal sets them in Slack (the schedule is `paperboy
-schedule`). The same service function as the modal: app/db/channels.py `update_channel`."""
+"""`paperboy channel set`: a channel's digest size, style, quiet-day notices, relevance floor and
+"Recommended for you" section from a shell, as the `/papers settings` modal sets them in Slack
+(the schedule is `paperboy schedule`). The same service function as the modal:
+app/db/channels.py `update_channel`."""
 
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ def channel_set(
     min_relevance: float | None = typer.Option(
         None, "--min-relevance", help="Leave out papers graded below this (0-1; 0 keeps all)."
     ),
+    recommendations: OnOff | None = typer.Option(
+        None,
+        "--recommendations",
+        help="on (default): a 'Recommended for you' section once the channel has 5 positive "
+        "signals (docs/ranking.md).",
+    ),
 ) -> None:
     """Change a channel's digest settings (created with the defaults when new)."""
     channel = channel_arg(channel)
@@ -52,11 +59,13 @@ def channel_set(
         "style": style.value if style else None,
         "quiet_day_notice": None if quiet_days is None else quiet_days == OnOff.on,
         "min_relevance": min_relevance,
+        "recommendations": None if recommendations is None else recommendations == OnOff.on,
     }
     changes = {name: value for name, value in changes.items() if value is not None}
     if not changes:
         raise UserInputError(
-            "nothing to change: give --max-papers, --style, --quiet-days or --min-relevance"
+            "nothing to change: give --max-papers, --style, --quiet-days, --min-relevance or "
+            "--recommendations"
         )
     with session_scope(engine()) as session:
         # A channel seen first here starts in PAPERBOY_TIMEZONE, as `paperboy follow` does.
@@ -67,6 +76,6 @@ def channel_set(
         shown = (
             f"{row.channel_id}: {row.max_papers} papers a digest, style {row.style}, quiet-day "
             f"notices {'on' if row.quiet_day_notice else 'off'}, minimum relevance "
-            f"{row.min_relevance:g}"
+            f"{row.min_relevance:g}, recommendations {'on' if row.recommendations else 'off'}"
         )
     console.print(shown, highlight=False)

@@ -31,6 +31,7 @@ from app.db.pauses import last_digests
 from app.digest.pause import pause_info
 from app.digest.preview import render_text
 from app.digest.run import DigestOutcome, run_digest
+from app.digest.taste import TasteDeps
 from app.errors import UserInputError
 from app.status import digest_json
 
@@ -134,6 +135,7 @@ def list_channels(
                 "include_trending": c.include_trending,
                 "quiet_day_notice": c.quiet_day_notice,
                 "style": c.style,
+                "recommendations": c.recommendations,
                 "last_digest": digest_json(last.get(c.channel_id)),
                 "paused": pause_info(c),
             }
@@ -183,7 +185,7 @@ def digest(
     rt = runtime()
     result = run_digest(
         cfg, engine(), rt.poster, channel_id=channel, force=force, dry_run=dry_run,
-        embedder=rt.embedder,
+        embedder=rt.embedder, taste=TasteDeps(rt.embedder, rt.s2),
     )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(result.payloads, indent=2, ensure_ascii=False))

@@ -123,7 +123,7 @@ def set_schedule(
 
 def update_channel(session: Session, *, channel_id: str, **fields: Any) -> Channel:
     """Change digest settings: max_papers, min_relevance, include_trending, quiet_day_notice,
-    style, active, team_id, or cron/timezone (validated as in set_schedule)."""
+    style, active, team_id, recommendations, or cron/timezone (validated as in set_schedule)."""
     channel = ensure_channel(session, channel_id=channel_id)
     cron = fields.pop("cron", None)
     timezone = fields.pop("timezone", None)
@@ -146,7 +146,7 @@ def update_channel(session: Session, *, channel_id: str, **fields: Any) -> Chann
         elif name == "style":
             if value not in STYLES:
                 raise UserInputError(f"style must be one of: {', '.join(STYLES)}")
-        elif name in ("include_trending", "quiet_day_notice", "active"):
+        elif name in ("include_trending", "quiet_day_notice", "active", "recommendations"):
             value = bool(value)
         elif name != "team_id":
             raise UserInputError(f"unknown channel setting {name!r}")

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Feedback, Paper, PostedMessage, SavedPaper, SlackEvent
+from app.db.models import Feedback, Paper, PostedMessage, SavedPaper, SlackEvent, TasteNudge
 from app.db.papers import paper_key
 
 
@@ -160,3 +160,15 @@ def record_post(
         .on_conflict_do_nothing(constraint="uq_posted_messages_channel_ts")
     )
     session.execute(stmt)
+
+
+def nudge_taste(session: Session, *, channel_id: str, arxiv_id: str, user_id: str) -> bool:
+    """Record a "More like this" click (a positive taste signal of the channel); False when the
+    user had clicked it on this paper in this channel before."""
+    stmt = (
+        insert(TasteNudge)
+        .values(channel_id=channel_id, paper_id=paper_key(arxiv_id), user_id=user_id)
+        .on_conflict_do_nothing()
+        .returning(TasteNudge.paper_id)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None

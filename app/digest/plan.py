@@ -9,7 +9,7 @@ any process can finish a run another one started.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +35,9 @@ from app.db.models import (
 from app.digest import blocks as digest_blocks
 from app.digest.batch import Batch
 from app.digest.owed import RESUME_WINDOW, owed_papers
-from app.digest.select import Candidate, load_papers, select_papers
+from app.digest.recommend import owed_reasons, recommend, wanted
+from app.digest.select import Candidate, excluded_ids, load_papers, select_papers
+from app.digest.taste import TasteDeps, taste_profile
 from app.embeddings import Embedder
 from app.llm.cards import cards_for
 from app.timeutil import aware
@@ -138,6 +140,7 @@ def choose(
     force: bool,
     batch: Batch | None = None,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> tuple[list[Candidate], datetime]:
     # Forced: as if the channel had no digest yet (its last FIRST_LOOKBACK, posted papers too).
     since = (
@@ -152,10 +155,14 @@ def choose(
         owed = batch.owed.get(cid, [])
     else:
         owed = owed_papers(session, channel_ids=[cid]).get(cid, [])
-    # Owed papers first (promised before), then up to max_papers fresh ones.
+    profile = None
+    if taste is not None:
+        profile = taste_profile(session, channel_id=cid, model=taste.embedder.name)
+    # Owed papers first (promised before), then up to max_papers fresh ones, then the
+    # recommendations.
     chosen = select_papers(
         session, channel=channel, since=since, force=force, batch=batch, embedder=embedder,
-        limit=channel.max_papers + len(owed),
+        limit=channel.max_papers + len(owed), profile=profile,
     )  # fmt: skip
     skip = set(owed)
     if force:
@@ -169,8 +176,29 @@ def choose(
         )
     fresh = [c for c in chosen if c.arxiv_id not in skip][: channel.max_papers]
     papers = load_papers(session, owed) if owed else {}
-    carried = [Candidate(paper=papers[a], score=0.0, relevance=0.0) for a in owed if a in papers]
-    return carried + fresh, since
+    reasons = owed_reasons(session, channel_id=cid) if owed else {}
+    carried = [
+        Candidate(paper=papers[a], score=0.0, relevance=0.0, reason=reasons.get(a))
+        for a in owed
+        if a in papers
+    ]
+    extra: list[Candidate] = []
+    if taste is not None and profile is not None and wanted(channel, profile):
+        known = batch.excluded.get(cid) if batch is not None and batch.excluded else None
+        taken = (known if known is not None else excluded_ids(session, channel_id=cid)) | skip
+        taken |= {c.arxiv_id for c in chosen}
+        topics = batch.topics.get(cid) if batch is not None and batch.topics else None
+        recs = recommend(
+            session, profile=profile, skip=taken, now=scheduled_for, taste=taste,
+            topics=topics if topics is not None else channel_topics(session, channel_id=cid),
+        )  # fmt: skip
+        found = load_papers(session, [r.arxiv_id for r in recs])
+        extra = [
+            Candidate(found[r.arxiv_id], r.similarity, 0.0, reason=r.reason())
+            for r in recs
+            if r.arxiv_id in found
+        ]
+    return carried + fresh + extra, since
 
 
 def plan_run(
@@ -182,6 +210,7 @@ def plan_run(
     batch: Batch | None = None,
     probably_new: bool = False,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> tuple[DigestRun, bool]:
     """(run, created): the run for (channel, scheduled_for), existing or new with its papers
     chosen now. Two processes planning at once end up with the same row (the unique key).
@@ -197,9 +226,10 @@ def plan_run(
             return existing, False
     candidates, since = choose(
         session, channel=channel, scheduled_for=scheduled_for, force=force, batch=batch,
-        embedder=embedder,
+        embedder=embedder, taste=taste,
     )  # fmt: skip
     paper_ids = [c.arxiv_id for c in candidates]
+    recommended = {c.arxiv_id: c.reason for c in candidates if c.reason}
     empty_and_silent = not paper_ids and notice_kind(session, channel=channel, since=since) is None
     run = session.scalar(
         insert(DigestRun)
@@ -207,6 +237,7 @@ def plan_run(
             channel_id=channel.channel_id,
             scheduled_for=scheduled_for,
             paper_ids=paper_ids,
+            recommended=recommended,
             forced=force,
             status=DigestStatus.DONE if empty_and_silent else DigestStatus.PLANNED,
             finished_at=func.now() if empty_and_silent else None,
@@ -276,8 +307,11 @@ def render(
     scheduled_for: datetime,
     run_id: int | None = None,
     batch: Batch | None = None,
+    recommended: Mapping[str, Any] | None = None,
 ) -> list[OutMessage]:
-    """Every message of a digest, in posting order (deterministic for a given run row)."""
+    """Every message of a digest, in posting order (deterministic for a given run row).
+    `recommended`: the run's recommendations and their reasons (digest_runs.recommended)."""
+    recommended = recommended or {}
     day = aware(scheduled_for).astimezone(ZoneInfo(channel.timezone)).date()
     cid = channel.channel_id
     meta_base: dict[str, Any] = {"run_id": run_id} if run_id is not None else {}
@@ -299,8 +333,9 @@ def render(
     papers = _loaded(session, paper_ids) or load_papers(session, paper_ids)
     present = [i for i in paper_ids if i in papers]
     header = digest_blocks.digest_header(
-        day=day, topics=topics, count=len(present), style=channel.style
-    )
+        day=day, topics=topics, count=len(present), style=channel.style,
+        recommended=sum(1 for i in present if recommended.get(i)),
+    )  # fmt: skip
     header_payload = _payload(cid, header, meta_base | {"kind": "header", "position": 0})
     out = [OutMessage(0, "header", None, _ready(header_payload))]
     thread = channel.style == "thread"
@@ -311,7 +346,11 @@ def render(
         if not cards:  # one query for the whole run, on first use
             with Session(engine) as s:
                 cards.update(cards_for(s, papers=[papers[i] for i in present], settings=settings))
-        message = paper_blocks.paper_message(papers[arxiv_id], cards[arxiv_id], position=position)
+        reason = recommended.get(arxiv_id)
+        note = digest_blocks.recommendation_note(reason) if reason else None
+        message = paper_blocks.paper_message(
+            papers[arxiv_id], cards[arxiv_id], position=position, note=note
+        )
         meta = meta_base | {"kind": "paper", "arxiv_id": arxiv_id, "position": position}
         return _payload(cid, message, meta)
 

@@ -28,9 +28,29 @@ class Weights:
     feedback_scale: float = 3.0
     citations: float = 0.10
     citations_full_at: int = 50
+    taste: float = 0.30
 
 
 WEIGHTS = Weights()
+
+
+@dataclass(frozen=True, slots=True)
+class TasteWeights:
+    """How much each kind of signal moves a channel's taste profile (app/digest/taste.py), and
+    when the "Recommended for you" section shows (docs/ranking.md, "Channel taste")."""
+
+    thumbs_up: float = 1.0
+    thumbs_down: float = 1.0  # subtracted
+    more_like_this: float = 1.0
+    save: float = 1.0
+    thread: float = 0.5
+    recommend_after: int = 5
+    recommend_limit: int = 2
+    recommend_min_similarity: float = 0.55
+    recommend_window_days: float = 14.0
+
+
+TASTE = TasteWeights()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +70,8 @@ class PaperFacts:
     topic_votes: Sequence[int] = ()
     # Semantic Scholar's citation count, when it has enriched the paper.
     citations: int | None = None
+    # Cosine similarity to the channel's taste profile; None when the channel has none yet.
+    taste: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +119,13 @@ def feedback_term(topic_votes: Sequence[int], *, weights: Weights = WEIGHTS) -> 
     return sum(math.tanh(v / weights.feedback_scale) for v in topic_votes) / len(topic_votes)
 
 
+def taste_term(similarity: float | None) -> float:
+    """-1 to 1: the cosine similarity to the channel's taste profile, 0 without a profile."""
+    if similarity is None:
+        return 0.0
+    return max(-1.0, min(1.0, similarity))
+
+
 def score(
     facts: PaperFacts, *, best_lexical: float, now: datetime, weights: Weights = WEIGHTS
 ) -> Ranked:
@@ -109,6 +138,8 @@ def score(
         + weights.feedback * feedback_term(facts.topic_votes, weights=weights)
         + weights.citations * citation_term(facts.citations, weights=weights)
     )
+    if facts.taste is not None:  # added only with a profile: without one, scores are as before
+        total += weights.taste * taste_term(facts.taste)
     return Ranked(facts.arxiv_id, total, rel, facts.grade is not None)
 
 

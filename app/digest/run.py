@@ -29,6 +29,7 @@ from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
 from app.digest.ports import Poster
 from app.digest.post import DigestPoster, RunState
+from app.digest.taste import TasteDeps
 from app.embeddings import Embedder
 from app.errors import PaperboyError, UserInputError
 
@@ -150,11 +151,13 @@ class _Runner:
         now: datetime,
         batch: Batch,
         embedder: Embedder | None,
+        taste: TasteDeps | None = None,
     ):
         self.settings, self.engine, self.poster = settings, engine, poster
         self.now = now  # unfinished runs within RESUME_WINDOW of this are finished too
         self.batch = batch
         self.embedder = embedder  # topics match by meaning too (None: by words only)
+        self.taste = taste  # None: no taste term, no recommendations
 
     def submit(self, job: _Job) -> None:
         channel_id = job.result.channel_id
@@ -191,12 +194,13 @@ class _Runner:
             channel = self._channel(session, result.channel_id)
             candidates, _ = choose(
                 session, channel=channel, scheduled_for=when, force=job.force,
-                embedder=self.embedder,
+                embedder=self.embedder, taste=self.taste,
             )  # fmt: skip
             result.paper_ids = [c.arxiv_id for c in candidates]
             messages = render(
                 session, self.settings, channel=channel, paper_ids=result.paper_ids,
                 scheduled_for=when,
+                recommended={c.arxiv_id: c.reason for c in candidates if c.reason},
             )  # fmt: skip
         result.payloads = [
             m.payload | ({"thread_ts": "<header ts>"} if m.in_thread else {}) for m in messages
@@ -223,6 +227,7 @@ class _Runner:
                     session, channel=channel, scheduled_for=result.scheduled_for,
                     force=job.force, batch=self.batch,
                     probably_new=job.earlier_ids is not None, embedder=self.embedder,
+                    taste=self.taste,
                 )  # fmt: skip
                 if created and run.status != DigestStatus.DONE:
                     # Rendered in the planning transaction (one session, not two); posted only
@@ -230,6 +235,7 @@ class _Runner:
                     messages = render(
                         session, self.settings, channel=channel, paper_ids=list(run.paper_ids),
                         scheduled_for=run.scheduled_for, run_id=run.id, batch=self.batch,
+                        recommended=run.recommended,
                     )  # fmt: skip
         for run_id in earlier:
             state = self._start(run_id, result.channel_id)
@@ -263,7 +269,7 @@ class _Runner:
             assert run is not None and channel is not None
             messages = render(
                 session, self.settings, channel=channel, paper_ids=list(run.paper_ids or []),
-                scheduled_for=run.scheduled_for, run_id=run.id,
+                scheduled_for=run.scheduled_for, run_id=run.id, recommended=run.recommended,
             )  # fmt: skip
         self.poster.post_run(
             run_id, channel_id, run.header_ts, messages, state, since=aware(run.created_at)
@@ -280,9 +286,10 @@ def _execute(
     now: datetime,
     batch: Batch | None = None,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> list[DigestResult]:
     with DigestPoster(settings, engine, poster, pacer=pacer, now=now) as batch_poster:
-        runner = _Runner(settings, engine, batch_poster, now, batch or Batch(), embedder)
+        runner = _Runner(settings, engine, batch_poster, now, batch or Batch(), embedder, taste)
         for job in jobs:
             runner.submit(job)
         batch_poster.pacer.wait_idle()
@@ -303,9 +310,11 @@ def run_digest(
     dry_run: bool = False,
     pacer: ChannelPacer | None = None,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> DigestResult:
     """Build and (unless dry_run) post one channel's digest now, keyed by `scheduled_for`
-    (default: now). Unfinished earlier runs of the channel are finished first."""
+    (default: now). Unfinished earlier runs of the channel are finished first. `taste`: rank by
+    the channel's taste and recommend (app/digest/taste.py); None leaves both out."""
     when = aware(scheduled_for) if scheduled_for else datetime.now(UTC).replace(microsecond=0)
     if not dry_run:
         with session_scope(engine) as session:
@@ -313,7 +322,7 @@ def run_digest(
             pause.resume(session, channel_id=channel_id, now=when)
             expire_runs(session, now=when, channel_id=channel_id)
     job = _Job(DigestResult(channel_id=channel_id, scheduled_for=when), force, dry_run)
-    results = _execute(settings, engine, poster, [job], pacer, when, embedder=embedder)
+    results = _execute(settings, engine, poster, [job], pacer, when, embedder=embedder, taste=taste)
     _pause_refused(engine, poster, results)
     return results[0]
 
@@ -335,6 +344,7 @@ def run_due_digests(
     *,
     pacer: ChannelPacer | None = None,
     embedder: Embedder | None = None,
+    taste: TasteDeps | None = None,
 ) -> list[DigestResult]:
     """Post every due digest, channels in parallel; also finish runs a crash left unfinished."""
     now = aware(now or datetime.now(UTC))
@@ -361,7 +371,7 @@ def run_due_digests(
     ]
     if not jobs:
         return []
-    results = _execute(settings, engine, poster, jobs, pacer, now, batch, embedder)
+    results = _execute(settings, engine, poster, jobs, pacer, now, batch, embedder, taste)
     _pause_refused(engine, poster, results)
     for result in results:
         if result.status == DigestOutcome.FAILED:

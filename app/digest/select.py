@@ -15,6 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import DateTime, func, select, union
 from sqlalchemy.orm import Session, defer
@@ -34,6 +35,7 @@ from app.db.models import (
 from app.db.papers import arxiv_id_of, signal_join
 from app.digest.batch import Batch
 from app.digest.rank import PaperFacts, rank
+from app.digest.taste import Profile, similarities
 from app.embeddings import Embedder
 from app.errors import UserInputError
 from app.search import score_papers, topic_candidates
@@ -56,6 +58,8 @@ class Candidate:
     topics: list[str] = field(default_factory=list)
     graded: bool = False
     trending: bool = False
+    # A recommendation's reason (app/digest/recommend.py Recommendation.reason), else None.
+    reason: dict[str, Any] | None = None
 
     @property
     def arxiv_id(self) -> str:
@@ -142,11 +146,13 @@ def select_papers(
     limit: int | None = None,
     batch: Batch | None = None,
     embedder: Embedder | None = None,
+    profile: Profile | None = None,
 ) -> list[Candidate]:
     """The channel's digest papers, best first, at most `limit` (default: its max_papers).
 
     `batch` carries what a fan-out knows already about many channels (app/digest/batch.py).
     With `embedder`, topics match by meaning too (hybrid search); without, by words only.
+    `profile`: the channel's taste (app/digest/taste.py), a ranking term when given.
     """
     now, since, batch = aware(now or datetime.now(UTC)), aware(since), batch or Batch()
     cid = channel.channel_id
@@ -163,7 +169,7 @@ def select_papers(
     skip = set() if force else _excluded(session, channel_id=cid, batch=batch)
     matched = {a: by_topic for a, by_topic in matched.items() if a not in skip}
     facts = _facts(session, channel_id=cid, topics=topics, matched=matched, trending=trending,
-                   since=since, batch=batch, embedder=embedder)  # fmt: skip
+                   since=since, batch=batch, embedder=embedder, profile=profile)  # fmt: skip
     limit = limit if limit is not None else channel.max_papers
     ranked = rank(facts, now=now, min_relevance=channel.min_relevance, limit=limit)
     papers = load_papers(session, [r.arxiv_id for r in ranked])
@@ -192,6 +198,7 @@ def _facts(
     since: datetime,
     batch: Batch,
     embedder: Embedder | None,
+    profile: Profile | None = None,
 ) -> list[PaperFacts]:
     """What ranking needs of each matched paper that is new since the last digest: first seen by
     us (or published) since then; trending papers count as new."""
@@ -207,6 +214,9 @@ def _facts(
     feedback = topic_feedback(
         session, channel_id=channel_id, topics=topics, votes=votes, embedder=embedder
     )
+    taste: dict[str, float] = {}
+    if profile is not None:
+        taste = similarities(session, profile=profile, arxiv_ids=[s.arxiv_id for s in fresh])
     return [
         PaperFacts(
             arxiv_id=s.arxiv_id,
@@ -217,6 +227,7 @@ def _facts(
             first_seen=s.first_seen_at,
             topic_votes=tuple(feedback.get(t, 0) for t in matched[s.arxiv_id]),
             citations=s.citations,
+            taste=taste.get(s.arxiv_id),
         )
         for s in fresh
     ]

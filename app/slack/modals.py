@@ -80,6 +80,7 @@ def settings_view(
     max_papers: int,
     quiet_day_notice: bool,
     style: str,
+    recommendations: bool = True,
 ) -> dict[str, Any]:
     """The settings modal of one channel (its id travels in private_metadata)."""
     quiet = _option("quiet", "Post a short note on days with no new papers")
@@ -94,6 +95,14 @@ def settings_view(
     quiet_element: dict[str, Any] = {"type": "checkboxes", "action_id": "value", "options": [quiet]}
     if quiet_day_notice:
         quiet_element["initial_options"] = [quiet]
+    recommend = _option("on", "Recommend a few papers outside the topics, from your 👍 and saves")
+    recommend_element: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": "value",
+        "options": [recommend],
+    }
+    if recommendations:
+        recommend_element["initial_options"] = [recommend]
     return {
         "type": "modal",
         "callback_id": SETTINGS_CALLBACK,
@@ -136,6 +145,7 @@ def settings_view(
             ),
             _input("quiet", "Quiet days", quiet_element, optional=True),
             _input("style", "Style", style_element),
+            _input("recommendations", "Recommended for you", recommend_element, optional=True),
         ],
     }
 
@@ -149,6 +159,7 @@ class SettingsForm:
     max_papers: str
     quiet_day_notice: bool
     style: str
+    recommendations: bool | None = None  # None: the form had no such field (left unchanged)
 
 
 def read_settings(view: dict[str, Any]) -> SettingsForm:
@@ -168,6 +179,11 @@ def read_settings(view: dict[str, Any]) -> SettingsForm:
         max_papers=str(value("max_papers").get("value") or "").strip(),
         quiet_day_notice=bool(value("quiet").get("selected_options")),
         style=((value("style").get("selected_option") or {}).get("value") or "messages"),
+        recommendations=(
+            bool(value("recommendations").get("selected_options"))
+            if "recommendations" in values
+            else None
+        ),
     )
 
 

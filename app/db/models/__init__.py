@@ -30,6 +30,7 @@ from app.db.models.slack import (
     PostedMessage,
     SavedPaper,
     SlackEvent,
+    TasteNudge,
 )
 from app.db.models.states import (
     DIGEST_SETTLED,
@@ -72,6 +73,7 @@ __all__ = [
     "Relevance",
     "SavedPaper",
     "SlackEvent",
+    "TasteNudge",
     "Summary",
     "TSVECTOR_EXPR",
     "Topic",

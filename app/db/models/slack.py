@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models.base import Base, now_column, status_check, status_type
@@ -49,6 +50,9 @@ class Channel(Base):
     pause_code: Mapped[str | None] = mapped_column(String(64))  # Slack's error code
     # A hash of the bot token that failed (auth codes only): another token resumes the channel.
     pause_token: Mapped[str | None] = mapped_column(String(64))
+    # The "Recommended for you" section (app/digest/recommend.py); it still waits for the
+    # channel's first few positive taste signals.
+    recommendations: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
 
 
 class ChannelTopic(Base):
@@ -84,6 +88,9 @@ class DigestRun(Base):
     # Transient failures so far, and when the scheduler may try again (backoff, owed.py).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Which of paper_ids are recommendations, with their reason, fixed with the list:
+    # {arxiv_id: {"like": arxiv_id, "title": liked paper's title, "signal": up|save|thread|more}}.
+    recommended: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
 
     __table_args__ = (
         UniqueConstraint("channel_id", "scheduled_for", name="uq_digest_runs_channel_time"),
@@ -146,6 +153,20 @@ class Feedback(Base):
     )
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = now_column()
+
+
+class TasteNudge(Base):
+    """A "More like this" click: a positive taste signal of the channel (app/digest/taste.py).
+    Not a 👍: it leaves topic votes alone and only steers the channel's taste profile."""
+
+    __tablename__ = "taste_nudges"
+
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     at: Mapped[datetime] = now_column()
 
 

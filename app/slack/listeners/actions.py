@@ -13,9 +13,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app import blockkit, paper_blocks
+from app.db import interactions
+from app.db.engine import session_scope
+from app.db.papers import get_paper
 from app.db.topics import get_topic
 from app.errors import UserInputError
 from app.llm.service import deep_summary
@@ -135,6 +139,17 @@ def register(app: App, services: Services) -> None:
             lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
         )
 
+    @app.action(paper_blocks.ACTION_MORE_LIKE_THIS)
+    def more_like_this(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        ack()
+        arxiv_id, channel = _paper_id(action), _channel(body)
+        if arxiv_id is None or channel is None:
+            return
+        now(replier(respond), "more like this button", _more_like_this, engine,
+            channel_id=channel, user_id=_user(body), arxiv_id=arxiv_id)  # fmt: skip
+
     @app.action(operations.ACTION_SEARCH_POST)
     def search_post(
         ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any, client: Any
@@ -214,6 +229,20 @@ def _channel(body: dict[str, Any]) -> str | None:
 
 def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id") or "")
+
+
+def _more_like_this(
+    engine: Engine, *, channel_id: str, user_id: str, arxiv_id: str
+) -> dict[str, Any]:
+    """Record a positive taste signal for the channel (docs/ranking.md, "Channel taste")."""
+    with session_scope(engine) as session:
+        if get_paper(session, arxiv_id=arxiv_id) is None:
+            return {"text": "I don't know that paper any more."}
+        interactions.nudge_taste(session, channel_id=channel_id, arxiv_id=arxiv_id, user_id=user_id)
+    # A mention only of a well-formed channel id (the id comes from Slack, checked all the same).
+    known = re.fullmatch(r"[CGD][A-Z0-9]{8,11}", channel_id)
+    where = f"<#{channel_id}>" if known else "this channel"
+    return {"text": f"Noted — more like this in {where}'s digests."}
 
 
 def _summary_for(services: Services, arxiv_id: str) -> dict[str, Any]:

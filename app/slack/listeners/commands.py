@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import channel_ids, schedule
 from app.db import channels as channels_db
 from app.digest import DigestOutcome, pause, run_digest
+from app.digest.taste import TasteDeps
 from app.errors import UserInputError, apology, log_unexpected
 from app.safety import escape_mrkdwn, truncate
 from app.slack import commands_parse as cp
@@ -194,6 +195,7 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id,
         force=True, embedder=services.embedder,
+        taste=TasteDeps(services.embedder, services.s2),
     )  # fmt: skip
     if result.status == DigestOutcome.POSTED and (result.posted or not result.resumed):
         count = len(result.paper_ids)
@@ -233,6 +235,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
         max_papers=channel.max_papers if channel else 8,
         quiet_day_notice=bool(channel and channel.quiet_day_notice),
         style=channel.style if channel else "messages",
+        recommendations=channel.recommendations if channel else True,
     )
     client.views_open(trigger_id=trigger_id, view=view)
 

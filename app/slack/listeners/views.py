@@ -115,6 +115,7 @@ def apply_settings(services: Services, form: modals.SettingsForm, reply: operati
             max_papers=int(form.max_papers),
             quiet_day_notice=form.quiet_day_notice,
             style=form.style,
+            **({} if form.recommendations is None else {"recommendations": form.recommendations}),
         )
         stored_cron = channel.cron
     added = sorted(wanted - before)
