@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     openreview_invitations: Annotated[list[str], NoDecode] = []
     openreview_max_notes: int = 1000
     openreview_num_retries: int = 4
+    # Semantic Scholar (app/sources/semantic_scholar.py): citations for stored papers, related
+    # papers, recommendations. The key is optional (sent as x-api-key, never logged).
+    semantic_scholar_api_url: str = "https://api.semanticscholar.org"
+    semantic_scholar_api_key: SecretStr | None = None
+    # Least time between two requests to S2, process-wide (S2 allows 1 request/s).
+    semantic_scholar_interval_seconds: float = 1.0
+    # Longest one S2 call may take, waits and retries on 429/5xx included.
+    semantic_scholar_deadline_seconds: float = 20.0
     http_timeout_seconds: float = 30.0
     # Use the bundled sample feed instead of the network (also picked when offline).
     paperboy_offline: bool = False
@@ -145,6 +153,7 @@ class Settings(BaseSettings):
         "database_url",
         "anthropic_api_key",
         "anthropic_base_url",
+        "semantic_scholar_api_key",
         "slack_bot_token",
         "slack_app_token",
         "slack_signing_secret",

@@ -37,6 +37,7 @@ from app.slack.app import app_token, check_slack_settings
 from app.slack.poster import SlackPoster, make_web_client
 from app.slack.server import start_http, tune_for_serving
 from app.sources import Source, build_sources, close_sources
+from app.sources.semantic_scholar import SemanticScholar
 from app.worker import WorkerReport, run_worker
 
 log = logging.getLogger(__name__)
@@ -96,11 +97,29 @@ class Runtime:
         """The text embedding model (EMBEDDING_MODEL; bundled, loads in about 0.2 s)."""
         return build_embedder(self.settings.embedding_model)
 
+    @cached_property
+    def s2(self) -> SemanticScholar:
+        """The one Semantic Scholar client (a public API: always built, a key is optional);
+        shared so the 1 request/s pacing holds across its users."""
+        return build_s2(self.settings)
+
     def close(self) -> None:
+        if "s2" in self.__dict__:
+            self.s2.close()
         if "pdfs" in self.__dict__:
             self.pdfs.close()
         if "sources" in self.__dict__:
             close_sources(self.sources)
+
+
+def build_s2(settings: Settings) -> SemanticScholar:
+    key = settings.semantic_scholar_api_key
+    return SemanticScholar(
+        base_url=settings.semantic_scholar_api_url,
+        api_key=key.get_secret_value() if key else None,
+        min_interval_s=settings.semantic_scholar_interval_seconds,
+        deadline_s=settings.semantic_scholar_deadline_seconds,
+    )
 
 
 def install_stop_signals(stop: threading.Event) -> None:

@@ -94,6 +94,9 @@ def settings(db_url: str, data_dir: Path) -> Settings:
         hf_api_url="http://127.0.0.1:9/api",
         anthropic_base_url="http://127.0.0.1:9",
         slack_api_url="http://127.0.0.1:9/api/",
+        semantic_scholar_api_url="http://127.0.0.1:9",
+        semantic_scholar_interval_seconds=0.0,
+        semantic_scholar_deadline_seconds=5.0,
         arxiv_delay_seconds=0.0,
         http_timeout_seconds=5.0,
         paperboy_offline=False,
@@ -137,6 +140,10 @@ hf_fake = _fake_service(
 openreview_fake = _fake_service(
     "openreview_fake", "openreview_api", "FakeOpenReview",
     "A running fake OpenReview API v2: point OPENREVIEW_API_URL at `openreview_fake.url`.",
+)  # fmt: skip
+s2_fake = _fake_service(
+    "s2_fake", "semantic_scholar", "FakeSemanticScholar",
+    "A running fake Semantic Scholar API: point SEMANTIC_SCHOLAR_API_URL at `s2_fake.url`.",
 )  # fmt: skip
 
 
