@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.authors import followed_authors
 from app.db.embeddings import embed_papers
 from app.db.engine import session_scope
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
@@ -33,6 +34,7 @@ from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
+from app.sources.base import FollowedAuthor
 from app.sources.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -177,6 +179,7 @@ def _run_source(
         topic_queries=_topic_queries(engine),
         since=lambda key: _last_completed(engine, source=source.name, key=key),
         progress=progress or (lambda _message: None),
+        authors=_followed_authors(engine),
     )
     try:
         for chunk in source.fetch(context):
@@ -259,3 +262,9 @@ def _last_completed(engine: Engine, *, source: str, key: str) -> datetime | None
         if key in (params or {}).get("completed", []):
             return started_at
     return None
+
+
+def _followed_authors(engine: Engine) -> list[FollowedAuthor]:
+    """The authors channels follow, each once (app/db/authors.py)."""
+    with Session(engine) as session:
+        return followed_authors(session)

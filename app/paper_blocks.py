@@ -198,6 +198,12 @@ def fallback_line(paper: Any, card: CardLike | None) -> str:
     return truncate(f"{title} — {tldr}" if tldr else title, FALLBACK_TEXT)
 
 
-def paper_message(paper: Any, card: CardLike | None, *, position: int | None = None) -> Message:
-    """One digest paper as its own message (its thread is where discussion happens)."""
-    return fit(fallback_line(paper, card), paper_card_blocks(paper, card, position=position))
+def paper_message(
+    paper: Any, card: CardLike | None, *, position: int | None = None, note: str | None = None
+) -> Message:
+    """One digest paper as its own message (its thread is where discussion happens). `note`
+    (plain text, escaped here) heads it: why it is in the digest ("by an author you follow")."""
+    blocks = paper_card_blocks(paper, card, position=position)
+    if note:
+        blocks.insert(0, context(f":writing_hand: _{esc(note, 300)}_"))
+    return fit(fallback_line(paper, card), blocks)

@@ -195,6 +195,7 @@ def serve(
         pdfs=rt.pdfs,
         sources=rt.sources,
         embedder=rt.embedder,
+        s2=rt.s2,
         host=host,
         socket_mode=xapp is not None,
     )

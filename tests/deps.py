@@ -13,6 +13,7 @@ from app.config import Settings
 from app.embeddings import StaticEmbedder, build_embedder
 from app.llm.client import build_llm
 from app.llm.fulltext import PdfFetcher
+from app.runtime import build_s2
 from app.sources import build_sources
 
 
@@ -29,7 +30,12 @@ def llm_deps(settings: Settings) -> dict[str, Any]:
 
 def app_deps(settings: Settings) -> dict[str, Any]:
     """What `start_http` / `build_app` take besides settings and engine."""
-    return {**llm_deps(settings), "sources": build_sources(settings), "embedder": embedder()}
+    return {
+        **llm_deps(settings),
+        "sources": build_sources(settings),
+        "embedder": embedder(),
+        "s2": build_s2(settings),
+    }
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

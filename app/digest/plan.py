@@ -33,6 +33,7 @@ from app.db.models import (
     Paper,
 )
 from app.digest import blocks as digest_blocks
+from app.digest import followed
 from app.digest.batch import Batch
 from app.digest.owed import RESUME_WINDOW, owed_papers
 from app.digest.select import Candidate, load_papers, select_papers
@@ -302,12 +303,16 @@ def render(
     thread = channel.style == "thread"
     engine = session.get_bind()
     cards: dict[str, Any] = {}
+    by_authors: dict[str, str] = {}  # "by an author you follow: ..." (app/digest/followed.py)
 
     def paper_payload(arxiv_id: str, position: int) -> dict[str, Any]:
         if not cards:  # one query for the whole run, on first use
             with Session(engine) as s:
                 cards.update(cards_for(s, papers=[papers[i] for i in present], settings=settings))
-        message = paper_blocks.paper_message(papers[arxiv_id], cards[arxiv_id], position=position)
+                by_authors.update(followed.marks(s, channel_id=cid, papers=papers))
+        message = paper_blocks.paper_message(
+            papers[arxiv_id], cards[arxiv_id], position=position, note=by_authors.get(arxiv_id)
+        )
         meta = meta_base | {"kind": "paper", "arxiv_id": arxiv_id, "position": position}
         return _payload(cid, message, meta)
 

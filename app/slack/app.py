@@ -28,6 +28,7 @@ from app.slack.listeners import register_listeners
 from app.slack.poster import make_web_client
 from app.slack.services import LISTENER_THREADS, RESPONSE_SENT, Services
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,7 @@ def build_app(
     pdfs: PdfFetcher,
     sources: Sequence[Source],
     embedder: Embedder,
+    s2: SemanticScholar | None = None,
 ) -> tuple[App, Services]:
     """The Bolt app and the Services its listeners share (the server shuts both down)."""
     if client is None:
@@ -166,6 +168,7 @@ def build_app(
         pdfs=pdfs,
         sources=sources,
         embedder=embedder,
+        s2=s2,
         listener_executor=listener_executor,
     )
     register_listeners(app, services)

@@ -51,6 +51,7 @@ from app.slack.gate import Gate
 from app.slack.metrics_view import database_collector
 from app.slack.services import Services
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -263,14 +264,16 @@ def start_http(
     pdfs: PdfFetcher,
     sources: Sequence[Source],
     embedder: Embedder,
+    s2: SemanticScholar | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
     socket_mode: bool = False,
 ) -> RunningApp:
     """Build the Bolt app and serve it (or only /healthz, in Socket Mode) on host:port."""
     app, services = build_app(
-        settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources, embedder=embedder
-    )
+        settings, engine, client=client, llm=llm, pdfs=pdfs, sources=sources, embedder=embedder,
+        s2=s2,
+    )  # fmt: skip
     bolt = None if socket_mode else SlackRequestHandler(app, path=EVENTS_PATH)
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""

@@ -32,6 +32,7 @@ from app.errors import PaperboyError, log_unexpected
 from app.llm.client import LLM
 from app.llm.fulltext import PdfFetcher
 from app.sources import Source
+from app.sources.semantic_scholar import SemanticScholar
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class Services:
     pdfs: PdfFetcher
     sources: Sequence[Source]
     embedder: Embedder
+    # Semantic Scholar (author search for `/papers follow author`); None: follow by name only.
+    s2: SemanticScholar | None = None
     lane_sizes: dict[Lane, LaneSize] = field(default_factory=lambda: dict(LANE_SIZES))
     # Bolt's listener pool, kept here so shutdown can wait for in-flight listeners too.
     listener_executor: ThreadPoolExecutor | None = None

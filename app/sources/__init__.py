@@ -12,7 +12,9 @@ from app.sources.base import Chunk, FetchContext, Source
 from app.sources.huggingface import HuggingFaceSource
 from app.sources.openreview import OpenReviewSource
 from app.sources.records import Author, PaperRecord
+from app.sources.s2_authors import S2AuthorSource
 from app.sources.sample import SampleFeed, SampleSource
+from app.sources.semantic_scholar import SemanticScholar
 
 __all__ = [
     "Author",
@@ -35,7 +37,20 @@ def build_sources(settings: Settings, *, offline: bool | None = None) -> list[So
     sources: list[Source] = [ArxivSource(settings), HuggingFaceSource(settings)]
     if settings.openreview_invitations:  # off until a venue is configured
         sources.append(OpenReviewSource(settings))
+    # Followed authors' papers (a run with nothing to do when no author has an S2 id).
+    sources.append(S2AuthorSource(settings, _s2_client(settings)))
     return sources
+
+
+def _s2_client(settings: Settings) -> SemanticScholar:
+    # Requests are paced per API host process-wide, so this client and Runtime.s2 share the pace.
+    key = settings.semantic_scholar_api_key
+    return SemanticScholar(
+        base_url=settings.semantic_scholar_api_url,
+        api_key=key.get_secret_value() if key else None,
+        min_interval_s=settings.semantic_scholar_interval_seconds,
+        deadline_s=settings.semantic_scholar_deadline_seconds,
+    )
 
 
 def close_sources(sources: list[Source]) -> None:

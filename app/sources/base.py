@@ -32,6 +32,16 @@ class Chunk:
     error: str | None = None  # this part failed on its own; nothing of it is stored
 
 
+@dataclass(frozen=True, slots=True)
+class FollowedAuthor:
+    """An author some channel follows: the arXiv `au:` query, and the Semantic Scholar author
+    id when it was resolved."""
+
+    name: str
+    arxiv_query: str
+    s2_author_id: str | None = None
+
+
 @dataclass(frozen=True)
 class FetchContext:
     """What ingest knows that a source may use. Sources sit below the database: they get these
@@ -44,6 +54,8 @@ class FetchContext:
     # When the last run that completed part `key` started; None if none did.
     since: Callable[[str], datetime | None] = lambda _key: None
     progress: Callable[[str], None] = lambda _message: None
+    # Authors channels follow (app/authors.py), for sources that search by author.
+    authors: Sequence[FollowedAuthor] = ()
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from app.db.models.papers import (
 )
 from app.db.models.slack import (
     Channel,
+    ChannelAuthor,
     ChannelTopic,
     DigestRun,
     Feedback,
@@ -34,6 +35,7 @@ from app.db.models.states import (
 __all__ = [
     "Base",
     "Channel",
+    "ChannelAuthor",
     "ChannelTopic",
     "DIGEST_SETTLED",
     "DIGEST_UNFINISHED",
