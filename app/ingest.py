@@ -100,9 +100,20 @@ def run_ingest(
     if source != "all" and source not in names:
         raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
     chosen = [s for s in sources if source in ("all", s.name)]
+    authors = _followed_authors(engine)
+    if not any(a.s2_author_id for a in authors):  # a source of authors' lists has nothing to do
+        chosen = [s for s in chosen if not getattr(s, "reads_followed_authors", False)]
     return IngestReport(
         [
-            _run_source(s, settings, engine, days=days, progress=progress, embedder=embedder)
+            _run_source(
+                s,
+                settings,
+                engine,
+                days=days,
+                progress=progress,
+                embedder=embedder,
+                authors=authors,
+            )  # fmt: skip
             for s in chosen
         ]
     )
@@ -165,6 +176,7 @@ def _run_source(
     days: int | None,
     progress: Progress | None,
     embedder: Embedder,
+    authors: Sequence[FollowedAuthor] = (),
 ) -> SourceReport:
     started = time.monotonic()
     params: dict[str, Any] = {"days": days, "offline": settings.paperboy_offline}
@@ -179,7 +191,7 @@ def _run_source(
         topic_queries=_topic_queries(engine),
         since=lambda key: _last_completed(engine, source=source.name, key=key),
         progress=progress or (lambda _message: None),
-        authors=_followed_authors(engine),
+        authors=authors,
     )
     try:
         for chunk in source.fetch(context):

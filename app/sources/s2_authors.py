@@ -33,6 +33,8 @@ class S2AuthorSource:
 
     name = NAME
     priority = PRIORITY
+    # Ingest leaves it out while no followed author has an S2 id (app/ingest.py run_ingest).
+    reads_followed_authors = True
 
     def __init__(self, settings: Settings, client: SemanticScholar) -> None:
         self._settings = settings
