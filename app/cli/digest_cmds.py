@@ -152,7 +152,7 @@ def list_channels(
                     if not c.active
                     else _next_digest(c.cron, c.timezone)
                     if topics.get(c.channel_id) or authors.get(c.channel_id)
-                    else "none (no topics)"  # nothing is posted to a channel without topics
+                    else "none (no topics)"  # nothing is posted to a channel following nothing
                 ),
                 "max_papers": c.max_papers,
                 "min_relevance": c.min_relevance,
