@@ -13,7 +13,7 @@ from app.config import Settings
 from app.embeddings import StaticEmbedder, build_embedder
 from app.llm.client import build_llm
 from app.llm.fulltext import PdfFetcher
-from app.runtime import build_s2
+from app.runtime import Runtime
 from app.sources import build_sources
 
 
@@ -34,7 +34,7 @@ def app_deps(settings: Settings) -> dict[str, Any]:
         **llm_deps(settings),
         "sources": build_sources(settings),
         "embedder": embedder(),
-        "s2": build_s2(settings),
+        "s2": Runtime(settings).s2,  # only the S2 client is built (Runtime builds on first use)
     }
 
 
