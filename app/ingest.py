@@ -113,7 +113,7 @@ def run_ingest(
                 progress=progress,
                 embedder=embedder,
                 authors=authors,
-            )  # fmt: skip
+            )
             for s in chosen
         ]
     )
