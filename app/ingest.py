@@ -34,7 +34,7 @@ from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
-from app.sources.base import FollowedAuthor
+from app.sources.base import FollowedAuthor, reads_followed_authors
 from app.sources.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def run_ingest(
     chosen = [s for s in sources if source in ("all", s.name)]
     authors = _followed_authors(engine)
     if not any(a.s2_author_id for a in authors):  # a source of authors' lists has nothing to do
-        chosen = [s for s in chosen if not getattr(s, "reads_followed_authors", False)]
+        chosen = [s for s in chosen if not reads_followed_authors(s)]
     return IngestReport(
         [
             _run_source(

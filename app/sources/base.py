@@ -58,6 +58,13 @@ class FetchContext:
     authors: Sequence[FollowedAuthor] = ()
 
 
+def reads_followed_authors(source: object) -> bool:
+    """A source that only reads followed authors' lists (app/sources/s2_authors.py): ingest leaves
+    it out while no followed author has a Semantic Scholar id, and a run it skipped never makes
+    the archive look stale."""
+    return bool(getattr(source, "reads_followed_authors", False))
+
+
 @runtime_checkable
 class Source(Protocol):
     """A paper source. `name` is what `paperboy ingest --source` and `ingest_runs.source` say,
