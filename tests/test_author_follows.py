@@ -202,7 +202,8 @@ class TestDigest:
         assert "au:LeCun_Y" in [q.get("search_query") for q in arxiv_fake.queries()]
         assert [s.source for s in report.sources] == ["arxiv", "hf"]  # no S2 id: no S2 run
 
-        result = run_digest(cfg, engine, SlackPoster(make_web_client(cfg)), channel_id="C1")
+        poster = SlackPoster(make_web_client(cfg))
+        result = run_digest(cfg, engine, poster, channel_id="C1", scheduled_for=NOW)
         assert result.status == "posted"
         # His new paper first, then the topic's; not the namesake's, not his old one.
         assert posted_papers(slack_fake, "C1") == ["2611.00001", "2611.00100"]
@@ -210,8 +211,11 @@ class TestDigest:
         assert "by an author you follow: Yann LeCun" in json.dumps(first["blocks"])
         assert "author you follow" not in json.dumps(second["blocks"])
 
-        again = run_digest(cfg, engine, SlackPoster(make_web_client(cfg)), channel_id="C1")
-        assert again.status in ("empty", "done_before", "posted") and not again.paper_ids
+        # The next digest posts them no more: exactly once, like every digest paper.
+        later = NOW + timedelta(hours=1)
+        again = run_digest(cfg, engine, poster, channel_id="C1", scheduled_for=later)
+        assert again.paper_ids == []
+        assert posted_papers(slack_fake, "C1") == ["2611.00001", "2611.00100"]
 
     def test_an_s2_authors_list_is_ingested_and_joins_an_author_only_channel(
         self,
