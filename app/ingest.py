@@ -25,6 +25,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db.authors import followed_authors
 from app.db.embeddings import embed_papers, embed_pending
 from app.db.engine import session_scope
 from app.db.enrichment import enrichment_candidates
@@ -35,7 +36,7 @@ from app.embeddings import Embedder
 from app.errors import SourceError, UserInputError
 from app.paperids import split_version
 from app.sources import FetchContext, Source
-from app.sources.base import StoredQuery
+from app.sources.base import FollowedAuthor, StoredQuery, reads_followed_authors
 from app.sources.records import PaperRecord
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,20 @@ def run_ingest(
     if source != "all" and source not in names:
         raise UserInputError(f"unknown source {source!r} (use {', '.join(names)} or all)")
     chosen = [s for s in sources if source in ("all", s.name)]
+    authors = _followed_authors(engine)
+    if not any(a.s2_author_id for a in authors):  # a source of authors' lists has nothing to do
+        chosen = [s for s in chosen if not reads_followed_authors(s)]
     return IngestReport(
         [
-            _run_source(s, settings, engine, days=days, progress=progress, embedder=embedder)
+            _run_source(
+                s,
+                settings,
+                engine,
+                days=days,
+                progress=progress,
+                embedder=embedder,
+                authors=authors,
+            )
             for s in chosen
         ]
     )
@@ -185,6 +197,7 @@ def _run_source(
     days: int | None,
     progress: Progress | None,
     embedder: Embedder,
+    authors: Sequence[FollowedAuthor] = (),
 ) -> SourceReport:
     started = time.monotonic()
     params: dict[str, Any] = {"days": days, "offline": settings.paperboy_offline}
@@ -200,6 +213,7 @@ def _run_source(
         since=lambda key: _last_completed(engine, source=source.name, key=key),
         progress=progress or (lambda _message: None),
         stored=lambda query: _stored(engine, source=source.name, query=query),
+        authors=authors,
     )
     try:
         for chunk in source.fetch(context):
@@ -299,3 +313,9 @@ def _stored(engine: Engine, *, source: str, query: StoredQuery) -> list[dict[str
     """Stored papers an enriching source asks about (app/db/enrichment.py has the policy)."""
     with Session(engine) as session:
         return enrichment_candidates(session, source=source, query=query)
+
+
+def _followed_authors(engine: Engine) -> list[FollowedAuthor]:
+    """The authors channels follow, each once (app/db/authors.py)."""
+    with Session(engine) as session:
+        return followed_authors(session)

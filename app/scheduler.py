@@ -50,6 +50,7 @@ from app.errors import PaperboyError, log_unexpected
 from app.ingest import embed_backlog, run_ingest
 from app.relevance import refresh_relevance
 from app.sources import Source
+from app.sources.base import reads_followed_authors
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +196,7 @@ def ingest_is_stale(engine: Engine, sources: Sequence[Source], *, now: datetime)
     return any(
         last_ok.get(source.name) is None or last_ok[source.name] < now - INGEST_EVERY
         for source in sources
+        if not reads_followed_authors(source)  # runs only while authors are followed
     )
 
 

@@ -70,7 +70,8 @@ def test_only_the_requested_source_runs(cfg: Settings, hf_fake: FakeHF):
 def test_a_bad_source_name_is_one_line(cfg: Settings):
     result = run(cfg, "ingest", "--source", "pubmed")
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: unknown source 'pubmed' (use arxiv, hf or all)"
+    expected = "error: unknown source 'pubmed' (use arxiv, hf, s2_authors or all)"
+    assert result.stderr.strip() == expected
 
 
 def test_status_json_shows_the_last_run_of_each_source(cfg: Settings, hf_fake: FakeHF):

@@ -9,6 +9,7 @@ from app.slack.commands_parse import (
     SUBCOMMAND_NAMES,
     DigestNow,
     Follow,
+    FollowAuthor,
     Help,
     OpenSettings,
     PaperLookup,
@@ -17,6 +18,7 @@ from app.slack.commands_parse import (
     Search,
     Topics,
     Unfollow,
+    UnfollowAuthor,
     help_text,
     parse,
 )
@@ -139,3 +141,24 @@ def test_text_echoed_back_never_pings_or_links() -> None:
     with pytest.raises(UserInputError) as info:
         parse('schedule "0 9 * * 1-5" &lt;!here&gt;')
     assert "<!here>" not in str(info.value)
+
+
+class TestAuthors:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ('follow author "Yann LeCun"', FollowAuthor("Yann LeCun")),
+            ("follow author “Yann  LeCun”", FollowAuthor("Yann LeCun")),  # Slack's smart quotes
+            ("Follow Author LeCun, Yann", FollowAuthor("LeCun, Yann")),
+            ("unfollow author 'Yann LeCun'", UnfollowAuthor("Yann LeCun")),
+            ("follow authorship studies", Follow("authorship studies")),  # a topic
+        ],
+    )
+    def test_follow_author(self, text: str, expected: object) -> None:
+        assert parse(text) == expected
+
+    @pytest.mark.parametrize("text", ["follow author", "follow author 1234", "follow author <@U1>"])
+    def test_bad_names_are_one_line(self, text: str) -> None:
+        with pytest.raises(UserInputError) as err:
+            parse(text)
+        assert "\n" not in str(err.value)

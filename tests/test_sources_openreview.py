@@ -36,8 +36,8 @@ class TestRegistry:
     def test_off_until_a_venue_is_configured(self, settings: Settings, cfg: Settings) -> None:
         off, on = build_sources(settings), build_sources(cfg)
         try:
-            assert [s.name for s in off] == ["arxiv", "hf"]
-            assert [s.name for s in on] == ["arxiv", "hf", "openreview"]
+            assert [s.name for s in off] == ["arxiv", "hf", "s2_authors"]
+            assert [s.name for s in on] == ["arxiv", "hf", "openreview", "s2_authors"]
             assert all(isinstance(s, Source) for s in on)
         finally:
             close_sources(off + on)

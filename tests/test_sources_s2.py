@@ -178,7 +178,7 @@ class TestWhichPapers:
 def test_the_registry_runs_s2_last_and_can_turn_it_off(settings: Settings, cfg: Settings) -> None:
     on, off = build_sources(cfg), build_sources(settings)
     try:
-        assert [s.name for s in on] == ["arxiv", "hf", "s2"]
+        assert [s.name for s in on] == ["arxiv", "hf", "s2_authors", "s2"]
         assert "s2" not in [s.name for s in off]
     finally:
         close_sources(on + off)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from app import schedule
 from app import topics as topic_service
+from app.cli import author_cmds
 from app.cli._common import (
     CHANNEL,
     app,
@@ -26,6 +27,7 @@ from app.cli._common import (
     settings,
 )
 from app.db import channels as channel_db
+from app.db.authors import authors_by_channel
 from app.db.engine import session_scope
 from app.db.pauses import last_digests
 from app.digest.pause import pause_info
@@ -39,12 +41,25 @@ from app.status import digest_json
 @app.command("follow")
 @expected_errors
 def follow(
-    topic: list[str] = typer.Argument(..., help="Topic name (words are joined)."),
+    topic: list[str] | None = typer.Argument(None, help="Topic name (words are joined)."),
     channel: str = CHANNEL,
     query: str | None = typer.Option(None, help="Search query for a new topic (default: name)."),
+    author: str | None = typer.Option(
+        None, "--author", help='Follow an author instead of a topic: --author "Yann LeCun".'
+    ),
+    s2_author_id: str | None = typer.Option(
+        None, "--s2-author-id", help="The author's Semantic Scholar id (picks among namesakes)."
+    ),
 ) -> None:
-    """Make a channel follow a topic (both are created when new)."""
+    """Make a channel follow a topic (both are created when new), or an author (--author)."""
     channel = channel_arg(channel)
+    if author is not None or s2_author_id is not None:
+        if topic or author is None:
+            raise UserInputError("give a topic or --author NAME, not both")
+        author_cmds.follow_author(channel, author, s2_author_id)
+        return
+    if not topic:
+        raise UserInputError('which topic? e.g. `paperboy follow -c C0123 "LLM agents"`')
     cfg = settings()
     with session_scope(engine()) as session:
         row, topic_row, created = topic_service.follow(
@@ -62,11 +77,19 @@ def follow(
 @app.command("unfollow")
 @expected_errors
 def unfollow(
-    topic: list[str] = typer.Argument(..., help="Topic name."),
+    topic: list[str] | None = typer.Argument(None, help="Topic name."),
     channel: str = CHANNEL,
+    author: str | None = typer.Option(None, "--author", help="Stop following this author."),
 ) -> None:
-    """Stop a channel following a topic."""
+    """Stop a channel following a topic, or an author (--author)."""
     channel = channel_arg(channel)
+    if author is not None:
+        if topic:
+            raise UserInputError("give a topic or --author NAME, not both")
+        author_cmds.unfollow_author(channel, author)
+        return
+    if not topic:
+        raise UserInputError("which topic? `paperboy channels` lists what each channel follows")
     name = " ".join(topic)
     with session_scope(engine()) as session:
         if not channel_db.unfollow(session, channel_id=channel, topic_name=name):
@@ -116,19 +139,21 @@ def list_channels(
     with session_scope(engine()) as session:
         rows = channel_db.list_channels(session)
         topics = channel_db.topics_by_channel(session)
+        authors = authors_by_channel(session)
         last = last_digests(session)
         data: list[dict[str, Any]] = [
             {
                 "channel": c.channel_id,
                 "topics": [t.name for t in topics.get(c.channel_id, [])],
+                "authors": [a.name for a in authors.get(c.channel_id, [])],
                 "cron": c.cron,
                 "timezone": c.timezone,
                 "next_digest": (
                     "paused"
                     if not c.active
                     else _next_digest(c.cron, c.timezone)
-                    if topics.get(c.channel_id)
-                    else "none (no topics)"  # nothing is posted to a channel without topics
+                    if topics.get(c.channel_id) or authors.get(c.channel_id)
+                    else "none (no topics)"  # nothing is posted to a channel following nothing
                 ),
                 "max_papers": c.max_papers,
                 "min_relevance": c.min_relevance,
@@ -151,7 +176,8 @@ def list_channels(
     for d in data:
         paused, last = d["paused"], d["last_digest"]
         table.add_row(
-            str(d["channel"]), ", ".join(d["topics"]) or "-", f"{d['cron']} {d['timezone']}",
+            str(d["channel"]), _follows(d["topics"], d["authors"]),
+            f"{d['cron']} {d['timezone']}",
             "paused" if paused else str(d["next_digest"]), str(d["max_papers"]), str(d["style"]),
             f"{last['status']} {(last['scheduled_for'] or '')[:16].replace('T', ' ')}"
             if last else "-",
@@ -163,6 +189,14 @@ def list_channels(
             since = p["since"][:16].replace("T", " ")
             line = f"{d['channel']} paused since {since} UTC: slack: {p['code']}: {p['hint']}"
             console.print(f"{line}; {p['resume']}", markup=False, highlight=False, style="red")
+
+
+def _follows(topics: list[str], authors: list[str]) -> str:
+    """The table's topics cell, followed authors after them."""
+    cell = ", ".join(topics)
+    if authors:
+        cell += ("; " if cell else "") + "authors: " + ", ".join(authors)
+    return cell or "-"
 
 
 @app.command("digest")

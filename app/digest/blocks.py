@@ -67,6 +67,12 @@ _VERBS = {
 }
 
 
+def author_note(text: str) -> str:
+    """The line heading a followed author's paper ("by an author you follow: Name"); `text` is
+    plain (author names come from paper metadata) and escaped here."""
+    return f":writing_hand: _{esc(text, 300)}_"
+
+
 def recommendation_note(reason: Mapping[str, Any]) -> str:
     """The line above a recommended paper: "Recommended for you: like *Title* you 👍'd"."""
     # Asterisks would end the bold early: a title never formats.

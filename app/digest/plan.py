@@ -33,6 +33,7 @@ from app.db.models import (
     Paper,
 )
 from app.digest import blocks as digest_blocks
+from app.digest import followed
 from app.digest.batch import Batch
 from app.digest.owed import RESUME_WINDOW, owed_papers
 from app.digest.recommend import owed_reasons, recommend, wanted
@@ -341,15 +342,20 @@ def render(
     thread = channel.style == "thread"
     engine = session.get_bind()
     cards: dict[str, Any] = {}
+    by_authors: dict[str, str] = {}  # "by an author you follow: ..." (app/digest/followed.py)
 
     def paper_payload(arxiv_id: str, position: int) -> dict[str, Any]:
         if not cards:  # one query for the whole run, on first use
             with Session(engine) as s:
                 cards.update(cards_for(s, papers=[papers[i] for i in present], settings=settings))
-        reason = recommended.get(arxiv_id)
-        note = digest_blocks.recommendation_note(reason) if reason else None
+                by_authors.update(followed.marks(s, channel_id=cid, papers=papers))
+        notes = []
+        if reason := recommended.get(arxiv_id):
+            notes.append(digest_blocks.recommendation_note(reason))
+        if arxiv_id in by_authors:
+            notes.append(digest_blocks.author_note(by_authors[arxiv_id]))
         message = paper_blocks.paper_message(
-            papers[arxiv_id], cards[arxiv_id], position=position, note=note
+            papers[arxiv_id], cards[arxiv_id], position=position, note="\n".join(notes) or None
         )
         meta = meta_base | {"kind": "paper", "arxiv_id": arxiv_id, "position": position}
         return _payload(cid, message, meta)

@@ -21,7 +21,7 @@ from app import metrics, schedule
 from app.config import Settings
 from app.db.channels import get_channel
 from app.db.engine import session_scope
-from app.db.models import Channel, ChannelTopic, DigestRun, DigestStatus
+from app.db.models import Channel, ChannelAuthor, ChannelTopic, DigestRun, DigestStatus
 from app.digest import pause
 from app.digest.batch import Batch
 from app.digest.owed import expire_runs
@@ -109,15 +109,16 @@ class _Job:
 def due_channels(
     session: Session, *, now: datetime, grace: timedelta = DUE_GRACE
 ) -> list[DueDigest]:
-    """Active, unpaused channels following a topic whose cron (in their time zone) fired in the
-    last `grace` and whose digest for that time has not been started."""
+    """Active, unpaused channels following a topic or an author whose cron (in their time zone)
+    fired in the last `grace` and whose digest for that time has not been started."""
     now = aware(now)
     channels = session.scalars(
         select(Channel)
         .where(
             Channel.active,
             Channel.paused_at.is_(None),
-            exists().where(ChannelTopic.channel_id == Channel.channel_id),
+            exists().where(ChannelTopic.channel_id == Channel.channel_id)
+            | exists().where(ChannelAuthor.channel_id == Channel.channel_id),
         )
         .order_by(Channel.channel_id)
     )

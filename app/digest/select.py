@@ -34,6 +34,7 @@ from app.db.models import (
 )
 from app.db.papers import arxiv_id_of, signal_join
 from app.digest.batch import Batch
+from app.digest.followed import followed_papers
 from app.digest.rank import PaperFacts, rank
 from app.digest.taste import Profile, similarities
 from app.embeddings import Embedder
@@ -60,6 +61,8 @@ class Candidate:
     trending: bool = False
     # A recommendation's reason (app/digest/recommend.py Recommendation.reason), else None.
     reason: dict[str, Any] | None = None
+    # Followed authors it is by (app/digest/followed.py): such papers lead the digest.
+    by_authors: list[str] = field(default_factory=list)
 
     @property
     def arxiv_id(self) -> str:
@@ -158,8 +161,10 @@ def select_papers(
     cid = channel.channel_id
     topics = batch.topics.get(cid) if batch.topics is not None else None
     topics = topics if topics is not None else channel_topics(session, channel_id=cid)
+    limit = limit if limit is not None else channel.max_papers
     if not topics:
-        return []
+        return _with_authors(session, [], channel_id=cid, since=since, force=force, batch=batch,
+                             limit=limit)  # fmt: skip
     matched = _topic_hits(session, topics=topics, since=since, batch=batch, embedder=embedder)
     trending: set[str] = set()
     if channel.include_trending:
@@ -170,16 +175,46 @@ def select_papers(
     matched = {a: by_topic for a, by_topic in matched.items() if a not in skip}
     facts = _facts(session, channel_id=cid, topics=topics, matched=matched, trending=trending,
                    since=since, batch=batch, embedder=embedder, profile=profile)  # fmt: skip
-    limit = limit if limit is not None else channel.max_papers
     ranked = rank(facts, now=now, min_relevance=channel.min_relevance, limit=limit)
     papers = load_papers(session, [r.arxiv_id for r in ranked])
     names = {t.id: t.name for t in topics}
-    return [
+    chosen = [
         Candidate(papers[r.arxiv_id], r.score, r.relevance,
                   sorted(names[t] for t in matched[r.arxiv_id]), r.graded, r.arxiv_id in trending)
         for r in ranked
         if r.arxiv_id in papers
     ]  # fmt: skip
+    return _with_authors(session, chosen, channel_id=cid, since=since, force=force, batch=batch,
+                         limit=limit)  # fmt: skip
+
+
+def _with_authors(
+    session: Session,
+    chosen: list[Candidate],
+    *,
+    channel_id: str,
+    since: datetime,
+    force: bool,
+    batch: Batch,
+    limit: int,
+) -> list[Candidate]:
+    """Papers by followed authors first (the channel asked for them by name), then `chosen`."""
+    skip = set() if force else _excluded(session, channel_id=channel_id, batch=batch)
+    authored = followed_papers(session, channel_id=channel_id, since=since,
+                               published_after=since - PUBLISHED_SLACK, skip=skip)  # fmt: skip
+    if not authored:
+        return chosen[:limit]
+    by_id = {c.arxiv_id: c for c in chosen}
+    papers = load_papers(session, [a for a, _ in authored if a not in by_id])
+    lead = []
+    for arxiv_id, names in authored[:limit]:
+        candidate = by_id.pop(arxiv_id, None) or (
+            Candidate(papers[arxiv_id], 0.0, 0.0) if arxiv_id in papers else None
+        )
+        if candidate is not None:
+            candidate.by_authors = names
+            lead.append(candidate)
+    return (lead + [c for c in chosen if c.arxiv_id in by_id])[:limit]
 
 
 def _excluded(session: Session, *, channel_id: str, batch: Batch) -> set[str]:

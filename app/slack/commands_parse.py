@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app import schedule
+from app import author_names, schedule
 from app.errors import UnsafeLinkError, UserInputError
 from app.paperids import find_urls, id_from_url, split_version
 from app.safety import escape_mrkdwn, is_allowed_url, strip_invisible
@@ -24,7 +24,9 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("search TEXT", "same as `topic`; a bare `/papers TEXT` searches too"),
     ("follow TOPIC", "follow TOPIC in this channel (created if new)"),
     ("unfollow TOPIC", "stop following TOPIC in this channel"),
-    ("topics", "the topics this channel follows"),
+    ("topics", "the topics and authors this channel follows"),
+    ('follow author "NAME"', "this channel's digests bring the author's new papers"),
+    ('unfollow author "NAME"', "stop following the author in this channel"),
     ('schedule "CRON" TIMEZONE', 'when digests post, e.g. `schedule "0 9 * * 1-5" Europe/Berlin`'),
     ("digest now", "post a digest to this channel now"),
     ("settings", "topics, schedule, size, quiet-day notices and style in a form"),
@@ -74,6 +76,16 @@ class Topics:
 
 
 @dataclass(frozen=True)
+class FollowAuthor:
+    name: str
+
+
+@dataclass(frozen=True)
+class UnfollowAuthor:
+    name: str
+
+
+@dataclass(frozen=True)
 class Schedule:
     cron: str  # validated and normalised by app.schedule
     timezone: str | None  # None: keep the channel's current zone
@@ -111,6 +123,8 @@ Command = (
     | Follow
     | Unfollow
     | Topics
+    | FollowAuthor
+    | UnfollowAuthor
     | Schedule
     | DigestNow
     | OpenSettings
@@ -142,6 +156,9 @@ def parse(text: str | None) -> Command:
         if not rest:
             raise UserInputError(f"What should I search for? Try `/papers {word} LLM+search`.")
         return Search(_query(rest))
+    if word in ("follow", "unfollow") and rest.lower().split(" ", 1)[0] == "author":
+        name = author_names.clean_name(rest.partition(" ")[2])
+        return FollowAuthor(name) if word == "follow" else UnfollowAuthor(name)
     if word in ("follow", "unfollow"):
         topic = _topic(rest, word)
         return Follow(topic) if word == "follow" else Unfollow(topic)

@@ -96,7 +96,8 @@ class Services:
     pdfs: PdfFetcher
     sources: Sequence[Source]
     embedder: Embedder
-    # The process's Semantic Scholar client (related papers); None: the archive alone.
+    # The process's Semantic Scholar client (related papers, author search for `/papers follow
+    # author`, recommendations); None: the archive alone, authors followed by name only.
     s2: SemanticScholar | None = None
     lane_sizes: dict[Lane, LaneSize] = field(default_factory=lambda: dict(LANE_SIZES))
     # Bolt's listener pool, kept here so shutdown can wait for in-flight listeners too.

@@ -12,6 +12,7 @@ from app.sources.base import Chunk, FetchContext, Source
 from app.sources.huggingface import HuggingFaceSource
 from app.sources.openreview import OpenReviewSource
 from app.sources.records import Author, PaperRecord
+from app.sources.s2_authors import S2AuthorSource
 from app.sources.s2_enrichment import SemanticScholarSource
 from app.sources.sample import SampleFeed, SampleSource
 from app.sources.semantic_scholar import SemanticScholar
@@ -40,6 +41,8 @@ def build_sources(
     sources: list[Source] = [ArxivSource(settings), HuggingFaceSource(settings)]
     if settings.openreview_invitations:  # off until a venue is configured
         sources.append(OpenReviewSource(settings))
+    # Followed authors' papers (a run with nothing to do when no author has an S2 id).
+    sources.append(S2AuthorSource(settings, s2))
     if settings.semantic_scholar_enrich_max > 0:  # last: the others never wait on it
         sources.append(SemanticScholarSource(settings, s2))
     return sources

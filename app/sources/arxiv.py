@@ -236,6 +236,8 @@ class ArxivSource:
         queries += [
             (q.strip(), f"topic:{name}", False) for name, q in context.topic_queries if q.strip()
         ]
+        # A followed author's `au:` query (app/author_names.py) may rightly find nothing new too.
+        queries += [(a.arxiv_query, f"author:{a.name}", False) for a in context.authors]
         for query, key, expect_results in queries:
             chunk = Chunk(key)
             context.progress(f"arXiv {key}: fetching")

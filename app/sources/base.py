@@ -32,6 +32,16 @@ class Chunk:
     error: str | None = None  # this part failed on its own; nothing of it is stored
 
 
+@dataclass(frozen=True, slots=True)
+class FollowedAuthor:
+    """An author some channel follows: the arXiv `au:` query, and the Semantic Scholar author
+    id when it was resolved."""
+
+    name: str
+    arxiv_query: str
+    s2_author_id: str | None = None
+
+
 @dataclass(frozen=True)
 class StoredQuery:
     """Which stored papers a source that enriches (rather than discovers) asks for: those it
@@ -58,6 +68,15 @@ class FetchContext:
     # Stored papers to enrich, as their external ids {"arxiv": ..., "doi": ..., "s2": ...}
     # (app/sources/s2_enrichment.py); ingest answers from the database.
     stored: Callable[[StoredQuery], list[dict[str, str]]] = lambda _query: []
+    # Authors channels follow (app/authors.py), for sources that search by author.
+    authors: Sequence[FollowedAuthor] = ()
+
+
+def reads_followed_authors(source: object) -> bool:
+    """A source that only reads followed authors' lists (app/sources/s2_authors.py): ingest leaves
+    it out while no followed author has a Semantic Scholar id, and a run it skipped never makes
+    the archive look stale."""
+    return bool(getattr(source, "reads_followed_authors", False))
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from app.db.models.papers import (
 )
 from app.db.models.slack import (
     Channel,
+    ChannelAuthor,
     ChannelTopic,
     DigestRun,
     Feedback,
@@ -47,6 +48,7 @@ __all__ = [
     "BackfillStatus",
     "Base",
     "Channel",
+    "ChannelAuthor",
     "ChannelTopic",
     "DIGEST_SETTLED",
     "DIGEST_UNFINISHED",

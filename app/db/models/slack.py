@@ -190,3 +190,25 @@ class JobRun(Base):
         UniqueConstraint("job_id", "scheduled_for", name="uq_job_runs_job_time"),
         status_check("status", JobRunStatus),
     )
+
+
+class ChannelAuthor(Base):
+    """An author a channel follows: their new papers join its digest (app/authors.py).
+
+    `name` is how digests match the stored author lists (app/author_names.py); `arxiv_query` is
+    the `au:` query the arXiv ingest runs; `s2_author_id`, when resolved, is Semantic Scholar's
+    id, whose papers the ingest also fetches."""
+
+    __tablename__ = "channel_authors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.channel_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    s2_author_id: Mapped[str | None] = mapped_column(String(64))
+    arxiv_query: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = now_column()
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "name", name="uq_channel_authors_channel_name"),
+    )

@@ -24,7 +24,7 @@ from app.db.topics import get_topic
 from app.errors import UserInputError
 from app.llm.service import deep_summary
 from app.paperids import split_version
-from app.slack import blocks, modals, operations
+from app.slack import author_ops, blocks, modals, operations
 from app.slack.listeners.events import EventHandler
 from app.slack.related_blocks import related_message
 from app.slack.services import Lane, Services
@@ -188,6 +188,26 @@ def register(app: App, services: Services) -> None:
             channel_id=channel,
             topic=" ".join(query.split())[:200],
             reply=reply,
+        )
+
+    @app.action(author_ops.ACTION_AUTHOR_PICK)
+    def author_pick(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        ack()
+        channel = _channel(body)
+        if channel is None:
+            return
+        now(
+            replier(respond),
+            "author pick button",
+            lambda: respond(
+                **author_ops.picked(
+                    settings,
+                    engine,
+                    channel_id=channel,
+                    value=str(action.get("value") or ""),
+                    user_id=_user(body),
+                )
+            ),
         )
 
     @app.action(operations.ACTION_EDIT_QUERY)

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 
 from app import channel_ids, schedule
 from app.db import channels as channels_db
+from app.db.authors import channel_authors
 from app.digest import DigestOutcome, pause, run_digest
 from app.digest.taste import TasteDeps
 from app.errors import UserInputError, apology, log_unexpected
 from app.safety import escape_mrkdwn, truncate
+from app.slack import author_ops, modals, operations
 from app.slack import commands_parse as cp
-from app.slack import modals, operations
 from app.slack.poster import SlackPoster
 from app.slack.related_blocks import related_message
 from app.slack.services import RESPONSE_SENT, Lane, Services
@@ -118,7 +119,29 @@ def handle(
             )
         case cp.Topics():
             ack()
-            now("/papers topics", operations.topics_message, engine, channel_id=channel_id)
+            now("/papers topics", _topics_and_authors, engine, channel_id=channel_id)
+        case cp.FollowAuthor(name=name):
+            ack(text=f"Looking up the author “{_plain(name)}”…")
+            later(
+                "/papers follow author",
+                author_ops.follow_author,
+                settings,
+                engine,
+                directory=services.s2,
+                channel_id=channel_id,
+                name=name,
+                user_id=user_id,
+                lane=Lane.FETCH,  # a Semantic Scholar author search
+            )
+        case cp.UnfollowAuthor(name=name):
+            ack()
+            now(
+                "/papers unfollow author",
+                author_ops.unfollow_author,
+                engine,
+                channel_id=channel_id,
+                name=name,
+            )
         case cp.Schedule(cron=cron, timezone=timezone):
             ack()
             now(
@@ -190,7 +213,8 @@ def digest_now(services: Services, client: Any, *, channel_id: str) -> dict[str,
     """Run this channel's digest now (forced: papers posted before may appear again)."""
     with Session(services.engine) as session:
         topics = channels_db.channel_topics(session, channel_id=channel_id)
-    if not topics:
+        authors = channel_authors(session, channel_id=channel_id)
+    if not topics and not authors:
         return {"text": operations.NO_TOPICS}
     result = run_digest(
         services.settings, services.engine, SlackPoster(client), channel_id=channel_id,
@@ -238,6 +262,17 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
         recommendations=channel.recommendations if channel else True,
     )
     client.views_open(trigger_id=trigger_id, view=view)
+
+
+def _topics_and_authors(engine: Any, *, channel_id: str) -> dict[str, Any]:
+    """`/papers topics`: the topics (app/slack/operations.py), then the followed authors."""
+    message = operations.topics_message(engine, channel_id=channel_id)
+    authors = author_ops.authors_lines(engine, channel_id=channel_id)
+    if not authors:
+        return message
+    if message["text"] == operations.NO_TOPICS:
+        return {"text": "\n".join(["This channel follows no topics.", *authors])}
+    return {"text": truncate(message["text"] + "\n" + "\n".join(authors), 2900)}
 
 
 def _plain(text: str, limit: int = 80) -> str:
