@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,8 @@ from app.digest.rank import TASTE, TasteWeights
 from app.digest.select import topic_scores
 from app.digest.taste import Example, Profile, TasteDeps
 from app.ingest import store_records
-from app.paperids import split_version
-from app.sources.records import Author, PaperRecord
+from app.sources.records import PaperRecord
+from app.sources.s2_enrichment import s2_record
 from app.sources.semantic_scholar import S2Unavailable
 from app.timeutil import aware
 
@@ -40,7 +40,6 @@ S2_EXAMPLES = 20
 S2_LIMIT = 30
 S2_FIELDS = ("externalIds", "title", "abstract", "authors", "publicationDate")
 # Below every other source: S2's metadata of a recommended paper only fills gaps.
-S2_PRIORITY = 10
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,7 @@ def s2_recommendations(
     except S2Unavailable as exc:
         log.info("recommendations from the archive only: %s", exc)
         return {}
-    records = [r for a in answers if (r := s2_record(a)) is not None]
+    records = [r for a in answers if (r := taste_record(a)) is not None]
     records = [r for r in records if r.published is not None and aware(r.published) >= since]
     if not records:
         return {}
@@ -181,42 +180,11 @@ def s2_recommendations(
     return out
 
 
-def s2_record(paper: Mapping[str, Any]) -> PaperRecord | None:
-    """A recommended S2 paper as a record, only with an arXiv id and a title (the digest names
-    papers by arXiv id). Lowest priority: it only fills what arXiv has not told us."""
-    external = paper.get("externalIds") if isinstance(paper.get("externalIds"), dict) else {}
-    arxiv_id = external.get("ArXiv") if isinstance(external, dict) else None
-    title, s2_id = paper.get("title"), paper.get("paperId")
-    if not (isinstance(arxiv_id, str) and arxiv_id and isinstance(title, str) and title.strip()):
-        return None
-    try:
-        arxiv_id = split_version(arxiv_id)[0]
-    except ValueError:
-        return None
-    authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
-    return PaperRecord(
-        arxiv_id=arxiv_id,
-        title=" ".join(title.split()),
-        abstract=str(paper.get("abstract") or ""),
-        authors=[
-            Author(str(a["name"]))
-            for a in authors or []
-            if isinstance(a, dict) and isinstance(a.get("name"), str)
-        ],
-        published=_date(paper.get("publicationDate")),
-        ids={"s2": s2_id} if isinstance(s2_id, str) and s2_id else {},
-        provider="s2",
-        priority=S2_PRIORITY,
-        source="s2",
-        source_key="taste",
-    )
-
-
-def _date(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value)).replace(tzinfo=UTC) if value else None
-    except ValueError:
-        return None
+def taste_record(paper: Mapping[str, Any]) -> PaperRecord | None:
+    """A recommended S2 paper as a record, only with an arXiv id (the digest names papers by
+    arXiv id); S2's metadata has the lowest priority, it only fills what arXiv has not told us."""
+    record = s2_record(paper, source_key="taste")
+    return record if record is not None and record.arxiv_id else None
 
 
 def owed_reasons(session: Session, *, channel_id: str) -> dict[str, dict[str, Any]]:

@@ -10,13 +10,14 @@ stored author list spells the name differently (app/db/authors.py `papers_maybe_
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config import Settings
 from app.errors import SourceError
 from app.sources.base import Chunk, FetchContext
-from app.sources.records import Author, PaperRecord
+from app.sources.records import PaperRecord
+from app.sources.s2_enrichment import s2_record
 from app.sources.semantic_scholar import SemanticScholar, build_client
 
 NAME = "s2_authors"
@@ -84,41 +85,6 @@ def _cutoff(context: FetchContext, key: str) -> datetime:
 
 
 def author_record(paper: Mapping[str, Any], *, author_id: str) -> PaperRecord | None:
-    """One paper of an S2 author list as a record; None without an id or a title."""
-    paper_id, title = paper.get("paperId"), " ".join(str(paper.get("title") or "").split())
-    if not isinstance(paper_id, str) or not paper_id or not title:
-        return None
-    external = paper.get("externalIds") if isinstance(paper.get("externalIds"), dict) else {}
-    assert isinstance(external, dict)
-    arxiv_id = str(external.get("ArXiv") or "").strip() or None
-    doi = str(external.get("DOI") or "").strip() or None
-    authors = paper.get("authors") if isinstance(paper.get("authors"), list) else []
-    assert isinstance(authors, list)
-    return PaperRecord(
-        arxiv_id=arxiv_id,
-        doi=doi,
-        ids={"s2": paper_id},
-        title=title,
-        abstract=" ".join(str(paper.get("abstract") or "").split()),
-        authors=[
-            Author(str(a["name"]).strip())
-            for a in authors
-            if isinstance(a, dict) and str(a.get("name") or "").strip()
-        ],
-        published=_published(paper),
-        provider="s2",
-        priority=PRIORITY,
-        source=PROVENANCE,
-        source_key=author_id,
-    )
-
-
-def _published(paper: Mapping[str, Any]) -> datetime | None:
-    value = paper.get("publicationDate")
-    try:
-        if isinstance(value, str) and value:
-            day = date.fromisoformat(value[:10])
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-    except ValueError:
-        return None
-    return None
+    """One paper of an S2 author list as a record; None without an id or a title. Its
+    provenance (s2_author, the author's id) is how a digest knows whose paper it is."""
+    return s2_record(paper, source=PROVENANCE, source_key=author_id)

@@ -56,10 +56,16 @@ def s2_id(ids: Mapping[str, str]) -> str | None:
 
 
 def s2_record(
-    paper: Mapping[str, Any], *, known: Mapping[str, str] | None = None, source_key: str = "batch"
+    paper: Mapping[str, Any],
+    *,
+    known: Mapping[str, str] | None = None,
+    source: str = NAME,
+    source_key: str = "batch",
 ) -> PaperRecord | None:
-    """One S2 paper as a record (None without a paperId or title). `known`: the ids we asked
-    by, so the record lands on that stored paper whatever S2 says."""
+    """One S2 paper as a record (None without a paperId or title), for enrichment, related
+    papers, recommendations and followed authors' lists alike. `known`: the ids we asked by, so
+    the record lands on that stored paper whatever S2 says. `source`, `source_key`: its
+    provenance (paper_sources)."""
     paper_id, title = paper.get("paperId"), _text(paper.get("title"))
     if not isinstance(paper_id, str) or not paper_id or not (title or known):
         return None
@@ -91,7 +97,7 @@ def s2_record(
         },
         provider=NAME,
         priority=PRIORITY,
-        source=NAME,
+        source=source,
         source_key=source_key,
     )
 
