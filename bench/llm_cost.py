@@ -7,9 +7,9 @@ counters stay at zero. The run is made twice, with the floor at 1,024 tokens (So
 4,096 (Haiku 4.5, and what Paperboy assumes for a model it does not know), Paperboy told the
 same floor (LLM_CACHE_MIN_TOKENS). Papers (abstracts of arXiv length) go into an embedded
 PostgreSQL; card jobs are queued and `drain` runs them: at LLM_BATCH_MIN or more they go out as
-one Message Batch, eight papers per request. Costs come from `llm_calls`, priced with the default
-model's list prices (Haiku 5.5: $0.10 in / $0.50 out per million tokens; cache write 1.25x, read
-0.1x; batch half price).
+one Message Batch, CARD_GROUP_SIZE (12) papers per request. Costs come from `llm_calls`, priced
+with the default model's list prices (Haiku 5.5: $0.10 in / $0.50 out per million tokens; cache
+write 1.25x, read 0.1x; batch half price).
 
 The naive baseline is measured the same way: for each paper, one direct, uncached call per
 channel for 5 channels, one paper per call, with the same prompt (no cache_control).

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 
+from fakes.anthropic_api import tokens
+from fakes.anthropic_responder import default_reply
 from llm_helpers import add_paper, calls, jobs, llm_settings, summaries
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.jobs import enqueue
-from app.llm.prompts import CARD_GROUP_SIZE
+from app.llm.prompts import CARD_GROUP_SIZE, PaperData, cards_request
 from app.worker import drain
 from tests.deps import llm_deps
 
@@ -39,6 +41,22 @@ def _papers_in(body: dict[str, object]) -> list[str]:
 
 
 class TestGroupedCards:
+    def test_a_full_group_of_the_longest_compliant_cards_fits_its_output_budget(self) -> None:
+        # Abstracts of 40-word sentences: the fake writes every field up to its limit.
+        sentence = " ".join(f"measurement{n:02d}" for n in range(40)) + "."
+        papers = [
+            PaperData(f"2611.{n:05d}", "Considerably Lengthier Multilingual Retrieval Benchmarks",
+                      " ".join([sentence] * 5))
+            for n in range(CARD_GROUP_SIZE)
+        ]  # fmt: skip
+        params = cards_request(papers).params("claude-haiku-5-5")
+
+        reply = default_reply(params)
+
+        assert len(json.loads(reply)["cards"]) == CARD_GROUP_SIZE
+        # Not cut at max_tokens, and within the smallest output cap of a known model (4,096).
+        assert tokens(reply) < params["max_tokens"] <= 4096
+
     def test_one_call_writes_the_cards_of_a_group(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:

@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db.jobs import enqueue
 from app.llm.cards import card_for
 from app.llm.prompts import CARD_PROMPT_VERSION
+from app.llm.schemas import KEY_POINT_MAX_WORDS, TAGS_MAX, TLDR_MAX_WORDS
 from app.worker import drain
 from tests.deps import llm_deps
 
@@ -50,7 +51,8 @@ class TestNormalSummary:
         assert report.summarized == 1
         card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
         assert not card.extractive
-        assert len(card.key_points) == 3 and 0 < len(card.tldr.split()) <= 35
+        assert len(card.key_points) == 3 and 0 < len(card.tldr.split()) <= TLDR_MAX_WORDS
+        assert all(len(p.split()) <= KEY_POINT_MAX_WORDS for p in card.key_points)
         row = summaries(session)["2611.00001"]
         assert (row.model, row.prompt_version, row.paper_version) == (
             "claude-haiku-5-5",
@@ -199,6 +201,34 @@ def _as_posted(session: Session, cfg: Settings) -> str:
     paper = paper_of(session, "2611.00001")
     message = paper_message(paper, card_for(session, paper=paper, settings=cfg))
     return json.dumps(message, ensure_ascii=False)
+
+
+class TestCardLimits:
+    def test_an_over_long_card_is_cut_to_the_limits_before_it_reaches_the_digest(
+        self, settings: Settings, engine: Engine, session: Session, anthropic_fake
+    ) -> None:
+        cfg = llm_settings(settings, anthropic_fake)
+        _queue_card(session)
+        words = [f"w{n:02d}" for n in range(1, 41)]
+        anthropic_fake.reply_json(
+            as_cards(
+                {
+                    "tldr": " ".join(words) + ".",  # 40 words, the limit is 25
+                    "key_points": [" ".join(words[:20])] * 3,  # 20 words, the limit is 12
+                    "tags": ["rag", "retrieval", "qa", "efficiency", "caching", "agents"],
+                }
+            )
+        )
+
+        drain(cfg, engine, **llm_deps(cfg))
+
+        card = card_for(session, paper=paper_of(session, "2611.00001"), settings=cfg)
+        assert not card.extractive
+        assert card.tldr == " ".join(words[:TLDR_MAX_WORDS]) + "…"
+        assert [len(p.split()) for p in card.key_points] == [KEY_POINT_MAX_WORDS] * 3
+        assert len(card.tags) == TAGS_MAX
+        shown = _as_posted(session, cfg)
+        assert "w25…" in shown and "w26" not in shown and "caching" not in shown
 
 
 class TestPromptInjection:

@@ -19,6 +19,7 @@ from app.db.engine import session_scope
 from app.db.models import LlmJob
 from app.llm.client import build_llm
 from app.llm.fulltext import PdfFetcher
+from app.llm.prompts import CARD_GROUP_SIZE as G
 from app.worker import Worker, drain, enqueue
 from tests.deps import llm_deps
 
@@ -132,25 +133,25 @@ class TestBatches:
     def test_errored_and_expired_requests_go_back_to_the_queue(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake
     ) -> None:
-        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=10, llm_retry_base_seconds=60)
-        _queue_cards(session, 17)  # three requests: cards 1-8, 9-16, 17
+        cfg = llm_settings(settings, anthropic_fake, llm_batch_min=G + 2, llm_retry_base_seconds=60)
+        _queue_cards(session, 2 * G + 1)  # three requests: cards 1-G, G+1-2G, the last one
         queued = jobs(session)
-        first, second = queued[8], queued[16]
+        first, second = queued[G], queued[2 * G]
         anthropic_fake.batch_outcomes = {str(first.id): "errored", str(second.id): "expired"}
 
         report = drain(cfg, engine, **llm_deps(cfg))
 
-        assert report.batches == 1 and report.summarized == 8 and report.retried == 9
+        assert report.batches == 1 and report.summarized == G and report.retried == G + 1
         by_id = {j.id: j for j in jobs(session)}
         for job, why in ((by_id[first.id], "errored"), (by_id[second.id], "expired")):
             assert job.state == "pending" and job.attempts == 1 and why in (job.last_error or "")
             assert job.batch_id is None and (job.run_after - job.created_at).total_seconds() > 59
-        # Once due, nine left is under LLM_BATCH_MIN: the retry goes direct, grouped again.
+        # Once due, G + 1 left is under LLM_BATCH_MIN: the retry goes direct, grouped again.
         with session_scope(engine) as s:
-            for job in queued[8:]:
+            for job in queued[G:]:
                 s.get_one(type(job), job.id).run_after = job.created_at
-        assert drain(cfg, engine, **llm_deps(cfg)).summarized == 9
-        assert len(anthropic_fake.message_requests) == 2 and len(summaries(session)) == 17
+        assert drain(cfg, engine, **llm_deps(cfg)).summarized == G + 1
+        assert len(anthropic_fake.message_requests) == 2 and len(summaries(session)) == 2 * G + 1
 
     def test_urgent_jobs_go_direct_even_when_a_batch_is_due(
         self, settings: Settings, engine: Engine, session: Session, anthropic_fake

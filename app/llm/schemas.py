@@ -14,7 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-TLDR_MAX_WORDS = 35
+# The digest card's limits: short enough to skim in Slack, and they bound a card's output tokens
+# (app/llm/prompts.py sizes max_tokens from them). The prompt states them, the schema describes
+# them, and the validators cut anything longer.
+TLDR_MAX_WORDS = 25
+KEY_POINTS = 3
+KEY_POINT_MAX_WORDS = 12
+TAGS_MIN, TAGS_MAX = 2, 4
+TAG_MAX_CHARS = 40
 _SPACE = re.compile(r"\s+")
 
 
@@ -44,8 +51,10 @@ class CardSummary(_Output):
     """A digest card: the TL;DR, three key points, a few tags."""
 
     tldr: str = Field(description=f"One sentence, at most {TLDR_MAX_WORDS} words.")
-    key_points: list[str] = Field(description="Exactly three short key points.")
-    tags: list[str] = Field(description="Two to five short lowercase topic tags.")
+    key_points: list[str] = Field(
+        description=f"Exactly {KEY_POINTS} key points, each at most {KEY_POINT_MAX_WORDS} words."
+    )
+    tags: list[str] = Field(description=f"{TAGS_MIN} to {TAGS_MAX} short lowercase topic tags.")
 
     @field_validator("tldr")
     @classmethod
@@ -56,19 +65,19 @@ class CardSummary(_Output):
     @classmethod
     def _points(cls, value: list[str]) -> list[str]:
         points = [one_line(p) for p in value if one_line(p)]
-        if len(points) < 3:
-            raise ValueError("need three key points")
-        return [cut_words(p, 40) for p in points[:3]]
+        if len(points) < KEY_POINTS:
+            raise ValueError(f"need {KEY_POINTS} key points")
+        return [cut_words(p, KEY_POINT_MAX_WORDS) for p in points[:KEY_POINTS]]
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str]) -> list[str]:
         tags: list[str] = []
         for tag in value:
-            tag = one_line(tag).lower().lstrip("#")[:40]
+            tag = one_line(tag).lower().lstrip("#")[:TAG_MAX_CHARS]
             if tag and tag not in tags:
                 tags.append(tag)
-        return tags[:5]
+        return tags[:TAGS_MAX]
 
 
 class _PaperKey(_Output):

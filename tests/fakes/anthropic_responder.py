@@ -5,7 +5,10 @@ the data in the prompt (the `<paper>` elements, `<topic>`, `<question>`), using 
 as a hint: `tldr` is the abstract's first sentence, `key_points` the next three, `grades` and
 `cards` one per paper with its `arxiv_id`, `answer` the sentence sharing most words with the
 question. The output is deterministic, realistic in length (so token counts mean something), and
-copies the data as a gullible model would, which is what the safety tests need.
+copies the data as a gullible model would, which is what the safety tests need. Like a
+compliant model, it reads the limits in the schema's field descriptions ("at most 25 words",
+"Exactly 3", "2 to 4") and goes right up to them, so token counts are a compliant model's worst
+case rather than a lucky short reply.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ _TOPIC = re.compile(r"<topic>(.*?)</topic>", re.S)
 _QUESTION = re.compile(r"<question>(.*?)</question>", re.S)
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-]{3,}")
+_MOST_WORDS = re.compile(r"at most (\d+) words", re.I)
+_COUNT = re.compile(r"\b(?:exactly|to) (\d+)\b", re.I)
 _STOP = {"this", "that", "with", "from", "which", "their", "these", "paper", "what", "does",
          "about", "there", "have", "were", "into", "using"}  # fmt: skip
 
@@ -43,6 +48,7 @@ class Context:
     topic: str = ""
     question: str = ""
     paper: Paper | None = None  # the paper an array item is about
+    hint: str = ""  # the description of the field being filled, limits included
 
 
 def request_text(body: dict[str, Any]) -> str:
@@ -82,6 +88,12 @@ def _cut(text: str, words: int) -> str:
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
+def _limit(pattern: re.Pattern[str], hint: str, default: int) -> int:
+    """The highest limit of that kind the field's description states, else `default`."""
+    found = [int(n) for n in pattern.findall(hint)]
+    return max(found) if found else default
+
+
 def _best_sentence(ctx: Context) -> tuple[str, int]:
     wanted = _words(ctx.question)
     best, score = "", 0
@@ -98,9 +110,9 @@ def _string(name: str | None, index: int, ctx: Context) -> str:
     sents = paper.sentences or [paper.title or "No text."]
     pick = lambda i: sents[min(i, len(sents) - 1)]  # noqa: E731
     if name == "tldr":
-        return _cut(pick(0), 30)
+        return _cut(pick(0), _limit(_MOST_WORDS, ctx.hint, 30))
     if name == "key_points":
-        return _cut(pick(index + 1), 20)
+        return _cut(pick(index + 1), _limit(_MOST_WORDS, ctx.hint, 20))
     if name == "tags":
         words = sorted(_words(paper.title), key=lambda w: (-len(w), w)) or ["research"]
         return words[index % len(words)]
@@ -129,7 +141,9 @@ def _array_len(name: str | None, ctx: Context) -> int:
         return len(ctx.papers)
     if name == "quotes":
         return 1 if _best_sentence(ctx)[1] >= 2 else 0
-    return {"key_points": 3, "tags": 3, "synonyms": 3, "categories": 1}.get(name or "", 2)
+    if name in ("key_points", "tags"):
+        return _limit(_COUNT, ctx.hint, 3)
+    return {"synonyms": 3, "categories": 1}.get(name or "", 2)
 
 
 def generate(schema: dict[str, Any], ctx: Context, *, root: dict[str, Any] | None = None,
@@ -144,10 +158,11 @@ def generate(schema: dict[str, Any], ctx: Context, *, root: dict[str, Any] | Non
         return schema["enum"][0]
     kind = schema.get("type")
     if kind == "object":
-        return {
-            key: generate(sub, ctx, root=root, name=key, index=index)
-            for key, sub in schema.get("properties", {}).items()
-        }
+        out = {}
+        for key, sub in schema.get("properties", {}).items():
+            ctx.hint = sub.get("description", "")
+            out[key] = generate(sub, ctx, root=root, name=key, index=index)
+        return out
     if kind == "array":
         items = []
         for i in range(_array_len(name, ctx)):
