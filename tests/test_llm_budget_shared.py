@@ -73,8 +73,10 @@ class TestWorkersRacing:
 
         assert len(anthropic_fake.message_requests) == 1
         assert sum(r.summarized for r in reports) == 1
-        # The loser was turned away twice: by the winner's call in flight, then by its bill.
-        assert sum(r.deferred for r in reports) == 2
+        # The loser was turned away: by the winner's call in flight, then by its bill (twice),
+        # or once, when one worker claimed both cards as a group and the second, tried alone,
+        # found the first one's reservation. Either way one call, and the budget holds.
+        assert sum(r.deferred for r in reports) in (1, 2)
         assert ledger(session) <= limit
         done, waiting = sorted(jobs(session), key=lambda j: j.state)
         assert done.state == "done"
