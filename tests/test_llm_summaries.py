@@ -213,8 +213,8 @@ class TestCardLimits:
         anthropic_fake.reply_json(
             as_cards(
                 {
-                    "tldr": " ".join(words) + ".",  # 40 words, the limit is 25
-                    "key_points": [" ".join(words[:20])] * 3,  # 20 words, the limit is 12
+                    "tldr": " ".join(words) + ".",  # 40 words, over the limit (TLDR_MAX_WORDS)
+                    "key_points": [" ".join(words[:20])] * 3,  # 20 words, over the limit
                     "tags": ["rag", "retrieval", "qa", "efficiency", "caching", "agents"],
                 }
             )
@@ -228,7 +228,12 @@ class TestCardLimits:
         assert [len(p.split()) for p in card.key_points] == [KEY_POINT_MAX_WORDS] * 3
         assert len(card.tags) == TAGS_MAX
         shown = _as_posted(session, cfg)
-        assert "w25…" in shown and "w26" not in shown and "caching" not in shown
+        last, next_ = words[TLDR_MAX_WORDS - 1], words[TLDR_MAX_WORDS]
+        assert f"{last}…" in shown and next_ not in shown
+        assert all(
+            tag not in shown
+            for tag in ["rag", "retrieval", "qa", "efficiency", "caching", "agents"][TAGS_MAX:]
+        )
 
 
 class TestPromptInjection:

@@ -1,7 +1,7 @@
 """Message Batches: half-price summaries for the bulk of the queue.
 
 The worker hands a batch of claimed jobs to `BatchRunner.submit`: one request per task
-(custom_id = the lead job's id; grouped as in direct calls by `group_jobs`: eight cards or ten
+(custom_id = the lead job's id; grouped as in direct calls by `group_jobs`: sixteen cards or ten
 same-topic grades share a request), as many as today's budget allows, reserved at once before it
 is sent (app/llm/budget.py) and carried by the jobs until their results are in. `poll_due`
 checks submitted batches every LLM_BATCH_POLL_SECONDS, extending the jobs' leases, and once a

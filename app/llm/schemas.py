@@ -17,10 +17,10 @@ from pydantic.json_schema import SkipJsonSchema
 # The digest card's limits: short enough to skim in Slack, and they bound a card's output tokens
 # (app/llm/prompts.py sizes max_tokens from them). The prompt states them, the schema describes
 # them, and the validators cut anything longer.
-TLDR_MAX_WORDS = 25
+TLDR_MAX_WORDS = 20
 KEY_POINTS = 3
-KEY_POINT_MAX_WORDS = 12
-TAGS_MIN, TAGS_MAX = 2, 4
+KEY_POINT_MAX_WORDS = 10
+TAGS_MIN, TAGS_MAX = 2, 3
 TAG_MAX_CHARS = 40
 _SPACE = re.compile(r"\s+")
 
