@@ -67,10 +67,11 @@ def guarded(reply: Reply, what: str, fn: Callable[..., Any], /, *args: Any, **kw
 
 
 def replier(respond: Any) -> Reply:
-    """`reply` for a slash command or a button: a private message through its response_url."""
+    """`reply` for a slash command or a button: a private message through its response_url. A
+    message may say otherwise (`replace_original=True`: a button's answer takes its place)."""
 
     def reply(message: Message) -> None:
-        respond(response_type="ephemeral", replace_original=False, **message)
+        respond(**{"response_type": "ephemeral", "replace_original": False, **message})
 
     return reply
 

@@ -196,19 +196,9 @@ def register(app: App, services: Services) -> None:
         channel = _channel(body)
         if channel is None:
             return
-        now(
-            replier(respond),
-            "author pick button",
-            lambda: respond(
-                **author_ops.picked(
-                    settings,
-                    engine,
-                    channel_id=channel,
-                    value=str(action.get("value") or ""),
-                    user_id=_user(body),
-                )
-            ),
-        )
+        value = str(action.get("value") or "")
+        now(replier(respond), "author pick button", author_ops.picked, settings, engine,
+            channel_id=channel, value=value, user_id=_user(body))  # fmt: skip
 
     @app.action(operations.ACTION_EDIT_QUERY)
     def edit_query(
