@@ -32,6 +32,7 @@ from lxml import etree
 
 from app.config import Settings
 from app.errors import SourceError
+from app.paperids import abs_url, pdf_url
 from app.sources._retry import Retryable, call_with_retries, parse_retry_after
 from app.sources.records import ARXIV_PRIORITY, Author, PaperRecord
 
@@ -182,10 +183,10 @@ def _record(element: Any) -> PaperRecord | None:
         journal_ref=_text(meta, "a:journal-ref"),
         doi=doi if doi is None or len(doi) <= _MAX_DOI else None,
         links=[
-            {"href": f"https://arxiv.org/abs/{arxiv_id}", "rel": "alternate", "title": None},
-            {"href": f"https://arxiv.org/pdf/{arxiv_id}", "rel": "related", "title": "pdf"},
+            {"href": abs_url(arxiv_id), "rel": "alternate", "title": None},
+            {"href": pdf_url(arxiv_id), "rel": "related", "title": "pdf"},
         ],
-        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}",
+        pdf_url=pdf_url(arxiv_id),
         provider=BACKFILL_SOURCE,
         priority=OAI_PRIORITY,
         source=BACKFILL_SOURCE,
