@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.authors import followed_authors
-from app.db.embeddings import embed_papers, embed_pending
+from app.db.embeddings import embed_papers, embed_pending, index_backlog
 from app.db.engine import session_scope
 from app.db.enrichment import enrichment_candidates
 from app.db.models import IngestRun, IngestStatus, Paper, Topic
@@ -42,6 +42,8 @@ from app.sources.records import PaperRecord
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+# Vectors added to the index in one go after which index_vectors refreshes the statistics.
+ANALYZE_AFTER = 10_000
 
 
 @dataclass
@@ -183,6 +185,33 @@ def embed_backlog(engine: Engine, *, embedder: Embedder, limit: int, batch: int 
         if after < 0:
             break
         done += count
+    return done
+
+
+def index_vectors(
+    engine: Engine,
+    *,
+    limit: int,
+    batch: int = 1_000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Add up to `limit` stored vectors to the HNSW index, one transaction per `batch`; returns
+    how many (`progress` gets each batch's count). Vectors are written unindexed so storing
+    papers never waits for the index (app/db/embeddings.py); the scheduler's `index` job,
+    `paperboy embed` and `paperboy backfill` call this. After a large drain the table's
+    statistics are refreshed, so the planner knows the backlog is small again."""
+    done = 0
+    while done < limit:
+        with session_scope(engine) as session:
+            count = index_backlog(session, limit=min(batch, limit - done))
+        if not count:
+            break
+        done += count
+        if progress is not None:
+            progress(count)
+    if done >= ANALYZE_AFTER:
+        with session_scope(engine) as session:
+            session.execute(text("ANALYZE paper_embeddings"))
     return done
 
 

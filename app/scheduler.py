@@ -47,7 +47,7 @@ from app.digest.ports import Poster
 from app.digest.taste import Recommender, TasteDeps
 from app.embeddings import Embedder
 from app.errors import PaperboyError, log_unexpected
-from app.ingest import embed_backlog, run_ingest
+from app.ingest import embed_backlog, index_vectors, run_ingest
 from app.relevance import refresh_relevance
 from app.sources import Source
 from app.sources.base import reads_followed_authors
@@ -71,6 +71,9 @@ INGEST_JOB = "ingest"
 # Papers without a current vector (stored before embeddings existed, or by a model change)
 # embedded per ingest run, about 3 s of work: `paperboy embed` does the rest at once.
 EMBED_PER_RUN = 5_000
+# Vectors the `index` job adds to the HNSW index per run (about 800 a second): a day of papers
+# in seconds, a backfill in a few runs. Until then they are found by exact scan.
+INDEX_PER_RUN = 100_000
 # How often the ingest job runs (its trigger below): an archive whose sources have not all
 # ingested successfully within this long is stale, and a starting process catches up at once.
 INGEST_EVERY = timedelta(hours=1)
@@ -189,6 +192,13 @@ def ingest_job(
         raise JobFailed("ingest failed for " + "; ".join(failed))
 
 
+def index_job(engine: Engine) -> None:
+    """Add the vectors ingest wrote since the last run to the HNSW index."""
+    added = index_vectors(engine, limit=INDEX_PER_RUN)
+    if added:
+        log.info("index: %d vectors added to the HNSW index", added)
+
+
 def ingest_is_stale(engine: Engine, sources: Sequence[Source], *, now: datetime) -> bool:
     """True unless every source's last successful ingest finished within INGEST_EVERY."""
     with session_scope(engine) as session:
@@ -282,6 +292,13 @@ def job_specs(
                 settings, engine, poster, slot, embedder, TasteDeps(embedder, s2)
             ),
             misfire_grace_time=50,
+        ),
+        # Every 5 minutes, so the exact scan of not-yet-indexed vectors stays short.
+        JobSpec(
+            id="index",
+            trigger=CronTrigger(minute="*/5", second=30, timezone=SCHEDULER_TZ),
+            body=lambda _slot: index_job(engine),
+            misfire_grace_time=4 * 60,
         ),
         JobSpec(
             id="housekeeping",

@@ -1,5 +1,6 @@
 """The semantic half of search: the papers whose title + abstract vectors (app/embeddings.py,
-stored in `paper_embeddings`) are nearest the query's, through the HNSW index.
+stored in `paper_embeddings`) are nearest the query's, through the HNSW index (and an exact scan
+of the vectors not yet in it: app/db/embeddings.py `nearest_first`).
 
 Only vectors of the embedder's own model are compared (another model's are not comparable).
 The query's syntax keeps its meaning here too: its exclusions and quoted phrases filter the
@@ -25,6 +26,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Float, func, literal, select
 from sqlalchemy.orm import Session
 
+from app.db.embeddings import nearest_first
 from app.db.models import Paper, PaperEmbedding
 from app.search_lexical import Scored, recency
 from app.search_query import AllOf, AnyOf, Node, Not, Term, to_tsquery
@@ -122,15 +124,16 @@ def semantic_ranked(
     yet for this model, or nothing embedded is left by the filters). `index_settings(depth)`
     must have been applied in this transaction."""
     distance = PaperEmbedding.embedding.cosine_distance(vector)
-    near = (
+    query = (
         select(PaperEmbedding.paper_id, distance.label("distance"), Paper.published)
         .join(Paper, Paper.id == PaperEmbedding.paper_id)
         .where(
             *_filters(node, extra, model),
             *([Paper.published >= since] if since is not None else []),
         )
-        .order_by(distance)
-        .limit(depth)
+    )
+    near = (
+        nearest_first(query, distance=distance, depth=depth)
         # Materialized: the index scan runs as written, and the relaxed order of an iterative
         # scan is put right by the sort below.
         .cte("near")

@@ -219,6 +219,7 @@ class TestPaperboyJobs:
         assert sorted(job.id for job in scheduler.get_jobs()) == [
             "digest",
             "housekeeping",
+            "index",
             "ingest",
         ]
         assert str(scheduler.timezone) == "UTC"

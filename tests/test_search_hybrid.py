@@ -22,7 +22,7 @@ from app.db.models import Channel, Paper, PaperEmbedding, Relevance
 from app.db.papers import upsert_papers
 from app.digest import select_papers
 from app.errors import UserInputError
-from app.ingest import store_records
+from app.ingest import index_vectors, store_records
 from app.relevance import refresh_relevance
 from app.search import score_papers, search_papers, topic_candidates
 from app.search_query import parse, render
@@ -158,7 +158,8 @@ class TestPlan:
     def test_the_semantic_half_uses_the_hnsw_index_at_scale(
         self, session: Session, engine: Engine
     ) -> None:
-        """A few thousand vectors: enough that PostgreSQL prefers the index to a full sort."""
+        """A few thousand vectors: enough that PostgreSQL prefers the index to a full sort. The
+        vectors not yet in the index (here the last 50) are read through the backlog's b-tree."""
         rng = np.random.default_rng(7)
         model = embedder().name
         n = 5000
@@ -175,6 +176,7 @@ class TestPlan:
             ],
         )
         session.commit()
+        assert index_vectors(engine, limit=n - 50) == n - 50
         session.execute(text("ANALYZE papers"))
         session.execute(text("ANALYZE paper_embeddings"))
         session.commit()
@@ -194,6 +196,7 @@ class TestPlan:
                 plan = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
                 lines = "\n".join(row[0] for row in plan)
                 assert "ix_paper_embeddings_hnsw" in lines, lines
+                assert "ix_paper_embeddings_backlog" in lines, lines
                 session.rollback()
         finally:
             event.remove(engine, "before_cursor_execute", capture)

@@ -312,7 +312,7 @@ class TestServeProcess:
                 proc.stderr.read() if proc.poll() is not None else "no answer"
             )
             assert health.status_code == 200
-            assert set(health.json()["jobs"]) <= {"ingest", "digest", "housekeeping"}
+            assert set(health.json()["jobs"]) <= {"ingest", "digest", "index", "housekeeping"}
             signed = post_signed(
                 base, SECRET, _json(URL_VERIFICATION), content_type="application/json"
             )

@@ -329,8 +329,8 @@ def test_the_archive_pool_is_exact_among_recent_papers_at_scale(engine: Engine) 
         )
         conn.execute(
             text("""
-            INSERT INTO paper_embeddings (paper_id, model, text_hash, embedding)
-            SELECT id, 'm', 'h',
+            INSERT INTO paper_embeddings (paper_id, model, text_hash, indexed, embedding)
+            SELECT id, 'm', 'h', true,
                    (SELECT array_agg(random() - 0.5) FROM generate_series(1, 256) WHERE id > 0)
                    ::vector
             FROM papers""")
@@ -338,7 +338,7 @@ def test_the_archive_pool_is_exact_among_recent_papers_at_scale(engine: Engine) 
         conn.execute(
             text("""
             CREATE INDEX ix_paper_embeddings_hnsw ON paper_embeddings
-            USING hnsw (embedding vector_cosine_ops)""")
+            USING hnsw (embedding vector_cosine_ops) WHERE indexed""")
         )
         conn.execute(text("ANALYZE"))
     vector = np.ones(256, dtype=np.float32) / 16.0

@@ -16,6 +16,7 @@ from rich.progress import (
 
 from app.backfill import SetReport, default_categories, parse_request, run_backfill
 from app.cli._common import app, console, err_console, expected_errors, runtime
+from app.cli.embed_cmds import index_with_progress
 from app.errors import SourceError
 from app.sources.oai import OaiClient
 
@@ -71,6 +72,8 @@ def backfill(
         client.close()
     for one in report.sets:
         console.print(one.line(), highlight=False, soft_wrap=True)
+    # Searchable already (exact scan of new vectors); the index keeps search fast at this size.
+    index_with_progress(rt.engine)
 
 
 class _Bar:

@@ -31,7 +31,7 @@ def serve_cmd() -> None:
 @app.command("scheduler")
 @expected_errors
 def scheduler_cmd() -> None:
-    """Run only the scheduled jobs (ingest, digests, housekeeping) until SIGTERM or Ctrl-C."""
+    """Run only the scheduled jobs (ingest, digests, indexing, housekeeping) until SIGTERM."""
     rt = runtime()
     log_to_stderr(rt.settings)
     stop = threading.Event()
