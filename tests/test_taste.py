@@ -3,6 +3,8 @@ and past five positive signals its digest recommends a few papers outside its to
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -231,6 +233,12 @@ class TestRecommendations:
         assert set(owed) <= set(notes)  # still shown as recommendations, with their reasons
 
 
+IDLE_IN_TRANSACTION = text(
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND state = 'idle in transaction'"
+)
+
+
 def s2_client(url: str) -> SemanticScholar:
     return SemanticScholar(base_url=url, api_key=None, min_interval_s=0.0, deadline_s=3.0)
 
@@ -278,6 +286,47 @@ class TestSemanticScholar:
         with Session(engine) as session:
             stored = session.scalar(select(Paper).where(Paper.arxiv_id == self.S2_ONLY))
             assert stored is not None and stored.title.startswith("Repairing programs")
+
+    def test_a_slow_semantic_scholar_holds_no_transaction_open(
+        self,
+        without_close_archive_papers: Settings,
+        engine: Engine,
+        s2_fake: Any,
+        slack_fake: Any,
+    ) -> None:
+        """S2 may take up to its deadline: the digest asks it before planning, so no transaction
+        (and none of the rows it read) waits on it."""
+        env = without_close_archive_papers
+        liked = [s2_fake.add_paper(s2_paper(a, title=t)) for a, (t, _) in LIKED.items()]
+        new = s2_fake.add_paper(
+            s2_paper(self.S2_ONLY, title="Repairing programs learned from code corpora",
+                     abstract=CODE_ABSTRACT, publication_date=NOW.date().isoformat())
+        )  # fmt: skip
+        s2_fake.recommend(liked[0]["paperId"], new["paperId"])
+        s2_fake.delay_next(1.5)  # within the client's 3 s deadline: the answer still counts
+        idle: list[int] = []
+
+        def watch() -> None:
+            """Samples the database while S2 holds the request (it arrives, then waits 1.5 s)."""
+            deadline = time.monotonic() + 10
+            while not s2_fake.requests and time.monotonic() < deadline:
+                time.sleep(0.01)
+            held_until = time.monotonic() + 1.2
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                while time.monotonic() < held_until:
+                    idle.append(conn.execute(IDLE_IN_TRANSACTION).scalar_one())
+                    time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            deps = TasteDeps(embedder(), s2_client(s2_fake.url))
+            result = run_digest(env, engine, poster(env), channel_id="C1", taste=deps)
+        finally:
+            watcher.join()
+        assert result.status == "posted"
+        assert list(recommended(slack_fake.posted("C1"))) == [self.S2_ONLY]
+        assert len(idle) >= 20 and max(idle) == 0, idle
 
     def test_semantic_scholar_down_leaves_the_archive_recommendations(
         self, env: Settings, engine: Engine, s2_fake: Any

@@ -9,7 +9,7 @@ any process can finish a run another one started.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +41,7 @@ from app.digest.select import Candidate, excluded_ids, load_papers, select_paper
 from app.digest.taste import TasteDeps, taste_profile
 from app.embeddings import Embedder
 from app.llm.cards import cards_for
+from app.sources.records import PaperRecord
 from app.timeutil import aware
 
 # The first digest of a channel looks this far back.
@@ -142,6 +143,7 @@ def choose(
     batch: Batch | None = None,
     embedder: Embedder | None = None,
     taste: TasteDeps | None = None,
+    s2_records: Sequence[PaperRecord] = (),
 ) -> tuple[list[Candidate], datetime]:
     # Forced: as if the channel had no digest yet (its last FIRST_LOOKBACK, posted papers too).
     since = (
@@ -191,6 +193,7 @@ def choose(
         topics = batch.topics.get(cid) if batch is not None and batch.topics else None
         recs = recommend(
             session, profile=profile, skip=taken, now=scheduled_for, taste=taste,
+            s2_records=s2_records,
             topics=topics if topics is not None else channel_topics(session, channel_id=cid),
         )  # fmt: skip
         found = load_papers(session, [r.arxiv_id for r in recs])
@@ -212,9 +215,12 @@ def plan_run(
     probably_new: bool = False,
     embedder: Embedder | None = None,
     taste: TasteDeps | None = None,
+    s2_records: Sequence[PaperRecord] = (),
 ) -> tuple[DigestRun, bool]:
     """(run, created): the run for (channel, scheduled_for), existing or new with its papers
     chosen now. Two processes planning at once end up with the same row (the unique key).
+    `s2_records`: Semantic Scholar's recommendations, fetched before this transaction
+    (app/digest/recommend.py `fetch_s2`).
 
     `probably_new` (the scheduler found no run for this slot a moment ago) skips the lookup
     before choosing; the unique key still settles a race.
@@ -227,7 +233,7 @@ def plan_run(
             return existing, False
     candidates, since = choose(
         session, channel=channel, scheduled_for=scheduled_for, force=force, batch=batch,
-        embedder=embedder, taste=taste,
+        embedder=embedder, taste=taste, s2_records=s2_records,
     )  # fmt: skip
     paper_ids = [c.arxiv_id for c in candidates]
     recommended = {c.arxiv_id: c.reason for c in candidates if c.reason}

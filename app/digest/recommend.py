@@ -7,6 +7,11 @@ the profile, and each names the liked paper it is most like.
 Chosen when a run is planned and stored with it (`digest_runs.recommended`), so a recommended
 paper goes through the same exactly-once posting as the others, and is owed like them when the
 run never reaches Slack (app/digest/owed.py).
+
+Semantic Scholar is asked before the planning transaction opens (`fetch_s2`, up to its 20 s
+deadline and 1 request/s pace), never inside it: a slow S2 must not hold a transaction, and the
+rows it reads, open while it waits. The planning transaction then stores what it answered and
+ranks it with the archive's papers.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import literal, or_, select
+from sqlalchemy import Engine, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
+from app.db.channels import get_channel
 from app.db.models import Channel, DigestRun, DigestStatus, Paper, PaperEmbedding, Topic
 from app.digest.rank import TASTE, TasteWeights
 from app.digest.select import topic_scores
-from app.digest.taste import Example, Profile, TasteDeps
+from app.digest.taste import Example, Profile, TasteDeps, taste_profile
 from app.ingest import store_records
 from app.sources.records import PaperRecord
 from app.sources.s2_enrichment import s2_record
@@ -76,16 +82,17 @@ def recommend(
     skip: Collection[str],
     now: datetime,
     taste: TasteDeps,
+    s2_records: Sequence[PaperRecord] = (),
     weights: TasteWeights = TASTE,
 ) -> list[Recommendation]:
     """Up to `recommend_limit` papers for the section, best first. `skip`: arXiv ids the channel
-    got already or gets in this digest."""
-    since = aware(now) - timedelta(days=weights.recommend_window_days)
+    got already or gets in this digest. `s2_records`: what `fetch_s2` brought back."""
+    since = window_start(now, weights)
     signalled = {e.paper_id for e in profile.examples}
     pool = _nearest_recent(session, profile=profile, since=since, exclude=signalled)
     sources = dict.fromkeys(pool, "archive")
-    if taste.recommender is not None:
-        found = s2_recommendations(session, profile=profile, taste=taste, since=since)
+    if s2_records:
+        found = s2_candidates(session, profile=profile, taste=taste, records=s2_records)
         for arxiv_id, hit in found.items():
             if arxiv_id not in pool:  # the archive had it already: it stays an archive find
                 pool[arxiv_id] = hit
@@ -137,18 +144,46 @@ def _nearest_recent(
     }
 
 
-def s2_recommendations(
-    session: Session, *, profile: Profile, taste: TasteDeps, since: datetime
-) -> dict[str, tuple[float, np.ndarray]]:
-    """{arxiv_id: (similarity, vector)} of Semantic Scholar's recommendations from the channel's
-    liked and disliked papers that have an arXiv id (a digest addresses papers by it) and were
-    published since `since`; those the archive lacks are stored (and embedded) first. {} when
-    S2 is unreachable: the archive's recommendations stand alone."""
-    assert taste.recommender is not None
+def window_start(now: datetime, weights: TasteWeights = TASTE) -> datetime:
+    """How recent a recommended paper must be."""
+    return aware(now) - timedelta(days=weights.recommend_window_days)
+
+
+def fetch_s2(
+    engine: Engine,
+    *,
+    channel_id: str,
+    now: datetime | None,
+    taste: TasteDeps | None,
+    planned: bool = False,
+) -> list[PaperRecord]:
+    """Semantic Scholar's recommendations from the channel's liked and disliked papers, as
+    records with an arXiv id (a digest addresses papers by it) published in the window; [] when
+    the section is not wanted, S2 is not configured or unreachable (the archive's
+    recommendations stand alone). The profile is read in a short transaction that is over
+    before S2 is asked. `planned`: skip when the run for `now` exists already (nothing will be
+    chosen for it, so the request would only spend S2's 1 request/s). `now` None: no run, none."""
+    if taste is None or taste.recommender is None or now is None:
+        return []
+    with Session(engine) as session:
+        channel = get_channel(session, channel_id=channel_id)
+        if channel is None:
+            return []
+        if planned and session.scalar(
+            select(
+                exists().where(
+                    DigestRun.channel_id == channel_id, DigestRun.scheduled_for == aware(now)
+                )
+            )
+        ):
+            return []
+        profile = taste_profile(session, channel_id=channel_id, model=taste.embedder.name)
+        if profile is None or not wanted(channel, profile):
+            return []
     liked = [e.arxiv_id for e in profile.examples if e.weight > 0 and e.arxiv_id]
     disliked = [e.arxiv_id for e in profile.examples if e.weight < 0 and e.arxiv_id]
     if not liked:
-        return {}
+        return []
     try:
         answers = taste.recommender.recommend(
             positive=[f"ARXIV:{a}" for a in liked[:S2_EXAMPLES]],
@@ -158,11 +193,17 @@ def s2_recommendations(
         )
     except S2Unavailable as exc:
         log.info("recommendations from the archive only: %s", exc)
-        return {}
+        return []
+    since = window_start(now)
     records = [r for a in answers if (r := taste_record(a)) is not None]
-    records = [r for r in records if r.published is not None and aware(r.published) >= since]
-    if not records:
-        return {}
+    return [r for r in records if r.published is not None and aware(r.published) >= since]
+
+
+def s2_candidates(
+    session: Session, *, profile: Profile, taste: TasteDeps, records: Sequence[PaperRecord]
+) -> dict[str, tuple[float, np.ndarray]]:
+    """{arxiv_id: (similarity, vector)} of Semantic Scholar's recommended `records` (from
+    `fetch_s2`), stored (and embedded) first when the archive lacks them."""
     store_records(session, records=records, embedder=taste.embedder)
     vectors = session.execute(
         select(Paper.arxiv_id, PaperEmbedding.embedding)

@@ -29,6 +29,7 @@ from app.digest.pacer import ChannelPacer
 from app.digest.plan import OutMessage, aware, choose, plan_run, render, unfinished_runs
 from app.digest.ports import Poster
 from app.digest.post import DigestPoster, RunState
+from app.digest.recommend import fetch_s2
 from app.digest.taste import TasteDeps
 from app.embeddings import Embedder
 from app.errors import PaperboyError, UserInputError
@@ -190,12 +191,13 @@ class _Runner:
     def _dry_run(self, job: _Job) -> None:
         result = job.result
         when = aware(result.scheduled_for or self.now)
+        s2_records = fetch_s2(self.engine, channel_id=result.channel_id, now=when, taste=self.taste)
         # A plain session, rolled back on close: a dry run leaves no trace.
         with Session(self.engine) as session:
             channel = self._channel(session, result.channel_id)
             candidates, _ = choose(
                 session, channel=channel, scheduled_for=when, force=job.force,
-                embedder=self.embedder, taste=self.taste,
+                embedder=self.embedder, taste=self.taste, s2_records=s2_records,
             )  # fmt: skip
             result.paper_ids = [c.arxiv_id for c in candidates]
             messages = render(
@@ -210,6 +212,11 @@ class _Runner:
 
     def _plan_and_post(self, job: _Job) -> None:
         result = job.result
+        # Asked before the planning transaction opens (app/digest/recommend.py).
+        s2_records = fetch_s2(
+            self.engine, channel_id=result.channel_id, now=result.scheduled_for,
+            taste=self.taste, planned=True,
+        )  # fmt: skip
         with session_scope(self.engine) as session:
             channel = self._channel(session, result.channel_id)
             earlier = job.earlier_ids
@@ -228,7 +235,7 @@ class _Runner:
                     session, channel=channel, scheduled_for=result.scheduled_for,
                     force=job.force, batch=self.batch,
                     probably_new=job.earlier_ids is not None, embedder=self.embedder,
-                    taste=self.taste,
+                    taste=self.taste, s2_records=s2_records,
                 )  # fmt: skip
                 if created and run.status != DigestStatus.DONE:
                     # Rendered in the planning transaction (one session, not two); posted only
