@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.db import channels as channels_db
 from app.db import interactions
+from app.db.authors import add_follow
 from app.db.engine import session_scope
 from app.db.models import Channel, Topic
 from app.slack.commands_parse import SUBCOMMAND_NAMES
@@ -186,6 +187,24 @@ class TestSubscriptions:
         assert blocks["topics"]["element"]["initial_value"] == "agents"
         assert blocks["recommendations"]["element"]["initial_options"]  # on by default
         assert call.args["trigger_id"]
+        [authors] = [b for b in view["blocks"] if b.get("block_id") == "authors"]
+        assert authors["elements"][0]["text"].startswith("No authors followed. Follow one with")
+
+    def test_settings_list_the_followed_authors_as_plain_text(self, slack_app_server, engine):
+        with session_scope(engine) as session:
+            follow(session, channel_id=CHANNEL, topic_name="agents")
+            for name in ("Yann LeCun", "<!channel> *Eve*"):
+                add_follow(
+                    session, channel_id=CHANNEL, name=name, arxiv_query="au:x", s2_author_id=None
+                )
+        slack_app_server.command("settings")
+        call = wait_for(lambda: slack_app_server.slack.calls_to("views.open"), what="views.open")[0]
+        view = slack_app_server.slack.views[call.response["view"]["id"]]
+        [authors] = [b for b in view["blocks"] if b.get("block_id") == "authors"]
+        [element] = authors["elements"]
+        assert element["type"] == "plain_text"  # a name is shown as typed, never as markup
+        assert "Yann LeCun" in element["text"] and "<!channel> *Eve*" in element["text"]
+        assert "/papers unfollow author" in element["text"]
 
 
 class TestDigestNow:

@@ -1,7 +1,7 @@
 """Modal views for `/papers settings` and "Edit query", and reading their submissions. Pure.
 
-Modal text inputs are plain text, so untrusted values (topic names, queries) need no escaping
-there; the labels are ours.
+Modal text inputs and the authors line are plain text, so untrusted values (topic names,
+queries, author names) need no escaping there; the labels are ours.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import schedule
+from app.safety import truncate
 
 SETTINGS_CALLBACK = "papers_settings"
 EDIT_QUERY_CALLBACK = "papers_edit_query"
 MAX_PAPERS_CHOICES = 25  # app.db.channels.MAX_PAPERS_LIMIT
 _INPUT_MAX = 3000
+MAX_NOTE = 2000  # a context element's text
 STYLES = (
     ("messages", "One message per paper (each with its own thread)"),
     ("thread", "Header message, papers in its thread (quieter)"),
@@ -81,8 +83,11 @@ def settings_view(
     quiet_day_notice: bool,
     style: str,
     recommendations: bool = True,
+    authors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The settings modal of one channel (its id travels in private_metadata)."""
+    """The settings modal of one channel (its id travels in private_metadata). `authors`: the
+    followed authors' names, listed under the topics with how to change them (they are
+    followed and unfollowed by command: a name may need picking among namesakes)."""
     quiet = _option("quiet", "Post a short note on days with no new papers")
     style_options = [_option(value, text) for value, text in STYLES]
     style_element: dict[str, Any] = {
@@ -119,6 +124,12 @@ def settings_view(
                 ),
                 optional=True,
             ),
+            {
+                "type": "context",
+                "block_id": "authors",
+                # Not _plain: that cuts at 75 characters (the limit of labels and titles).
+                "elements": [{"type": "plain_text", "text": authors_note(authors), "emoji": True}],
+            },
             _input(
                 "cron",
                 "Schedule (cron)",
@@ -148,6 +159,19 @@ def settings_view(
             _input("recommendations", "Recommended for you", recommend_element, optional=True),
         ],
     }
+
+
+def authors_note(authors: Sequence[str]) -> str:
+    """The settings modal's line on followed authors (plain text: names are shown as typed)."""
+    if not authors:
+        return 'No authors followed. Follow one with /papers follow author "Name".'
+    more = len(authors) - 20
+    shown = ", ".join(authors[:20]) + (f" and {more} more" if more > 0 else "")
+    return truncate(
+        f'Authors followed: {shown}. Change them with /papers follow author "Name" '
+        'or /papers unfollow author "Name".',
+        MAX_NOTE,
+    )
 
 
 @dataclass(frozen=True)

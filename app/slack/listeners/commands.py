@@ -251,6 +251,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
     with Session(services.engine) as session:
         channel = channels_db.get_channel(session, channel_id=channel_id)
         topics = [t.name for t in channels_db.channel_topics(session, channel_id=channel_id)]
+        authors = [a.name for a in channel_authors(session, channel_id=channel_id)]
     view = modals.settings_view(
         channel_id=channel_id,
         topics=topics,
@@ -260,6 +261,7 @@ def open_settings(services: Services, client: Any, *, channel_id: str, trigger_i
         quiet_day_notice=bool(channel and channel.quiet_day_notice),
         style=channel.style if channel else "messages",
         recommendations=channel.recommendations if channel else True,
+        authors=authors,
     )
     client.views_open(trigger_id=trigger_id, view=view)
 
