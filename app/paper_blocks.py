@@ -8,6 +8,7 @@ Paper text and LLM output are untrusted: everything from them goes through `esc`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -50,6 +51,11 @@ class CardLike(Protocol):
 
 
 # --- papers -------------------------------------------------------------------------------------
+
+
+# arXiv's category names: an archive, then optionally a dot and a subject class (cs.CL, hep-th,
+# math.AG, q-bio.NC).
+_ARXIV_CATEGORY = re.compile(r"[a-z][a-z-]{0,15}(?:\.[A-Za-z][A-Za-z-]{0,15})?")
 
 
 def get_field(obj: Any, name: str, default: Any = None) -> Any:
@@ -125,6 +131,9 @@ def _meta_parts(paper: Any, card: CardLike | None) -> list[str]:
     upvotes = get_field(paper, "hf_upvotes")
     if upvotes:
         parts.append(f":hugging_face: {int(upvotes)} upvotes")
+    cited = _citations(paper)
+    if cited:
+        parts.append(cited)
     code = github_link(get_field(paper, "hf_github_repo"))
     if code:
         stars = get_field(paper, "hf_github_stars")
@@ -136,7 +145,7 @@ def _meta_parts(paper: Any, card: CardLike | None) -> list[str]:
             p
             for p in (
                 f"arXiv:{esc(str(get_field(paper, 'arxiv_id')), 64)}",
-                esc(category, 40) if category else "",
+                _category(category),
                 published.strftime("%d %b %Y") if hasattr(published, "strftime") else "",
             )
             if p
@@ -145,6 +154,34 @@ def _meta_parts(paper: Any, card: CardLike | None) -> list[str]:
     if card is not None and card.extractive:
         parts.append("_extractive summary_")
     return parts
+
+
+def _category(category: str | None) -> str:
+    """An arXiv category ("cs.CL") in a code span: as plain text it reads as a domain (.cl, .ai
+    are TLDs), which Slack would link and the link filter would replace by "[link removed]"."""
+    if not category:
+        return ""
+    if _ARXIV_CATEGORY.fullmatch(category):
+        return f"`{category}`"
+    return esc(category, 40)
+
+
+def _citations(paper: Any) -> str:
+    """Semantic Scholar's citation counts and venue, when it has told us: ":books: 120 citations
+    (15 influential) · NeurIPS". Nothing for an uncited paper with no venue."""
+    count = get_field(paper, "s2_citations")
+    influential = get_field(paper, "s2_influential_citations")
+    venue = get_field(paper, "s2_venue")
+    parts = []
+    if isinstance(count, int) and count > 0:
+        noun = "citation" if count == 1 else "citations"
+        many = (
+            f" ({influential} influential)" if isinstance(influential, int) and influential else ""
+        )
+        parts.append(f"{count} {noun}{many}")
+    if venue:
+        parts.append(esc(str(venue), 80))
+    return ":books: " + " · ".join(parts) if parts else ""
 
 
 def paper_actions(arxiv_id: str, *, votes: bool = True) -> Block:

@@ -14,7 +14,7 @@ from fakes.block_kit import block_kit_errors
 from paper_helpers import memory_paper
 
 from app import blockkit, paper_blocks
-from app.db.models import Paper
+from app.db.models import Paper, PaperSignal
 from app.digest import blocks as digest_blocks
 from app.slack import blocks
 
@@ -110,6 +110,30 @@ class TestPaperMessage:
         assert "<https://github.com/org/repo?a=1&amp;b=2|code>" in meta
         assert "`rag`" in meta
         assert "extractive summary" in meta
+
+    def test_meta_shows_semantic_scholar_citations_and_venue_escaped(self) -> None:
+        paper = make_paper()
+        paper.signals.append(
+            PaperSignal(
+                source="s2",
+                data={
+                    "citation_count": 120,
+                    "influential_citation_count": 15,
+                    "venue": "<!channel> *NeurIPS*",
+                },
+            )
+        )
+        message = paper_blocks.paper_message(paper, Card(tldr="x"))
+        assert_valid(message)
+        meta = all_text(message)
+        assert ":books: 120 citations (15 influential) · " in meta
+        assert "<!channel>" not in meta and "&lt;!channel&gt;" in meta
+        assert ":books:" not in all_text(paper_blocks.paper_message(make_paper(), Card(tldr="x")))
+
+    @pytest.mark.parametrize("category", ["cs.CL", "cs.AI", "hep-th", "q-bio.NC"])
+    def test_the_category_is_shown_not_mistaken_for_a_link(self, category: str) -> None:
+        meta = all_text(paper_blocks.paper_message(make_paper(primary_category=category), None))
+        assert f"`{category}`" in meta and "link removed" not in meta
 
     @pytest.mark.parametrize(
         "repo",

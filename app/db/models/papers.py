@@ -108,6 +108,19 @@ class Paper(Base):
     def hf_ai_keywords(self) -> list[str] | None:
         return self.signal("hf", "ai_keywords")
 
+    # Semantic Scholar's (app/sources/s2_enrichment.py).
+    @property
+    def s2_citations(self) -> int | None:
+        return self.signal("s2", "citation_count")
+
+    @property
+    def s2_influential_citations(self) -> int | None:
+        return self.signal("s2", "influential_citation_count")
+
+    @property
+    def s2_venue(self) -> str | None:
+        return self.signal("s2", "venue") or self.signal("s2", "publication_venue")
+
     @property
     def hf_ai_summary(self) -> str | None:
         return self.signal("hf", "ai_summary")
