@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.backfill import recent_runs
 from app.db.channels import list_channels
+from app.db.embeddings import count_backlog
 from app.db.jobs import queue_status
-from app.db.models import DigestRun, IngestRun, IngestStatus, Paper, PaperSignal
+from app.db.models import DigestRun, IngestRun, IngestStatus, Paper, PaperEmbedding, PaperSignal
 from app.db.pauses import last_digests
 from app.digest.owed import owed_papers
 from app.digest.pause import pause_info
@@ -258,8 +259,17 @@ def backfill_status(session: Session, settings: Settings) -> dict[str, Any]:
     return out
 
 
+def search_status(session: Session, settings: Settings) -> dict[str, Any]:
+    """Paper vectors, and how many wait for the HNSW index: searchable meanwhile by exact scan,
+    which slows search while the backlog is large; a backlog that keeps growing means the
+    scheduler's `index` job is not running (or failing: see /healthz)."""
+    vectors = session.scalar(select(func.count()).select_from(PaperEmbedding)) or 0
+    return {"vectors": vectors, "waiting_for_index": count_backlog(session)}
+
+
 SECTIONS: list[Section] = [
     Section("ingest", ingest_status, render_ingest),
+    Section("search", search_status),
     Section("llm", llm_status, render_llm_status),
     Section("channels", channels_status, render_channels),
     Section("backfill", backfill_status),

@@ -6,6 +6,7 @@ when its vector moves into the index; a re-embedded paper is found by its new te
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -158,3 +159,13 @@ def test_paperboy_embed_also_fills_the_index(settings: Settings, engine: Engine)
     assert out.returncode == 0, out.stderr
     assert "added 3 vectors to the search index" in out.stdout
     assert set(indexed(engine).values()) == {True}
+
+
+def test_status_shows_the_vectors_waiting_for_the_index(settings: Settings, engine: Engine) -> None:
+    store(engine)
+    before = json.loads(run_cli(settings, "status", "--json").stdout)["search"]
+    assert before == {"vectors": 3, "waiting_for_index": 3}
+    index_vectors(engine, limit=100)
+    shown = run_cli(settings, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert "waiting_for_index: 0" in shown.stdout
