@@ -8,7 +8,8 @@ Two kinds, and the difference matters once there are several replicas:
   process with an HTTP front end (`paperboy serve`) is scraped: `paperboy scheduler` and
   `paperboy worker` count nothing anyone reads.
 - Read from the database at scrape time (`DatabaseCollector`): ingest runs and papers per
-  source, LLM spend today, the LLM queue, paused channels. Every replica reports the same
+  source, LLM spend today, the LLM queue, paused channels, vectors waiting for the search
+  index. Every replica reports the same
   truth, whichever of them did the work, so aggregate these with `max`, not `sum`.
 
 A leaf module: any layer may import it to count something, and it imports no other Paperboy
@@ -104,6 +105,7 @@ class DatabaseFacts:
     llm_budget_usd: float = 0.0
     llm_queue: dict[str, int] = field(default_factory=dict)  # job state -> jobs
     channels_paused: int = 0
+    vectors_waiting: int = 0  # paper vectors not yet in the HNSW index
 
 
 class DatabaseCollector(Collector):
@@ -179,6 +181,12 @@ def _database_metrics(facts: DatabaseFacts) -> Iterator[Metric]:
         "paperboy_channels_paused",
         "Channels whose digests are paused after a permanent Slack error.",
         value=facts.channels_paused,
+    )
+    yield GaugeMetricFamily(
+        "paperboy_vectors_waiting_for_index",
+        "Paper vectors not yet in the HNSW search index (found by exact scan until the index job"
+        " adds them; a growing number means that job is not running).",
+        value=facts.vectors_waiting,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from deps import embedder
 from digest_helpers import NOW, add_paper, slack_settings
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
@@ -21,8 +22,10 @@ from app.db import jobs as queue
 from app.db.engine import session_scope
 from app.db.models import IngestRun, IngestStatus, LlmCall
 from app.digest import run_due_digests
+from app.ingest import index_vectors, store_records
 from app.metrics import DatabaseCollector, render
 from app.slack.poster import SlackPoster, make_web_client
+from app.sources.records import PaperRecord
 from app.topics import follow
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -132,6 +135,18 @@ class TestFromTheDatabase:
         last_ok = value(samples, "paperboy_ingest_last_success_timestamp_seconds", source="hf")
         assert last_ok == pytest.approx(NOW.timestamp(), abs=1)
         assert value(samples, "paperboy_channels_paused") == 0
+        assert value(samples, "paperboy_vectors_waiting_for_index") == 0
+
+    def test_vectors_waiting_for_the_index(self, slack_app_server: Any, engine: Engine) -> None:
+        with session_scope(engine) as session:
+            store_records(
+                session,
+                records=[PaperRecord(arxiv_id="2611.60001", title="A paper", abstract="Words.")],
+                embedder=embedder(),
+            )
+        assert value(scrape(slack_app_server.url), "paperboy_vectors_waiting_for_index") == 1
+        index_vectors(engine, limit=10)
+        assert value(scrape(slack_app_server.url), "paperboy_vectors_waiting_for_index") == 0
 
     def test_a_scrape_still_answers_when_the_database_cannot_be_read(self) -> None:
         def unreachable() -> Any:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.db import tallies
+from app.db.embeddings import count_backlog
 from app.db.engine import session_scope
 from app.db.jobs import queue_depth
 from app.llm.budget import spent_today
@@ -30,6 +31,7 @@ def read_facts(engine: Engine, settings: Settings) -> DatabaseFacts:
             llm_budget_usd=float(settings.llm_daily_budget_usd),
             llm_queue={str(state): n for state, n in queue_depth(session).items()},
             channels_paused=tallies.paused_channels(session),
+            vectors_waiting=count_backlog(session),
         )
 
 
