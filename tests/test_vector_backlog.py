@@ -169,3 +169,19 @@ def test_status_shows_the_vectors_waiting_for_the_index(settings: Settings, engi
     shown = run_cli(settings, "status")
     assert shown.returncode == 0, shown.stderr
     assert "waiting_for_index: 0" in shown.stdout
+
+
+def test_vectors_are_written_where_pgvector_set_up_the_connection_itself(engine: Engine) -> None:
+    """Another library may have registered pgvector's own adapters on a pooled connection."""
+    from pgvector.psycopg import register_vector
+
+    with session_scope(engine) as session:
+        driver = session.connection().connection.driver_connection
+        assert driver is not None
+        register_vector(driver)
+        store_records(
+            session,
+            records=[PaperRecord(arxiv_id="2611.40009", title="A title", abstract="Some words.")],
+            embedder=embedder(),
+        )
+    assert list(indexed(engine).values()) == [False]

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from psycopg import Connection
-from psycopg.adapt import Dumper
+from psycopg import Connection, ProgrammingError
+from psycopg.adapt import Dumper, PyFormat
 from psycopg.pq import Format
 from psycopg.types import TypeInfo
 from sqlalchemy import ColumnElement, Row, Select, func, literal_column, or_, select, union_all
@@ -206,11 +206,14 @@ def _register(session: Session) -> None:
     Only `_Packed` is affected: nothing else on the connection changes how it is sent or read."""
     driver: Connection[Any] | None = session.connection().connection.driver_connection
     assert driver is not None
-    if driver.adapters.types.get("vector") is not None:
-        return
-    info = TypeInfo.fetch(driver, "vector")
+    try:
+        driver.adapters.get_dumper(_Packed, PyFormat.BINARY)
+        return  # done on this connection before
+    except ProgrammingError:
+        pass
+    info = driver.adapters.types.get("vector") or TypeInfo.fetch(driver, "vector")
     if info is None:
         raise RuntimeError("the pgvector extension is not installed in this database")
-    info.register(driver)
+    info.register(driver)  # for `vector[]`: arrays are looked up by their element type
     dumper = type("VectorDumper", (_PackedDumper,), {"oid": info.oid})
     driver.adapters.register_dumper(_Packed, dumper)
