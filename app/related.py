@@ -30,7 +30,7 @@ from app.config import Settings
 from app.db.embeddings import nearest
 from app.db.engine import session_scope
 from app.db.models import Paper, PaperEmbedding, PaperExternalId
-from app.db.papers import get_paper, signal_join
+from app.db.papers import find_paper, get_paper, signal_join
 from app.embeddings import Embedder, paper_text
 from app.errors import UserInputError
 from app.ingest import fetch_paper_on_demand, store_records
@@ -80,8 +80,10 @@ class RelatedPaper:
 
 @dataclass
 class Related:
-    arxiv_id: str
+    arxiv_id: str | None  # the seed paper's; None for a paper known only by DOI / S2 id
     title: str
+    label: str  # how to name the seed: "arXiv:2210.03629", "DOI:10.1145/…", "S2:…"
+    url: str  # its page (arXiv, else Semantic Scholar), or "" when it has neither
     papers: list[RelatedPaper] = field(default_factory=list)
     note: str | None = None  # one line for the user (S2 unreachable)
 
@@ -93,22 +95,23 @@ def related_papers(
     s2: SemanticScholar | None,
     sources: Sequence[Source],
     embedder: Embedder,
-    arxiv_id: str,
+    ref: str,
     limit: int = 10,
 ) -> Related:
-    """Papers related to `arxiv_id`, best first, at most `limit`. Raises UserInputError when
-    the paper is unknown everywhere or the limit is out of range."""
+    """Papers related to `ref` (an arXiv id, "DOI:…" or "S2:…": app/slack/commands_parse.py
+    `related_ref`), best first, at most `limit`. Raises UserInputError when the paper is unknown
+    everywhere or the limit is out of range."""
     if not 1 <= limit <= MAX_LIMIT:
         raise UserInputError(f"limit must be between 1 and {MAX_LIMIT} (got {limit})")
+    seed = _seed(settings, engine, s2=s2, sources=sources, embedder=embedder, ref=ref)
     with Session(engine) as session:
-        seed = get_paper(session, arxiv_id=arxiv_id)
-    if seed is None:
-        seed = fetch_paper_on_demand(
-            settings, engine, arxiv_id=arxiv_id, sources=sources, embedder=embedder
-        )
-    if seed is None:
-        raise UserInputError(NOT_FOUND.format(arxiv_id=arxiv_id))
-    result = Related(arxiv_id=arxiv_id, title=seed.title)
+        seed_s2 = _s2_id(session, seed.id)
+    result = Related(
+        arxiv_id=seed.arxiv_id,
+        title=seed.title,
+        label=f"arXiv:{seed.arxiv_id}" if seed.arxiv_id else ref,
+        url=paper_url(arxiv_id=seed.arxiv_id, s2_id=seed_s2),
+    )
     # The archive half first: S2's papers stored below are not the archive's finds.
     with Session(engine) as session:
         near = _archive_nearest(session, embedder=embedder, seed=seed, limit=limit)
@@ -117,13 +120,67 @@ def related_papers(
         try:
             recommended = _recommended(engine, s2=s2, embedder=embedder, seed=seed, limit=limit)
         except S2Unavailable as exc:
-            log.info("related papers for %s without Semantic Scholar: %s", arxiv_id, exc)
+            log.info("related papers for %s without Semantic Scholar: %s", ref, exc)
             result.note = S2_DOWN_NOTE
     with Session(engine) as session:
         ranked = _fuse(near, [r for r in recommended if r != seed.id])[:limit]
         rows = _rows(session, [paper_id for paper_id, _, _ in ranked])
     result.papers = [_related(rows[paper_id], score, source) for paper_id, score, source in ranked]
     return result
+
+
+def _seed(
+    settings: Settings,
+    engine: Engine,
+    *,
+    s2: SemanticScholar | None,
+    sources: Sequence[Source],
+    embedder: Embedder,
+    ref: str,
+) -> Paper:
+    """The paper `ref` names: stored, or fetched (arXiv ids from arXiv / Hugging Face, DOIs and
+    S2 ids from Semantic Scholar) and stored first."""
+    scheme, _, value = ref.partition(":")
+    if scheme not in ("DOI", "S2"):
+        with Session(engine) as session:
+            seed = get_paper(session, arxiv_id=ref)
+        if seed is None:
+            seed = fetch_paper_on_demand(
+                settings, engine, arxiv_id=ref, sources=sources, embedder=embedder
+            )
+        if seed is None:
+            raise UserInputError(NOT_FOUND.format(arxiv_id=ref))
+        return seed
+    with Session(engine) as session:
+        seed = find_paper(session, scheme=scheme.lower(), value=value)
+    if seed is not None:
+        return seed
+    if s2 is None:
+        raise UserInputError(f"{ref} is not in the archive, and Semantic Scholar is turned off.")
+    try:
+        [answer] = s2.papers([value if scheme == "S2" else ref], fields=FIELDS)
+    except S2Unavailable as exc:
+        raise UserInputError(
+            f"{ref} is not in the archive, and Semantic Scholar is unreachable right now ({exc})."
+        ) from None
+    record = s2_record(answer, source_key="related") if answer else None
+    if record is None:
+        raise UserInputError(f"{ref} is not in the archive, and Semantic Scholar does not know it.")
+    with session_scope(engine) as session:
+        store_records(session, records=[record], embedder=embedder)
+    with Session(engine) as session:
+        seed = find_paper(session, scheme="s2", value=record.ids["s2"])
+    if seed is None:  # stored under its arXiv id or DOI, which the map then names
+        raise UserInputError(f"{ref} could not be stored; try again.")
+    return seed
+
+
+def _s2_id(session: Session, paper_id: int) -> str | None:
+    return session.scalar(
+        select(PaperExternalId.value).where(
+            PaperExternalId.paper_id == paper_id, PaperExternalId.scheme == "s2"
+        )
+    )
 
 
 # --- the two halves ----------------------------------------------------------------------------
@@ -166,12 +223,15 @@ def _recommended(
 ) -> list[int]:
     """S2's recommendations for `seed`, stored (new ones added), as paper ids in S2's order."""
     with Session(engine) as session:
-        known = session.scalar(
-            select(PaperExternalId.value).where(
-                PaperExternalId.paper_id == seed.id, PaperExternalId.scheme == "s2"
-            )
-        )
-    asked = known or f"ARXIV:{seed.arxiv_id}"
+        known = _s2_id(session, seed.id)
+    if known:
+        asked = known
+    elif seed.arxiv_id:
+        asked = f"ARXIV:{seed.arxiv_id}"
+    elif seed.doi:
+        asked = f"DOI:{seed.doi}"
+    else:
+        return []  # nothing S2 could look it up by
     answers = s2.recommend_for_paper(asked, limit=limit, fields=FIELDS)
     # S2 ids are 40 hex digits; anything else is not linked, so not stored either.
     records = [

@@ -13,6 +13,7 @@ from app.slack.commands_parse import (
     Help,
     OpenSettings,
     PaperLookup,
+    Related,
     Saved,
     Schedule,
     Search,
@@ -162,3 +163,30 @@ class TestAuthors:
         with pytest.raises(UserInputError) as err:
             parse(text)
         assert "\n" not in str(err.value)
+
+
+class TestRelatedRefs:
+    S2 = "99832586d55f540f603637e458a292406a0ed75d"
+
+    @pytest.mark.parametrize(
+        ("text", "ref"),
+        [
+            ("related 2210.03629", "2210.03629"),
+            ("related https://arxiv.org/abs/2210.03629v2", "2210.03629"),
+            ("related 10.1145/3442188.3445922", "DOI:10.1145/3442188.3445922"),
+            ("related doi:10.1145/3442188.3445922", "DOI:10.1145/3442188.3445922"),
+            (
+                "related <https://doi.org/10.1145/3442188.3445922|doi.org/10.1145/3442188.3445922>",
+                "DOI:10.1145/3442188.3445922",
+            ),
+            ("related 10.48550/arXiv.2210.03629", "2210.03629"),  # arXiv's own DOI
+            (f"related https://www.semanticscholar.org/paper/ReAct/{S2}", f"S2:{S2}"),
+            (f"related {S2.upper()}", f"S2:{S2}"),
+        ],
+    )
+    def test_ids_dois_and_semantic_scholar_links(self, text: str, ref: str) -> None:
+        assert parse(text) == Related(ref)
+
+    def test_other_hosts_are_refused_without_being_opened(self) -> None:
+        with pytest.raises(UnsafeLinkError, match="evil.example"):
+            parse("related https://evil.example/paper/10.1145/x")

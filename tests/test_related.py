@@ -4,6 +4,7 @@ up, down and rate-limiting; through the library, the CLI, `/papers related` and 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from fakes.block_kit import MAX_BLOCKS_MESSAGE, block_kit_errors
@@ -68,7 +69,7 @@ def client(fake: FakeSemanticScholar, deadline_s: float = 5.0) -> SemanticSchola
 
 def related(settings: Settings, engine: Engine, s2: SemanticScholar | None) -> Related:
     return related_papers(
-        settings, engine, s2=s2, sources=[], embedder=embedder(), arxiv_id=SEED, limit=10
+        settings, engine, s2=s2, sources=[], embedder=embedder(), ref=SEED, limit=10
     )
 
 
@@ -129,6 +130,65 @@ class TestSemanticScholarDown:
         s2.hang(3.0)
         found = related(settings, engine, client(s2, deadline_s=0.5))
         assert found.note == S2_DOWN_NOTE and found.papers
+
+
+class TestSeedWithoutArxivId:
+    """A paper known by its DOI or Semantic Scholar id (e.g. one listed above without an arXiv
+    id) has related papers too: S2 names it, the archive stores it, both halves answer."""
+
+    def test_by_doi_the_paper_is_looked_up_stored_and_related(
+        self, settings: Settings, engine: Engine, archive: None, s2: FakeSemanticScholar
+    ) -> None:
+        doi_paper = s2.papers[next(k for k, p in s2.papers.items() if p["externalIds"].get("DOI"))]
+        s2.recommend(doi_paper["paperId"], *(p for p in s2.papers if p != doi_paper["paperId"]))
+        found = related_papers(
+            settings, engine, s2=client(s2), sources=[], embedder=embedder(),
+            ref=f"DOI:{DOI_ONLY}", limit=10,
+        )  # fmt: skip
+        assert found.arxiv_id is None and found.label == f"DOI:{DOI_ONLY}"
+        assert found.url == f"https://www.semanticscholar.org/paper/{doi_paper['paperId']}"
+        assert {p.source for p in found.papers} == {"archive", "semantic_scholar"}
+        with Session(engine) as session:
+            assert find_paper(session, scheme="doi", value=DOI_ONLY) is not None
+
+    def test_by_semantic_scholar_link_in_slack(
+        self, settings: Settings, engine: Engine, slack_fake: Any, archive: None,
+        s2: FakeSemanticScholar,
+    ) -> None:  # fmt: skip
+        seed_id = next(k for k, p in s2.papers.items() if p["externalIds"].get("ArXiv") == SEED)
+        link = f"https://www.semanticscholar.org/paper/Sparse-Retrieval/{seed_id}"
+        with running_slack_app(
+            settings, slack_fake, engine=engine, semantic_scholar_api_url=s2.url
+        ) as app:
+            sent = app.command(f"related <{link}|{link[8:]}>")
+            assert f"related to S2:{seed_id}" in sent.response.text
+            reply = wait_for(sent.replies, what="the related papers")[0]
+        text = all_text(reply)
+        assert "Query expansion by prompting" in text  # S2's recommendation for the seed
+        assert f"https://arxiv.org/abs/{SEED}" in text  # the seed is the stored arXiv paper
+
+    def test_an_unknown_doi_is_one_line_and_nothing_is_stored(
+        self, settings: Settings, engine: Engine, s2: FakeSemanticScholar
+    ) -> None:
+        cfg = settings.model_copy(update={"semantic_scholar_api_url": s2.url})
+        done = run_cli(cfg, "related", "https://doi.org/10.9999/nobody.knows")
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1
+        assert "DOI:10.9999/nobody.knows is not in the archive" in done.stderr
+        with Session(engine) as session:
+            assert session.scalar(select(Paper.id)) is None
+
+    def test_semantic_scholar_down_and_an_unknown_doi(
+        self, settings: Settings, engine: Engine, s2: FakeSemanticScholar
+    ) -> None:
+        from app.errors import UserInputError
+
+        s2.down()
+        with pytest.raises(UserInputError, match="unreachable"):
+            related_papers(
+                settings, engine, s2=client(s2, deadline_s=0.5), sources=[],
+                embedder=embedder(), ref="DOI:10.9999/x", limit=5,
+            )  # fmt: skip
 
 
 def test_an_unknown_paper_is_one_clear_error(settings: Settings, engine: Engine) -> None:
@@ -218,7 +278,9 @@ class TestBlocks:
             )
             for i in range(12)
         ]
-        message = related_blocks(Related(SEED, "Seed", papers, note=S2_DOWN_NOTE))
+        seed = Related(SEED, "Seed", f"arXiv:{SEED}", f"https://arxiv.org/abs/{SEED}", papers)
+        seed.note = S2_DOWN_NOTE
+        message = related_blocks(seed)
         assert block_kit_errors(message["blocks"], max_blocks=MAX_BLOCKS_MESSAGE) == ("", [])
         assert "<!channel>" not in json.dumps(message)
 

@@ -10,26 +10,30 @@ from rich.text import Text
 
 from app.cli._common import app, console, expected_errors, runtime
 from app.related import MAX_LIMIT, related_papers
-from app.slack.commands_parse import paper_id
+from app.slack.commands_parse import related_ref
 
 
 @app.command("related")
 @expected_errors
 def related(
-    id_or_url: str = typer.Argument(..., help="An arXiv id, or an arXiv / Hugging Face link."),
+    id_or_url: str = typer.Argument(
+        ...,
+        help="An arXiv id or arXiv / Hugging Face link, a DOI, or a Semantic Scholar paper id or "
+        "link.",
+    ),
     limit: int = typer.Option(10, "--limit", help=f"How many papers (1 to {MAX_LIMIT})."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ) -> None:
     """The archive's nearest papers and Semantic Scholar's recommendations, merged and marked."""
     rt = runtime()
-    arxiv_id = paper_id(id_or_url)  # a bad id or a foreign link: one line, nothing stored
+    ref = related_ref(id_or_url)  # a bad id or a foreign link: one line, nothing stored
     found = related_papers(
         rt.settings,
         rt.engine,
         s2=rt.s2,
         sources=rt.sources,
         embedder=rt.embedder,
-        arxiv_id=arxiv_id,
+        ref=ref,
         limit=limit,
     )
     if as_json:
@@ -41,9 +45,9 @@ def related(
     if found.note:
         console.print(Text(found.note, style="yellow"))
     if not found.papers:
-        console.print(Text(f"no related papers for arXiv:{arxiv_id} yet"))
+        console.print(Text(f"no related papers for {found.label} yet"))
         return
-    table = Table(title=Text(f"related to arXiv:{arxiv_id}: {found.title}"))
+    table = Table(title=Text(f"related to {found.label}: {found.title}"))
     table.add_column("score", justify="right", no_wrap=True)
     table.add_column("source", no_wrap=True)
     table.add_column("published", no_wrap=True)

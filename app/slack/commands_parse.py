@@ -33,7 +33,8 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("paper ID_OR_URL", "one paper's card: an arXiv id or an arXiv / Hugging Face link"),
     (
         "related ID_OR_URL",
-        "related papers: the nearest in the archive and from Semantic Scholar",
+        "related papers from the archive and Semantic Scholar: an arXiv id or link, a DOI or a "
+        "Semantic Scholar link",
     ),
     ("saved", "the papers you saved"),
     ("saved bibtex", "your saved papers as BibTeX"),
@@ -109,7 +110,7 @@ class PaperLookup:
 
 @dataclass(frozen=True)
 class Related:
-    arxiv_id: str
+    ref: str  # an arXiv id, "DOI:10…" or "S2:<40 hex digits>" (related_ref)
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def parse(text: str | None) -> Command:
     if word == "related":
         if not rest:
             raise UserInputError("Related to which paper? Try `/papers related 2210.03629`.")
-        return Related(paper_id(rest))
+        return Related(related_ref(rest))
     if word == "saved":
         if rest.lower() in ("", "list"):
             return Saved()
@@ -190,6 +191,32 @@ def parse(text: str | None) -> Command:
     if " " not in raw and (_looks_like_id(raw) or raw.lower().startswith(("http://", "https://"))):
         return PaperLookup(paper_id(raw))
     return Search(_query(raw))
+
+
+def related_ref(text: str) -> str:
+    """What `related` takes: an arXiv id or link (`paper_id`), a DOI ("10.1145/…", "doi:…", a
+    doi.org link; arXiv's own DOIs become the arXiv id) as "DOI:10.1145/…", or a Semantic
+    Scholar paper (its 40-hex id or www.semanticscholar.org link) as "S2:<id>". Those links are
+    only read for their id, never fetched."""
+    value = _unwrap_links(text).strip().strip("<>")
+    if found := _S2_URL.fullmatch(value) or _S2_ID.fullmatch(value):
+        return f"S2:{found[1].lower()}"
+    if found := _DOI.fullmatch(value):
+        doi = found[1]
+        if arxiv := _ARXIV_DOI.fullmatch(doi):
+            return paper_id(arxiv[1])
+        return f"DOI:{doi}"
+    return paper_id(text)
+
+
+# A DOI (its registrant code, then any suffix), bare, as doi:, or as a doi.org link.
+_DOI = re.compile(r"(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S{1,200})", re.I)
+_ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(\S+)", re.I)
+_S2_ID = re.compile(r"(?:s2:)?([0-9a-f]{40})", re.I)
+_S2_URL = re.compile(
+    r"https?://(?:www\.)?semanticscholar\.org/paper/(?:[^/\s]+/)?([0-9a-f]{40})/?(?:[?#]\S*)?",
+    re.I,
+)
 
 
 def paper_id(text: str) -> str:

@@ -12,7 +12,6 @@ from sqlalchemy import Engine
 from app.blockkit import Block, Message, context, esc, fit, section
 from app.config import Settings
 from app.embeddings import Embedder
-from app.paperids import abs_url
 from app.related import ARCHIVE, Related, RelatedPaper, related_papers
 from app.sources import Source
 from app.sources.semantic_scholar import SemanticScholar
@@ -27,19 +26,21 @@ def related_message(
     s2: SemanticScholar | None,
     sources: Sequence[Source],
     embedder: Embedder,
-    arxiv_id: str,
+    ref: str,
 ) -> Message:
-    """The reply of `/papers related` and the Related button (may call arXiv and S2: FETCH)."""
+    """The reply of `/papers related` and the Related button (may call arXiv and S2: FETCH).
+    `ref`: an arXiv id, "DOI:…" or "S2:…" (app/slack/commands_parse.py `related_ref`)."""
     found = related_papers(
-        settings, engine, s2=s2, sources=sources, embedder=embedder, arxiv_id=arxiv_id, limit=SHOWN
+        settings, engine, s2=s2, sources=sources, embedder=embedder, ref=ref, limit=SHOWN
     )
     return related_blocks(found)
 
 
 def related_blocks(result: Related) -> Message:
     """The related papers of one paper, each marked with where it came from."""
-    title = esc(result.title, 200) or f"arXiv:{esc(result.arxiv_id, 64)}"
-    head = f"*<{abs_url(result.arxiv_id)}|{title}>*"
+    title = esc(result.title, 200) or esc(result.label, 120)
+    # Only arXiv and Semantic Scholar pages are linked (app/related.py paper_url).
+    head = f"*<{result.url}|{title}>*" if result.url else f"*{title}*"
     shown = result.papers[:SHOWN]
     blocks: list[Block] = []
     if result.note:

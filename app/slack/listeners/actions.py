@@ -135,7 +135,7 @@ def register(app: App, services: Services) -> None:
             s2=services.s2,
             sources=services.sources,
             embedder=services.embedder,
-            arxiv_id=arxiv_id,
+            ref=arxiv_id,
             lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
         )
 

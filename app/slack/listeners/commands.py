@@ -186,8 +186,9 @@ def handle(
                 arxiv_id=arxiv_id,
                 lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
-        case cp.Related(arxiv_id=arxiv_id):
-            ack(text=f"Looking for papers related to arXiv:{arxiv_id}…")
+        case cp.Related(ref=ref):
+            named = ref if ref.startswith(("DOI:", "S2:")) else f"arXiv:{ref}"
+            ack(text=f"Looking for papers related to {escape_mrkdwn(named)}…")
             later(
                 "/papers related",
                 related_message,
@@ -196,7 +197,7 @@ def handle(
                 s2=services.s2,
                 sources=services.sources,
                 embedder=services.embedder,
-                arxiv_id=arxiv_id,
+                ref=ref,
                 lane=Lane.FETCH,  # Semantic Scholar, and arXiv for a paper not stored yet
             )
         case cp.Saved(bibtex=False):
