@@ -9,8 +9,8 @@ Two kinds, and the difference matters once there are several replicas:
   `paperboy worker` count nothing anyone reads.
 - Read from the database at scrape time (`DatabaseCollector`): ingest runs and papers per
   source, LLM spend today, the LLM queue, paused channels, vectors waiting for the search
-  index. Every replica reports the same
-  truth, whichever of them did the work, so aggregate these with `max`, not `sum`.
+  index. Every replica reports the same truth, whichever of them did the work, so aggregate
+  these with `max`, not `sum`.
 
 A leaf module: any layer may import it to count something, and it imports no other Paperboy
 module. What the database holds is read above (app/slack/metrics_view.py) and handed in.

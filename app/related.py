@@ -48,6 +48,8 @@ RRF_K = 60
 S2_DOWN_NOTE = "Semantic Scholar is unreachable right now: these come from the archive only."
 NOT_FOUND = "arXiv:{arxiv_id} is not in the archive, and arXiv does not know it."
 _S2_ID = re.compile(r"^[0-9a-f]{40}$")
+# What a ref other than an arXiv id starts with (app/slack/commands_parse.py `related_ref`).
+REF_SCHEMES = ("DOI", "S2")
 _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
 
 
@@ -109,7 +111,7 @@ def related_papers(
     result = Related(
         arxiv_id=seed.arxiv_id,
         title=seed.title,
-        label=f"arXiv:{seed.arxiv_id}" if seed.arxiv_id else ref,
+        label=ref_label(seed.arxiv_id or ref),
         url=paper_url(arxiv_id=seed.arxiv_id, s2_id=seed_s2),
     )
     # The archive half first: S2's papers stored below are not the archive's finds.
@@ -129,6 +131,11 @@ def related_papers(
     return result
 
 
+def ref_label(ref: str) -> str:
+    """How a ref is named to people: "arXiv:2210.03629", "DOI:10.1145/…", "S2:…"."""
+    return ref if ref.partition(":")[0] in REF_SCHEMES else f"arXiv:{ref}"
+
+
 def _seed(
     settings: Settings,
     engine: Engine,
@@ -141,7 +148,7 @@ def _seed(
     """The paper `ref` names: stored, or fetched (arXiv ids from arXiv / Hugging Face, DOIs and
     S2 ids from Semantic Scholar) and stored first."""
     scheme, _, value = ref.partition(":")
-    if scheme not in ("DOI", "S2"):
+    if scheme not in REF_SCHEMES:
         with Session(engine) as session:
             seed = get_paper(session, arxiv_id=ref)
         if seed is None:

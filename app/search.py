@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+import numpy as np
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
@@ -166,21 +167,15 @@ def score_papers(
     filters = [extra] if extra is not None else []
     lexical = lexical_scores(session, node=node, extra=filters, arxiv_ids=ids)
     if embedder is not None:
-        vector = embedder.embed([topic_text(topic)])[0]
         cutoff = prepare(session, node, topic.query, index_settings(FUSION_DEPTH))
         since = aware(since) if since is not None else None
         lex_list = lexical_ranked(
             session, node=node, extra=filters, cutoff=cutoff, since=since, depth=FUSION_DEPTH
         )
-        sem_list, embedded = semantic_ranked(
-            session,
-            vector=vector,
-            model=embedder.name,
-            node=node,
-            extra=filters,
-            since=since,
-            depth=FUSION_DEPTH,
-        )
+        vector, sem_list, embedded = _semantic_half(
+            session, embedder=embedder, text=topic_text(topic), node=node, extra=filters,
+            since=since, depth=FUSION_DEPTH, floor=SIMILARITY_FLOOR,
+        )  # fmt: skip
         if embedded:
             semantic = semantic_scores(
                 session, vector=vector, model=embedder.name, node=node, extra=filters, arxiv_ids=ids
@@ -246,6 +241,27 @@ def _parse_or_none(text: str) -> Node | None:
         return None
 
 
+def _semantic_half(
+    session: Session,
+    *,
+    embedder: Embedder,
+    text: str,
+    node: Node,
+    extra: Sequence[ColumnElement[bool]],
+    since: datetime | None,
+    depth: int,
+    floor: float,
+) -> tuple[np.ndarray, list[Scored], bool]:
+    """`text`'s vector, the semantic half's best `depth` hits above `floor`, and whether any
+    vector of the embedder's model passed the filters (app/search_semantic.py)."""
+    vector = embedder.embed([text])[0]
+    hits, embedded = semantic_ranked(
+        session, vector=vector, model=embedder.name, node=node, extra=extra, since=since,
+        depth=depth, floor=floor,
+    )  # fmt: skip
+    return vector, hits, embedded
+
+
 def _fused(lexical_rank: int | None, semantic_rank: int | None) -> float:
     """Reciprocal rank fusion, scaled so that first in both halves is 1.0."""
     total = sum(1.0 / (RRF_K + r) for r in (lexical_rank, semantic_rank) if r is not None)
@@ -291,17 +307,10 @@ def _run(
     filters = [extra] if extra is not None else []
     semantic: list[Scored] = []
     if semantic_half and embedder is not None:
-        vector = embedder.embed([vector_text])[0]
-        semantic, embedded = semantic_ranked(
-            session,
-            vector=vector,
-            model=embedder.name,
-            node=node,
-            extra=filters,
-            since=since,
-            depth=depth,
-            floor=floor,
-        )
+        _, semantic, embedded = _semantic_half(
+            session, embedder=embedder, text=vector_text, node=node, extra=filters, since=since,
+            depth=depth, floor=floor,
+        )  # fmt: skip
         if not embedded and mode == "hybrid":
             mode, depth = "lexical", limit  # nothing embedded to compare with: words only
     lexical: list[Scored] = []

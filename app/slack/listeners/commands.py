@@ -20,6 +20,7 @@ from app.db.authors import channel_authors
 from app.digest import DigestOutcome, pause, run_digest
 from app.digest.taste import TasteDeps
 from app.errors import UserInputError, apology, log_unexpected
+from app.related import ref_label
 from app.safety import escape_mrkdwn, truncate
 from app.slack import author_ops, modals, operations
 from app.slack import commands_parse as cp
@@ -187,8 +188,7 @@ def handle(
                 lane=Lane.FETCH,  # a paper not stored yet is fetched from arXiv / HF
             )
         case cp.Related(ref=ref):
-            named = ref if ref.startswith(("DOI:", "S2:")) else f"arXiv:{ref}"
-            ack(text=f"Looking for papers related to {escape_mrkdwn(named)}…")
+            ack(text=f"Looking for papers related to {escape_mrkdwn(ref_label(ref))}…")
             later(
                 "/papers related",
                 related_message,
